@@ -1,0 +1,96 @@
+//! The list of collectors and one scrape over them: each enabled collector writes its families,
+//! and a failing one is logged, counted and left out without stopping the others.
+
+pub mod containers;
+
+use std::time::Instant;
+
+use crate::expose::{Exposition, Format, MetricType};
+
+/// Why a collector could not produce its families on this scrape.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollectError {
+    /// A file under /proc, /sys or a cgroup tree could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file that failed.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file was read but its content was not what the kernel documents.
+    #[error("parsing {path}: {message}")]
+    Parse {
+        /// The file that failed.
+        path: String,
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+/// One source of metric families, run at scrape time.
+pub trait Collector: Send + Sync {
+    /// Short name used in the agent's self-metrics and logs, e.g. `cpu`.
+    fn name(&self) -> &'static str;
+
+    /// Writes this collector's families. On error, whatever it wrote is discarded.
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError>;
+}
+
+/// The enabled collectors, run in order on every scrape.
+pub struct Collectors {
+    list: Vec<Box<dyn Collector>>,
+}
+
+impl Collectors {
+    /// Wraps the given collectors.
+    pub fn new(list: Vec<Box<dyn Collector>>) -> Self {
+        Collectors { list }
+    }
+
+    /// Runs every collector and returns the finished exposition, with the agent's per-collector
+    /// duration and success metrics appended.
+    pub fn scrape(&self, format: Format) -> String {
+        let mut out = Exposition::new(format);
+        let mut outcomes = Vec::with_capacity(self.list.len());
+        for collector in &self.list {
+            let mark = out.len();
+            let started = Instant::now();
+            let result = collector.collect(&mut out);
+            let seconds = started.elapsed().as_secs_f64();
+            if let Err(error) = &result {
+                out.truncate(mark);
+                tracing::warn!(collector = collector.name(), %error, "collector failed");
+            }
+            outcomes.push((collector.name(), seconds, result.is_ok()));
+        }
+        write_self_metrics(&mut out, &outcomes);
+        out.finish()
+    }
+}
+
+fn write_self_metrics(out: &mut Exposition, outcomes: &[(&'static str, f64, bool)]) {
+    out.family(
+        "osprey_agent_build_info",
+        "A metric with a constant '1' value labeled by version of the osprey agent.",
+        MetricType::Gauge,
+    )
+    .sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    let mut family = out.family(
+        "osprey_agent_collector_duration_seconds",
+        "Time a collector took on this scrape.",
+        MetricType::Gauge,
+    );
+    for (name, seconds, _) in outcomes {
+        family.sample(&[("collector", name)], *seconds);
+    }
+    let mut family = out.family(
+        "osprey_agent_collector_success",
+        "Whether a collector succeeded on this scrape (1) or failed (0).",
+        MetricType::Gauge,
+    );
+    for (name, _, ok) in outcomes {
+        family.sample(&[("collector", name)], if *ok { 1.0 } else { 0.0 });
+    }
+}

@@ -1,0 +1,96 @@
+//! The agent's configuration: a TOML file, overridden by command-line flags, validated once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::collect::containers::ContainersConfig;
+
+/// Everything the agent can be told. Unknown keys are errors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where procfs is mounted (a fixture tree in tests).
+    pub proc_root: PathBuf,
+    /// Where sysfs is mounted (a fixture tree in tests).
+    pub sys_root: PathBuf,
+    /// A Prometheus web-config file (TLS and basic auth), as node_exporter's `--web.config.file`.
+    pub web_config_file: Option<PathBuf>,
+    /// Docker container metrics.
+    pub containers: ContainersConfig,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9717)),
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+            web_config_file: None,
+            containers: ContainersConfig::default(),
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema; the message names line and column.
+    #[error("invalid config file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the line and column of the problem.
+        message: String,
+    },
+}
+
+impl AgentConfig {
+    /// Reads and validates a TOML configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses configuration text; the error message names the line and column of the problem.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it_and_its_line() {
+        let err = AgentConfig::parse("listen = \"127.0.0.1:1\"\nlisten_adress = 3\n").unwrap_err();
+        assert!(err.contains("listen_adress"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = AgentConfig::parse("").unwrap();
+        assert_eq!(config.listen.port(), 9717);
+        assert!(config.containers.enabled);
+    }
+}

@@ -1,0 +1,113 @@
+//! The `osprey-agent` binary: reads flags and config, builds the collectors, serves `/metrics`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use osprey_agent::collect::Collectors;
+use osprey_agent::config::AgentConfig;
+use osprey_agent::http::{AppState, app};
+
+/// Osprey's node agent: host and Docker container metrics on /metrics, in the Prometheus format.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Address to listen on [default: 0.0.0.0:9717, or `listen` from the config file].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// TOML configuration file (see packaging/agent.toml for every key).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a configuration file and exit non-zero with the problem if it is invalid.
+    CheckConfig {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("osprey-agent: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OSPREY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::CheckConfig { file }) = &cli.command {
+        AgentConfig::load(file)?;
+        println!("{}: OK", file.display());
+        return Ok(());
+    }
+    let mut config = match &cli.config {
+        Some(path) => AgentConfig::load(path)?,
+        None => AgentConfig::default(),
+    };
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    let collectors = Arc::new(Collectors::new(Vec::new()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config, collectors))
+}
+
+async fn serve(config: AgentConfig, collectors: Arc<Collectors>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(address = %config.listen, version = env!("CARGO_PKG_VERSION"), "osprey-agent listening");
+    axum::serve(listener, app(AppState { collectors }))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("osprey-agent stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}

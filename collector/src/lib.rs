@@ -1,0 +1,6 @@
+//! osprey-collector: scrapes agents, stores series in redb, answers PromQL, evaluates alert rules.
+//!
+//! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
+
+pub mod labels;
+pub mod tsdb;
