@@ -1,7 +1,10 @@
 //! The time-series store on redb.
 //!
-//! Not built yet: only the query interface other stages will use lives here so far.
+//! Not built yet: only the interface other stages use lives here so far.
 
-mod query;
+mod interface;
 
-pub use query::{Querier, QueryError, STALE_NAN_BITS, Sample, Series, is_stale_nan};
+pub use interface::{
+    AppendError, Appendable, Appender, Metadata, Querier, QueryError, STALE_NAN_BITS, Sample,
+    Series, SeriesRef, is_stale_nan,
+};

@@ -1,0 +1,126 @@
+//! The interface storage offers: appending batches (scrapes, imports, rules) and reading series
+//! (PromQL, the HTTP API). Other stages depend on these traits, never on the redb types.
+
+use crate::labels::{Labels, Matcher};
+
+/// The bit pattern Prometheus uses for a staleness marker (a NaN that is not any other NaN).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `value` is the staleness marker rather than an ordinary value or NaN.
+pub fn is_stale_nan(value: f64) -> bool {
+    value.to_bits() == STALE_NAN_BITS
+}
+
+/// One sample: a timestamp in milliseconds since the Unix epoch and a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value; may be NaN, an infinity or the staleness marker.
+    pub v: f64,
+}
+
+/// A series with its samples in a time range, in ascending time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The series' identity.
+    pub labels: Labels,
+    /// Samples in ascending time order, no two at the same time.
+    pub samples: Vec<Sample>,
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The underlying database failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// The read would touch more series or samples than allowed.
+    #[error("query would load too many samples: {0}")]
+    TooManySamples(String),
+}
+
+/// Reads series by label matchers over a closed time range `[start, end]` in milliseconds.
+pub trait Querier: Send + Sync {
+    /// Every series matching all `matchers` with at least one sample in `[start, end]`, with
+    /// those samples, sorted by labels.
+    fn select(&self, matchers: &[Matcher], start: i64, end: i64)
+    -> Result<Vec<Series>, QueryError>;
+
+    /// Sorted label names of the series matching `matchers` (all series if empty) in the range.
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError>;
+
+    /// Sorted distinct values of label `name` over series matching `matchers` in the range.
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError>;
+}
+
+/// A storage-assigned handle for a series, valid for the life of the storage it came from; lets
+/// a scrape loop skip label hashing for series it has seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(pub u64);
+
+/// HELP, TYPE and UNIT of a metric family, as exposed by a target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// `counter`, `gauge`, `histogram`, `summary`, `unknown`, ...
+    pub kind: String,
+    /// The HELP text.
+    pub help: String,
+    /// The UNIT (OpenMetrics), empty if none.
+    pub unit: String,
+}
+
+/// Why samples could not be appended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Creating the series would exceed a series limit.
+    #[error("series limit reached: {0}")]
+    SeriesLimit(String),
+    /// The sample is older than what the store accepts for this series.
+    #[error("out of order sample for {0}")]
+    OutOfOrder(String),
+    /// The database could not write (disk full, I/O error); nothing of the batch was kept.
+    #[error("storage write failed: {0}")]
+    Storage(String),
+    /// The handle does not name a live series (it was deleted); append by labels instead.
+    #[error("unknown series reference")]
+    UnknownRef,
+}
+
+/// Opens batches of appends; one batch per scrape or import chunk.
+pub trait Appendable: Send + Sync {
+    /// A new batch on behalf of `source` (a scrape target's identity, counted for per-target
+    /// series limits; empty for imports and rules).
+    fn appender(&self, source: &str) -> Box<dyn Appender + '_>;
+}
+
+/// One batch of appends; nothing is visible to queries before [`Appender::commit`].
+pub trait Appender {
+    /// Appends a sample to the series with these labels, creating the series if needed.
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError>;
+
+    /// Appends a sample to a series known by its handle.
+    fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError>;
+
+    /// Records HELP/TYPE/UNIT for a metric family name.
+    fn set_metadata(&mut self, metric: &str, metadata: Metadata);
+
+    /// Makes the batch visible and durable as the store promises (within one second).
+    fn commit(self: Box<Self>) -> Result<(), AppendError>;
+
+    /// Discards the batch.
+    fn rollback(self: Box<Self>);
+}
