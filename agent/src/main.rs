@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_agent::collect::Collectors;
+use osprey_agent::collect::{Collectors, host};
 use osprey_agent::config::AgentConfig;
 use osprey_agent::http::{AppState, app};
 
@@ -74,7 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
-    let collectors = Arc::new(Collectors::new(Vec::new()));
+    let collectors = Arc::new(Collectors::new(host::collectors(&config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
