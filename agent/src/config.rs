@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::collect::containers::ContainersConfig;
+use crate::collect::host::HostConfig;
 
 /// Everything the agent can be told. Unknown keys are errors.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +20,13 @@ pub struct AgentConfig {
     pub sys_root: PathBuf,
     /// A Prometheus web-config file (TLS and basic auth), as node_exporter's `--web.config.file`.
     pub web_config_file: Option<PathBuf>,
+    /// A file holding a token that scrapers must send as `Authorization: Bearer <token>`.
+    pub bearer_token_file: Option<PathBuf>,
+    /// Allow credentials (basic auth or a bearer token) over plain HTTP on a non-loopback
+    /// address, where anyone on the path can read them.
+    pub allow_insecure_credentials: bool,
+    /// Host metrics.
+    pub host: HostConfig,
     /// Docker container metrics.
     pub containers: ContainersConfig,
 }
@@ -30,6 +38,9 @@ impl Default for AgentConfig {
             proc_root: PathBuf::from("/proc"),
             sys_root: PathBuf::from("/sys"),
             web_config_file: None,
+            bearer_token_file: None,
+            allow_insecure_credentials: false,
+            host: HostConfig::default(),
             containers: ContainersConfig::default(),
         }
     }
@@ -72,7 +83,9 @@ impl AgentConfig {
 
     /// Parses configuration text; the error message names the line and column of the problem.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let config: AgentConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.host.validate()?;
+        Ok(config)
     }
 }
 
@@ -84,6 +97,19 @@ mod tests {
     fn unknown_key_is_an_error_naming_it_and_its_line() {
         let err = AgentConfig::parse("listen = \"127.0.0.1:1\"\nlisten_adress = 3\n").unwrap_err();
         assert!(err.contains("listen_adress"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_collector_name_is_an_error_naming_it() {
+        let err = AgentConfig::parse("[host]\ndisable = [\"hwmom\"]\n").unwrap_err();
+        assert!(err.contains("hwmom"), "{err}");
+    }
+
+    #[test]
+    fn invalid_regular_expression_is_an_error_naming_its_line() {
+        let err = AgentConfig::parse("[host.netdev]\ndevices_exclude = \"(veth\"\n").unwrap_err();
+        assert!(err.contains("invalid regular expression"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }
 

@@ -40,6 +40,9 @@ pub enum MetricType {
     Counter,
     /// A value that goes up and down.
     Gauge,
+    /// A value of unknown kind (`untyped` in 0.0.4, `unknown` in OpenMetrics), for families
+    /// node_exporter itself leaves untyped.
+    Untyped,
 }
 
 /// One scrape's output buffer. Families are written one after the other, each complete.
@@ -88,9 +91,11 @@ impl Exposition {
             (Format::OpenMetrics, MetricType::Counter) => name.trim_end_matches("_total"),
             _ => name,
         };
-        let type_name = match kind {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
+        let type_name = match (self.format, kind) {
+            (_, MetricType::Counter) => "counter",
+            (_, MetricType::Gauge) => "gauge",
+            (Format::Text004, MetricType::Untyped) => "untyped",
+            (Format::OpenMetrics, MetricType::Untyped) => "unknown",
         };
         self.buf.push_str("# HELP ");
         self.buf.push_str(declared);

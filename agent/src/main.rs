@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_agent::collect::Collectors;
+use osprey_agent::collect::{Collectors, host};
 use osprey_agent::config::AgentConfig;
 use osprey_agent::http::{AppState, app};
+use osprey_agent::web::{Security, TlsListener};
 
 /// Osprey's node agent: host and Docker container metrics on /metrics, in the Prometheus format.
 #[derive(Debug, Parser)]
@@ -20,6 +21,9 @@ struct Cli {
     /// TOML configuration file (see packaging/agent.toml for every key).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Web config file (TLS, basic auth) in node_exporter's and Prometheus's format.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -63,7 +67,7 @@ fn init_tracing(format: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::CheckConfig { file }) = &cli.command {
-        AgentConfig::load(file)?;
+        Security::load(&AgentConfig::load(file)?)?;
         println!("{}: OK", file.display());
         return Ok(());
     }
@@ -74,24 +78,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
-    let collectors = Arc::new(Collectors::new(Vec::new()));
+    if let Some(path) = cli.web_config_file {
+        config.web_config_file = Some(path);
+    }
+    let security = Security::load(&config)?;
+    let collectors = Arc::new(Collectors::new(host::collectors(&config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config, collectors))
+    runtime.block_on(serve(config, security, collectors))
 }
 
-async fn serve(config: AgentConfig, collectors: Arc<Collectors>) -> anyhow::Result<()> {
+async fn serve(
+    config: AgentConfig,
+    security: Security,
+    collectors: Arc<Collectors>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(address = %config.listen, version = env!("CARGO_PKG_VERSION"), "osprey-agent listening");
-    axum::serve(listener, app(AppState { collectors }))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let router = security.protect(app(AppState { collectors }));
+    tracing::info!(address = %config.listen, tls = security.tls.is_some(),
+        auth = security.auth.is_some(), version = env!("CARGO_PKG_VERSION"), "osprey-agent listening");
+    match security.tls {
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).context("starting TLS")?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+    }
+    .context("serving HTTP")?;
     tracing::info!("osprey-agent stopped");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! and a failing one is logged, counted and left out without stopping the others.
 
 pub mod containers;
+pub mod host;
 
 use std::time::Instant;
 

@@ -1,0 +1,60 @@
+//! The kernel's entropy pool, as node_exporter's `entropy` collector.
+
+use std::path::{Path, PathBuf};
+
+use super::{number, read};
+use crate::collect::{CollectError, Collector};
+use crate::expose::{Exposition, MetricType};
+
+/// `node_entropy_available_bits` and `node_entropy_pool_size_bits`.
+pub(super) struct Entropy {
+    available: PathBuf,
+    pool_size: PathBuf,
+}
+
+impl Entropy {
+    pub(super) fn new(proc_root: &Path) -> Self {
+        Entropy {
+            available: proc_root.join("sys/kernel/random/entropy_avail"),
+            pool_size: proc_root.join("sys/kernel/random/poolsize"),
+        }
+    }
+}
+
+impl Collector for Entropy {
+    fn name(&self) -> &'static str {
+        "entropy"
+    }
+
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        for (path, name, help) in [
+            (
+                &self.available,
+                "node_entropy_available_bits",
+                "Bits of available entropy.",
+            ),
+            (
+                &self.pool_size,
+                "node_entropy_pool_size_bits",
+                "Bits of entropy pool.",
+            ),
+        ] {
+            let value = number(path, read(path)?.split_ascii_whitespace().next())?;
+            out.family(name, help, MetricType::Gauge).sample(&[], value);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{fixture, scrape_one};
+    use super::*;
+
+    #[test]
+    fn reads_both_files() {
+        let text = scrape_one(&Entropy::new(&fixture("proc")));
+        assert!(text.contains("node_entropy_available_bits 256\n"));
+        assert!(text.contains("node_entropy_pool_size_bits 256\n"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Host metrics under node_exporter's names, read at scrape time from procfs and sysfs.
+//!
+//! Each file is one node_exporter collector. They read from the configured `proc_root` and
+//! `sys_root`, so unit tests run them against the fixture trees in `agent/tests/fixtures/`.
+
+mod cpu;
+mod diskstats;
+mod entropy;
+mod filefd;
+mod filesystem;
+mod hwmon;
+mod loadavg;
+mod meminfo;
+mod netclass;
+mod netdev;
+mod pressure;
+mod processes;
+mod stat;
+mod statvfs;
+mod time;
+mod uname;
+mod vmstat;
+
+use std::path::Path;
+#[cfg(test)]
+use std::path::PathBuf;
+
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use super::{CollectError, Collector};
+use crate::config::AgentConfig;
+
+/// The `[host]` section of the agent's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// Names of host collectors to leave out (e.g. `["hwmon"]`).
+    pub disable: Vec<String>,
+    /// Which mounted filesystems are reported.
+    pub filesystem: filesystem::FilesystemConfig,
+    /// Which block devices are reported.
+    pub diskstats: DeviceFilterConfig,
+    /// Which network devices are reported.
+    pub netdev: DeviceFilterConfig,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            disable: Vec::new(),
+            filesystem: filesystem::FilesystemConfig::default(),
+            diskstats: DeviceFilterConfig {
+                devices_exclude: Pattern::new(diskstats::DEFAULT_DEVICES_EXCLUDE),
+            },
+            netdev: DeviceFilterConfig {
+                devices_exclude: Pattern::new(netdev::DEFAULT_DEVICES_EXCLUDE),
+            },
+        }
+    }
+}
+
+impl HostConfig {
+    /// Checks what serde cannot: every name in `disable` is a host collector.
+    pub fn validate(&self) -> Result<(), String> {
+        match self
+            .disable
+            .iter()
+            .find(|name| !NAMES.contains(&name.as_str()))
+        {
+            Some(name) => Err(format!(
+                "[host] disable: unknown collector {name:?}; known: {}",
+                NAMES.join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A device filter: devices whose name matches `devices_exclude` are left out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceFilterConfig {
+    /// Regular expression over the device name.
+    pub devices_exclude: Pattern,
+}
+
+/// A regular expression read from the configuration; an invalid one is a configuration error.
+#[derive(Debug, Clone)]
+pub struct Pattern(Regex);
+
+impl Pattern {
+    /// Compiles one of the built-in defaults (known to be valid).
+    fn new(pattern: &str) -> Self {
+        Pattern(Regex::new(pattern).expect("built-in pattern compiles"))
+    }
+
+    /// Whether `text` matches.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Regex::new(&text)
+            .map(Pattern)
+            .map_err(|e| serde::de::Error::custom(format!("invalid regular expression: {e}")))
+    }
+}
+
+/// Names of every host collector, in scrape order.
+pub const NAMES: &[&str] = &[
+    "cpu",
+    "diskstats",
+    "entropy",
+    "filefd",
+    "filesystem",
+    "hwmon",
+    "loadavg",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "pressure",
+    "processes",
+    "stat",
+    "time",
+    "uname",
+    "vmstat",
+];
+
+/// Builds the enabled host collectors from the configuration.
+pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
+    let proc_root = &config.proc_root;
+    let sys_root = &config.sys_root;
+    let host = &config.host;
+    let all: Vec<Box<dyn Collector>> = vec![
+        Box::new(cpu::Cpu::new(proc_root)),
+        Box::new(diskstats::Diskstats::new(proc_root, host.diskstats.clone())),
+        Box::new(entropy::Entropy::new(proc_root)),
+        Box::new(filefd::Filefd::new(proc_root)),
+        Box::new(filesystem::Filesystem::new(
+            proc_root,
+            host.filesystem.clone(),
+        )),
+        Box::new(hwmon::Hwmon::new(sys_root)),
+        Box::new(loadavg::Loadavg::new(proc_root)),
+        Box::new(meminfo::Meminfo::new(proc_root)),
+        Box::new(netclass::Netclass::new(sys_root, host.netdev.clone())),
+        Box::new(netdev::Netdev::new(proc_root, host.netdev.clone())),
+        Box::new(pressure::Pressure::new(proc_root)),
+        Box::new(processes::Processes::new(proc_root)),
+        Box::new(stat::Stat::new(proc_root)),
+        Box::new(time::Time),
+        Box::new(uname::Uname::new()),
+        Box::new(vmstat::Vmstat::new(proc_root)),
+    ];
+    all.into_iter()
+        .filter(|c| !host.disable.iter().any(|name| name == c.name()))
+        .collect()
+}
+
+/// Reads a whole (small) procfs or sysfs file.
+fn read(path: &Path) -> Result<String, CollectError> {
+    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// A parse error for `path`.
+fn parse_error(path: &Path, message: impl Into<String>) -> CollectError {
+    CollectError::Parse {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// Parses one whitespace-separated number of a procfs line.
+fn number(path: &Path, field: Option<&str>) -> Result<f64, CollectError> {
+    let field = field.ok_or_else(|| parse_error(path, "missing field"))?;
+    field
+        .parse::<f64>()
+        .map_err(|_| parse_error(path, format!("not a number: {field:?}")))
+}
+
+/// The fixture trees the unit tests read, in `agent/tests/fixtures/`.
+#[cfg(test)]
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs one collector alone and returns its text output.
+#[cfg(test)]
+fn scrape_one(collector: &dyn Collector) -> String {
+    let mut out = crate::expose::Exposition::new(crate::expose::Format::Text004);
+    collector.collect(&mut out).expect("collector succeeds");
+    out.finish()
+}
