@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_agent::collect::Collectors;
+use osprey_agent::collect::{Collector, Collectors};
 use osprey_agent::config::AgentConfig;
 use osprey_agent::http::{AppState, app};
 
@@ -20,6 +20,13 @@ struct Cli {
     /// TOML configuration file (see packaging/agent.toml for every key).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The Docker Engine API socket [default: /var/run/docker.sock, or `containers.docker_socket`
+    /// from the config file].
+    #[arg(long, value_name = "PATH")]
+    docker_socket: Option<PathBuf>,
+    /// Do not collect Docker container metrics.
+    #[arg(long)]
+    no_containers: bool,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -74,12 +81,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(listen) = cli.listen {
         config.listen = listen;
     }
-    let collectors = Arc::new(Collectors::new(Vec::new()));
+    if let Some(socket) = cli.docker_socket {
+        config.containers.docker_socket = socket;
+    }
+    if cli.no_containers {
+        config.containers.enabled = false;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let mut list: Vec<Box<dyn Collector>> = Vec::new();
+    if config.containers.enabled {
+        let (collector, discovery) = config.containers.build(&config.proc_root, &config.sys_root);
+        runtime.spawn(discovery.run());
+        list.push(Box::new(collector));
+    }
+    let collectors = Arc::new(Collectors::new(list));
     runtime.block_on(serve(config, collectors))
 }
 
