@@ -1,0 +1,252 @@
+//! Aggregations (`sum`, `avg`, `topk`, `quantile`, ...) with `by` and `without` grouping.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+
+use super::error::{EvalError, EvalResult};
+use super::eval::Evaluator;
+use super::functions::stats::{Accumulator, quantile};
+use super::value::{StepSeries, Value};
+use crate::labels::{Labels, METRIC_NAME};
+
+/// Evaluates an aggregation at every step.
+pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr) -> EvalResult<Value> {
+    let op = a.op.to_string();
+    let param = a.param.as_deref();
+    if op == "count_values" {
+        let label = match param {
+            Some(Expr::StringLiteral(s)) => s.val.clone(),
+            Some(Expr::Paren(p)) => match &*p.expr {
+                Expr::StringLiteral(s) => s.val.clone(),
+                _ => {
+                    return Err(EvalError::BadData(
+                        "count_values needs a string label name".into(),
+                    ));
+                }
+            },
+            _ => {
+                return Err(EvalError::BadData(
+                    "count_values needs a string label name".into(),
+                ));
+            }
+        };
+        let input = ev.eval_vector(&a.expr)?;
+        return count_values(ev, &label, a.modifier.as_ref(), input);
+    }
+    let scalar_param = match param {
+        Some(p) => Some(ev.eval_scalar(p)?),
+        None => None,
+    };
+    let input = ev.eval_vector(&a.expr)?;
+    let groups = Groups::new(&input, a.modifier.as_ref());
+    let out = match (op.as_str(), scalar_param) {
+        ("topk" | "bottomk" | "limitk", Some(k)) => select_k(ev, &op, &k, &groups, input),
+        ("quantile", Some(q)) => quantile_by_group(ev, &q, &groups, &input),
+        (name, None) => {
+            let kind = Accumulator::for_aggregation(name)
+                .ok_or_else(|| EvalError::BadData(format!("unsupported aggregation {name}")))?;
+            reduce(ev, kind, &groups, &input)
+        }
+        (name, Some(_)) => {
+            return Err(EvalError::BadData(format!(
+                "unsupported aggregation {name}"
+            )));
+        }
+    };
+    Ok(Value::Vector(out))
+}
+
+/// Input series assigned to output groups, computed once per series.
+struct Groups {
+    labels: Vec<Labels>,
+    of_series: Vec<usize>,
+}
+
+impl Groups {
+    fn new(input: &[StepSeries], modifier: Option<&LabelModifier>) -> Groups {
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut labels = Vec::new();
+        let of_series = input
+            .iter()
+            .map(|s| {
+                let key = group_labels(&s.labels, modifier);
+                *index.entry(key.clone()).or_insert_with(|| {
+                    labels.push(key);
+                    labels.len() - 1
+                })
+            })
+            .collect();
+        Groups { labels, of_series }
+    }
+}
+
+/// The labels identifying a series' group.
+fn group_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+    let kept = labels.iter().filter(|l| match modifier {
+        None => false,
+        Some(LabelModifier::Include(by)) => by.labels.contains(&l.name),
+        Some(LabelModifier::Exclude(without)) => {
+            l.name != METRIC_NAME && !without.labels.contains(&l.name)
+        }
+    });
+    Labels::from_pairs(kept.map(|l| (l.name.clone(), l.value.clone())))
+}
+
+/// Folds every group's values at each step into one number.
+fn reduce(
+    ev: &Evaluator<'_>,
+    kind: Accumulator,
+    groups: &Groups,
+    input: &[StepSeries],
+) -> Vec<StepSeries> {
+    let n = ev.steps.len();
+    let mut state: Vec<Option<Accumulator>> = vec![None; groups.labels.len() * n];
+    for (series, &group) in input.iter().zip(&groups.of_series) {
+        for p in &series.points {
+            let slot = &mut state[group * n + ev.steps.index(p.t)];
+            match slot {
+                Some(acc) => acc.add(p.v),
+                None => *slot = Some(kind.start(p.v)),
+            }
+        }
+    }
+    groups
+        .labels
+        .iter()
+        .enumerate()
+        .filter_map(|(g, labels)| {
+            ev.series_from_steps(labels.clone(), false, |i| {
+                state[g * n + i].as_ref().map(Accumulator::result)
+            })
+        })
+        .collect()
+}
+
+/// `quantile(q, v)`: the q-quantile of each group's values at each step.
+fn quantile_by_group(
+    ev: &Evaluator<'_>,
+    q: &[f64],
+    groups: &Groups,
+    input: &[StepSeries],
+) -> Vec<StepSeries> {
+    let n = ev.steps.len();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); groups.labels.len() * n];
+    for (series, &group) in input.iter().zip(&groups.of_series) {
+        for p in &series.points {
+            values[group * n + ev.steps.index(p.t)].push(p.v);
+        }
+    }
+    groups
+        .labels
+        .iter()
+        .enumerate()
+        .filter_map(|(g, labels)| {
+            ev.series_from_steps(labels.clone(), false, |i| {
+                let v = &mut values[g * n + i];
+                (!v.is_empty()).then(|| quantile(q[i], v))
+            })
+        })
+        .collect()
+}
+
+/// `topk`, `bottomk`, `limitk`: keeps up to k series of each group at each step, labels intact.
+fn select_k(
+    ev: &Evaluator<'_>,
+    op: &str,
+    k: &[f64],
+    groups: &Groups,
+    input: Vec<StepSeries>,
+) -> Vec<StepSeries> {
+    let n = ev.steps.len();
+    let mut candidates: Vec<Vec<(usize, f64)>> = vec![Vec::new(); groups.labels.len() * n];
+    for (si, (series, &group)) in input.iter().zip(&groups.of_series).enumerate() {
+        for p in &series.points {
+            candidates[group * n + ev.steps.index(p.t)].push((si, p.v));
+        }
+    }
+    let mut keep = vec![Vec::new(); input.len()];
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    for (slot, list) in candidates.iter_mut().enumerate() {
+        let step = slot % n;
+        let limit = k[step];
+        if list.is_empty() || limit.is_nan() || limit < 1.0 {
+            continue;
+        }
+        let limit = (limit as usize).min(list.len());
+        match op {
+            "topk" => list.sort_by(|a, b| descending_nan_last(a.1, b.1)),
+            "bottomk" => list.sort_by(|a, b| ascending_nan_last(a.1, b.1)),
+            _ => {}
+        }
+        for &(si, _) in &list[..limit] {
+            keep[si].push(step);
+            order.push((si, step));
+        }
+    }
+    if n == 1 {
+        return order
+            .into_iter()
+            .map(|(si, _)| StepSeries {
+                points: input[si].points.clone(),
+                ..input[si].clone()
+            })
+            .collect();
+    }
+    input
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(mut s, steps)| {
+            s.points.retain(|p| steps.contains(&ev.steps.index(p.t)));
+            (!s.points.is_empty()).then_some(s)
+        })
+        .collect()
+}
+
+fn descending_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    nan_last(a, b).then(b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal))
+}
+
+fn ascending_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    nan_last(a, b).then(a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal))
+}
+
+fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    a.is_nan().cmp(&b.is_nan())
+}
+
+/// `count_values("label", v)`: per group, how many series hold each value.
+fn count_values(
+    ev: &Evaluator<'_>,
+    label: &str,
+    modifier: Option<&LabelModifier>,
+    input: Vec<StepSeries>,
+) -> EvalResult<Value> {
+    if !crate::promql::functions::is_valid_label_name(label) {
+        return Err(EvalError::BadData(format!("invalid label name {label:?}")));
+    }
+    let n = ev.steps.len();
+    let mut counts: HashMap<Labels, Vec<f64>> = HashMap::new();
+    for series in &input {
+        let base = group_labels(&series.labels, modifier);
+        for p in &series.points {
+            let value = super::functions::format_label_value(p.v);
+            let pairs = base
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .chain([(label.to_owned(), value)]);
+            let entry = counts
+                .entry(Labels::from_pairs(pairs))
+                .or_insert_with(|| vec![0.0; n]);
+            entry[ev.steps.index(p.t)] += 1.0;
+        }
+    }
+    let mut out: Vec<StepSeries> = counts
+        .into_iter()
+        .filter_map(|(labels, counts)| {
+            ev.series_from_steps(labels, false, |i| (counts[i] > 0.0).then_some(counts[i]))
+        })
+        .collect();
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Value::Vector(out))
+}
