@@ -38,6 +38,13 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr) -> EvalResult<Value> {
         Some(p) => Some(ev.eval_scalar(p)?),
         None => None,
     };
+    if matches!(op.as_str(), "topk" | "bottomk" | "limitk")
+        && scalar_param
+            .as_ref()
+            .is_some_and(|k| k.iter().any(|k| k.is_nan()))
+    {
+        return Err(EvalError::Execution("Parameter value is NaN".into()));
+    }
     let input = ev.eval_vector(&a.expr)?;
     let groups = Groups::new(&input, a.modifier.as_ref());
     let out = match (op.as_str(), scalar_param) {
@@ -60,6 +67,8 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr) -> EvalResult<Value> {
 /// Input series assigned to output groups, computed once per series.
 struct Groups {
     labels: Vec<Labels>,
+    /// Whether a group's name is to be dropped at the end (some member's name was).
+    drop_name: Vec<bool>,
     of_series: Vec<usize>,
 }
 
@@ -67,17 +76,25 @@ impl Groups {
     fn new(input: &[StepSeries], modifier: Option<&LabelModifier>) -> Groups {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut labels = Vec::new();
+        let mut drop_name = Vec::new();
         let of_series = input
             .iter()
             .map(|s| {
                 let key = group_labels(&s.labels, modifier);
-                *index.entry(key.clone()).or_insert_with(|| {
+                let g = *index.entry(key.clone()).or_insert_with(|| {
                     labels.push(key);
+                    drop_name.push(false);
                     labels.len() - 1
-                })
+                });
+                drop_name[g] |= s.drop_name;
+                g
             })
             .collect();
-        Groups { labels, of_series }
+        Groups {
+            labels,
+            drop_name,
+            of_series,
+        }
     }
 }
 
@@ -116,7 +133,7 @@ fn reduce(
         .iter()
         .enumerate()
         .filter_map(|(g, labels)| {
-            ev.series_from_steps(labels.clone(), false, |i| {
+            ev.series_from_steps(labels.clone(), groups.drop_name[g], |i| {
                 state[g * n + i].as_ref().map(Accumulator::result)
             })
         })
@@ -142,7 +159,7 @@ fn quantile_by_group(
         .iter()
         .enumerate()
         .filter_map(|(g, labels)| {
-            ev.series_from_steps(labels.clone(), false, |i| {
+            ev.series_from_steps(labels.clone(), groups.drop_name[g], |i| {
                 let v = &mut values[g * n + i];
                 (!v.is_empty()).then(|| quantile(q[i], v))
             })

@@ -260,6 +260,9 @@ fn set_operation(
     }
 }
 
+/// The "one" side series index and its value at a step.
+type OneSide = (usize, f64);
+
 /// Arithmetic and comparisons between vectors with one-to-one or many-to-one matching.
 fn vector_vector(
     ev: &Evaluator<'_>,
@@ -279,7 +282,7 @@ fn vector_vector(
     let one_sigs: Vec<Vec<u8>> = one.iter().map(|s| matching.signature(&s.labels)).collect();
     let many_sigs: Vec<Vec<u8>> = many.iter().map(|s| matching.signature(&s.labels)).collect();
     // Per signature, which "one" side series holds it at each step.
-    let mut by_sig: HashMap<&[u8], Vec<Option<(usize, f64)>>> = HashMap::new();
+    let mut by_sig: HashMap<&[u8], Vec<Option<OneSide>>> = HashMap::new();
     for (i, s) in one.iter().enumerate() {
         let slots = by_sig.entry(&one_sigs[i]).or_insert_with(|| vec![None; n]);
         for p in &s.points {

@@ -120,7 +120,7 @@ impl Engine {
     /// Evaluates an instant query on the calling thread.
     pub fn instant_blocking(&self, expr: &Expr, t: i64) -> EvalResult<QueryValue> {
         let budget = self.budget();
-        let ev = self.evaluator(&budget, t, t, 1);
+        let ev = self.evaluator(&budget, t, t, 0);
         match expr.value_type() {
             ValueType::Matrix => {
                 let input = ev.range_input(expr)?;
@@ -220,6 +220,7 @@ impl Engine {
                 interval: step.max(1),
             },
             query_bounds: (start, end),
+            query_step: step,
             lookback: self.config.lookback.as_millis() as i64,
             default_subquery_step: self.config.default_subquery_step.as_millis().max(1) as i64,
             budget,

@@ -122,6 +122,8 @@ pub(crate) struct Evaluator<'a> {
     pub steps: Steps,
     /// The outermost query's start and end, for `@ start()` and `@ end()`.
     pub query_bounds: (i64, i64),
+    /// The outermost query's step in milliseconds (0 for instant queries), for `step()`.
+    pub query_step: i64,
     /// How far back an instant selector looks for a sample, milliseconds.
     pub lookback: i64,
     /// Default subquery step, milliseconds.

@@ -160,10 +160,10 @@ pub(crate) fn absent_labels(vs: &VectorSelector) -> Labels {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     let mut repeated: Vec<&str> = Vec::new();
     for m in &vs.matchers.matchers {
-        if m.op != ParsedOp::Equal || m.name == METRIC_NAME {
+        if m.name == METRIC_NAME {
             continue;
         }
-        if pairs.iter().any(|(n, _)| *n == m.name) {
+        if m.op != ParsedOp::Equal || pairs.iter().any(|(n, _)| *n == m.name) {
             repeated.push(&m.name);
         } else {
             pairs.push((&m.name, &m.value));

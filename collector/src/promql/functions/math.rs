@@ -85,6 +85,19 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
                     .collect(),
             )
         }
+        "min_of" | "max_of" => {
+            let (a, b) = (ev.eval_scalar(args[0])?, ev.eval_scalar(args[1])?);
+            let pick = |x: f64, y: f64| {
+                if x.is_nan() || y.is_nan() {
+                    f64::NAN
+                } else if name == "min_of" {
+                    x.min(y)
+                } else {
+                    x.max(y)
+                }
+            };
+            Value::Scalar(a.iter().zip(&b).map(|(&x, &y)| pick(x, y)).collect())
+        }
         "pi" => Value::Scalar(vec![std::f64::consts::PI; ev.steps.len()]),
         "timestamp" => timestamp(ev, args[0])?,
         "absent" => {

@@ -88,6 +88,9 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         }
         "mad_over_time" => Box::new(|w| {
             let mut values: Vec<f64> = nonempty(w)?.iter().map(|s| s.v).collect();
+            if values.iter().any(|v| v.is_nan()) {
+                return Some(f64::NAN);
+            }
             let median = quantile(0.5, &mut values);
             let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
             Some(quantile(0.5, &mut deviations))

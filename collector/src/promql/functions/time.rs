@@ -11,10 +11,24 @@ use crate::promql::value::Value;
 
 /// Evaluates `name` if it is a time function; `None` otherwise.
 pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult<Option<Value>> {
-    if name == "time" {
-        return Ok(Some(Value::Scalar(
-            ev.steps.iter().map(|t| t as f64 / 1000.0).collect(),
-        )));
+    let (start, end) = ev.query_bounds;
+    let constant = match name {
+        "time" => {
+            return Ok(Some(Value::Scalar(
+                ev.steps.iter().map(|t| t as f64 / 1000.0).collect(),
+            )));
+        }
+        "step" => Some(ev.query_step),
+        "range" => Some(end - start),
+        "start" => Some(start),
+        "end" => Some(end),
+        _ => None,
+    };
+    if let Some(ms) = constant {
+        return Ok(Some(Value::Scalar(vec![
+            ms as f64 / 1000.0;
+            ev.steps.len()
+        ])));
     }
     let Some(part) = calendar_part(name) else {
         return Ok(None);
