@@ -301,3 +301,30 @@ pub(crate) fn without_name(labels: &Labels) -> Labels {
             .map(|l| (l.name.as_str(), l.value.as_str())),
     )
 }
+
+/// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`).
+pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>, String> {
+    match parser::parse(selector)? {
+        Expr::VectorSelector(vs) => {
+            super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers).map_err(|e| e.to_string())
+        }
+        other => Err(format!(
+            "1:1: parse error: expected a vector selector, got {}",
+            match other.value_type() {
+                ValueType::Matrix => "range vector",
+                ValueType::Scalar => "scalar",
+                ValueType::String => "string",
+                ValueType::Vector => "an expression",
+            }
+        )),
+    }
+}
+
+impl Engine {
+    /// The same engine (sharing its concurrency limit) with a shorter timeout, if `timeout` is.
+    pub fn with_timeout(&self, timeout: Duration) -> Engine {
+        let mut engine = self.clone();
+        engine.config.timeout = engine.config.timeout.min(timeout);
+        engine
+    }
+}

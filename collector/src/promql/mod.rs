@@ -8,6 +8,6 @@ mod eval;
 mod functions;
 mod value;
 
-pub use engine::{Engine, EngineConfig, MAX_POINTS_PER_SERIES, parse};
+pub use engine::{Engine, EngineConfig, MAX_POINTS_PER_SERIES, parse, parse_selector};
 pub use error::{EvalError, EvalResult};
 pub use value::{Point, QueryValue, StepSeries, format_float};

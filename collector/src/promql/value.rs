@@ -66,7 +66,7 @@ pub fn format_float(v: f64) -> String {
         "+Inf".to_owned()
     } else if v == f64::NEG_INFINITY {
         "-Inf".to_owned()
-    } else if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-4) {
+    } else if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-6) {
         format_exponent(v)
     } else {
         format!("{v}")
@@ -100,6 +100,7 @@ mod tests {
         assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_float(1e21), "1e+21");
         assert_eq!(format_float(1.5e-7), "1.5e-07");
+        assert_eq!(format_float(0.00001), "0.00001");
         assert_eq!(format_float(123456789012.0), "123456789012");
     }
 }

@@ -13,7 +13,7 @@ use super::value::{Point, StepSeries, Value};
 use crate::labels::Labels;
 use crate::tsdb::{Querier, Sample};
 
-pub(crate) use selector::{RangeSeries, absent_labels, as_selector};
+pub(crate) use selector::{RangeSeries, absent_labels, as_selector, matcher_sets};
 
 /// Budgets shared by every evaluator of one query.
 pub(crate) struct Budget {
