@@ -176,6 +176,11 @@ async fn errors_carry_prometheus_types_and_status_codes() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "error");
     assert_eq!(body["errorType"], "bad_data");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid parameter \"query\": "),
+        "{message}"
+    );
 
     let uri = "/api/v1/query_range?query=up&start=0&end=100000&step=1";
     let (status, body) = get(router(), uri).await;

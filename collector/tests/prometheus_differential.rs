@@ -97,6 +97,27 @@ async fn answers_equal_real_prometheus_for_the_query_set() {
             }
         }
     }
+    let (start, end) = (START_S, START_S + 10_800);
+    for path in [
+        format!("/api/v1/labels?start={start}&end={end}"),
+        format!("/api/v1/labels?match[]=node_uname_info&start={start}&end={end}"),
+        format!("/api/v1/label/__name__/values?start={start}&end={end}"),
+        format!("/api/v1/label/instance/values?start={start}&end={end}"),
+        format!("/api/v1/label/job/values?match[]=node_uname_info&start={start}&end={end}"),
+        format!("/api/v1/series?match[]=up&start={start}&end={end}"),
+        format!(
+            "/api/v1/series?match[]=node_load1&match[]=up%7Binstance%3D%22host-0%3A9100%22%7D&start={start}&end={end}"
+        ),
+    ] {
+        let (_, body) = prometheus.get(&path);
+        let theirs: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
+        let mine = ours(&router, &path).await;
+        checks += 1;
+        non_empty += 1;
+        if mine != theirs {
+            mismatches.push(format!("{path}\n    ours {mine}\n    theirs {theirs}"));
+        }
+    }
     println!(
         "{} queries, {checks} requests compared ({non_empty} with a non-empty result), {} differ",
         queries.len(),

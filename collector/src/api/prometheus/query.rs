@@ -58,8 +58,7 @@ pub async fn format(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query.as_deref(), &headers, &body)?;
-    let expr = crate::promql::parse(required_query(&params)?)
-        .map_err(|e| ApiError::bad_param("query", e))?;
+    let expr = crate::promql::parse(required_query(&params)?)?;
     let mut data = String::new();
     json::push_string(&mut data, &expr.prettify());
     Ok(json_response(json::success(&data)))
@@ -72,14 +71,15 @@ pub async fn exemplars(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = Params::new(query.as_deref(), &headers, &body)?;
-    crate::promql::parse(required_query(&params)?).map_err(|e| ApiError::bad_param("query", e))?;
+    required_query(&params)?;
     Ok(json_response(json::success("[]")))
 }
 
+/// The `query` parameter, checked to parse (errors name the parameter, as Prometheus does).
 fn required_query(params: &Params) -> Result<&str, ApiError> {
-    params.get("query").ok_or_else(|| {
-        ApiError::bad_param("query", "1:1: parse error: no expression found in input")
-    })
+    let query = params.get("query").unwrap_or("");
+    crate::promql::parse(query).map_err(|e| ApiError::bad_param("query", e))?;
+    Ok(query)
 }
 
 fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
