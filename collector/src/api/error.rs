@@ -14,6 +14,8 @@ pub enum ErrorType {
     Execution,
     /// The query ran out of time (503).
     Timeout,
+    /// The client went away (499).
+    Canceled,
     /// A server-side failure (500).
     Internal,
 }
@@ -24,6 +26,7 @@ impl ErrorType {
             ErrorType::BadData => "bad_data",
             ErrorType::Execution => "execution",
             ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
             ErrorType::Internal => "internal",
         }
     }
@@ -33,6 +36,9 @@ impl ErrorType {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Canceled => {
+                StatusCode::from_u16(499).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +84,7 @@ impl From<EvalError> for ApiError {
             EvalError::BadData(_) => ErrorType::BadData,
             EvalError::Execution(_) | EvalError::TooManySamples(_) => ErrorType::Execution,
             EvalError::Timeout(_) => ErrorType::Timeout,
+            EvalError::Canceled(_) => ErrorType::Canceled,
             EvalError::Storage(_) => return ApiError::internal(e),
         };
         ApiError {

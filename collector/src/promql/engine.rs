@@ -1,22 +1,21 @@
 //! The query engine: parses, applies limits (samples, timeout, resolution, concurrency) and
 //! shapes evaluation results for the API.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, Expr};
 use tokio::sync::Semaphore;
 
+use super::cleanup::{finish, without_name};
 use super::error::{EvalError, EvalResult, execution};
 use super::eval::{Budget, Evaluator, Steps};
-use super::value::{Point, QueryValue, StepSeries, Value};
-use crate::labels::{Labels, METRIC_NAME};
+use super::parse::{check_range, parse};
+use super::value::{Point, QueryValue, Value};
+use crate::labels::Labels;
 use crate::tsdb::Querier;
-
-/// Prometheus's cap on points per series in a range query.
-pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
 /// Engine limits and defaults.
 #[derive(Debug, Clone)]
@@ -51,6 +50,17 @@ pub struct Engine {
     querier: Arc<dyn Querier>,
     config: EngineConfig,
     slots: Arc<Semaphore>,
+    /// Set when the caller stops waiting, so an abandoned evaluation stops early.
+    cancelled: Option<Arc<AtomicBool>>,
+}
+
+/// Marks a query cancelled when the future waiting for it is dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Engine {
@@ -61,6 +71,7 @@ impl Engine {
             querier,
             config,
             slots,
+            cancelled: None,
         }
     }
 
@@ -99,15 +110,11 @@ impl Engine {
             .await
             .map_err(|_| EvalError::Timeout("queue"))?
             .map_err(|_| EvalError::Timeout("queue"))?;
-        let engine = self.clone();
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let engine = Engine {
-            config: EngineConfig {
-                timeout: remaining,
-                ..engine.config.clone()
-            },
-            ..engine
-        };
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_when_dropped = CancelOnDrop(cancelled.clone());
+        let mut engine = self.clone();
+        engine.config.timeout = deadline.saturating_duration_since(Instant::now());
+        engine.cancelled = Some(cancelled);
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job(&engine)
@@ -202,6 +209,7 @@ impl Engine {
             deadline: Instant::now() + self.config.timeout,
             max_samples: self.config.max_samples,
             used: Default::default(),
+            cancelled: self.cancelled.clone(),
         }
     }
 
@@ -225,98 +233,6 @@ impl Engine {
             default_subquery_step: self.config.default_subquery_step.as_millis().max(1) as i64,
             budget,
         }
-    }
-}
-
-/// Parses a query, mapping parser errors to `bad_data`.
-pub fn parse(query: &str) -> EvalResult<Expr> {
-    parser::parse(query).map_err(EvalError::BadData)
-}
-
-fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> EvalResult<()> {
-    if step <= 0 {
-        return Err(EvalError::BadData(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    if end < start {
-        return Err(EvalError::BadData(
-            "end timestamp must not be before start time".into(),
-        ));
-    }
-    if (end - start) / step > MAX_POINTS_PER_SERIES {
-        return Err(EvalError::BadData(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-        ));
-    }
-    match expr.value_type() {
-        ValueType::Scalar | ValueType::Vector => Ok(()),
-        other => Err(EvalError::BadData(format!(
-            "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-            match other {
-                ValueType::Matrix => "range vector",
-                _ => "string",
-            }
-        ))),
-    }
-}
-
-/// Removes names marked for removal and merges series that end up with the same labels,
-/// failing when two of them have a point at the same step.
-fn finish(series: Vec<StepSeries>) -> EvalResult<Vec<(Labels, Vec<Point>)>> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut out: Vec<(Labels, Vec<Point>)> = Vec::with_capacity(series.len());
-    for s in series {
-        let labels = if s.drop_name {
-            without_name(&s.labels)
-        } else {
-            s.labels
-        };
-        match index.get(&labels) {
-            Some(&i) => {
-                let merged = &mut out[i].1;
-                merged.extend(s.points);
-                merged.sort_by_key(|p| p.t);
-                if merged.windows(2).any(|w| w[0].t == w[1].t) {
-                    return Err(execution(
-                        "vector cannot contain metrics with the same labelset",
-                    ));
-                }
-            }
-            None => {
-                index.insert(labels.clone(), out.len());
-                out.push((labels, s.points));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The labels without `__name__`.
-pub(crate) fn without_name(labels: &Labels) -> Labels {
-    Labels::from_pairs(
-        labels
-            .iter()
-            .filter(|l| l.name != METRIC_NAME)
-            .map(|l| (l.name.as_str(), l.value.as_str())),
-    )
-}
-
-/// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`).
-pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>, String> {
-    match parser::parse(selector)? {
-        Expr::VectorSelector(vs) => {
-            super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers).map_err(|e| e.to_string())
-        }
-        other => Err(format!(
-            "1:1: parse error: expected a vector selector, got {}",
-            match other.value_type() {
-                ValueType::Matrix => "range vector",
-                ValueType::Scalar => "scalar",
-                ValueType::String => "string",
-                ValueType::Vector => "an expression",
-            }
-        )),
     }
 }
 

@@ -15,6 +15,9 @@ pub enum EvalError {
     /// The query ran past its deadline (`timeout`).
     #[error("query timed out in {0}")]
     Timeout(&'static str),
+    /// Nobody waits for the result any more (`canceled`).
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
     /// The query would hold more samples in memory than allowed (`execution`).
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(&'static str),

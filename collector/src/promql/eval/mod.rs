@@ -4,6 +4,8 @@ mod selector;
 mod subquery;
 
 use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::{AtModifier, Expr, Offset};
@@ -23,6 +25,8 @@ pub(crate) struct Budget {
     pub max_samples: usize,
     /// Samples and points counted so far.
     pub used: Cell<usize>,
+    /// Set when nobody waits for the result any more.
+    pub cancelled: Option<Arc<AtomicBool>>,
 }
 
 impl Budget {
@@ -36,8 +40,15 @@ impl Budget {
         self.check_deadline()
     }
 
-    /// Fails once the deadline has passed.
+    /// Fails once the deadline has passed or the query was cancelled.
     pub fn check_deadline(&self) -> EvalResult<()> {
+        if self
+            .cancelled
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(EvalError::Canceled("expression evaluation"));
+        }
         if Instant::now() > self.deadline {
             return Err(EvalError::Timeout("expression evaluation"));
         }
