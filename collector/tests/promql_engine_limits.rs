@@ -76,7 +76,7 @@ async fn queries_beyond_the_concurrency_limit_wait_for_a_slot() {
 async fn an_abandoned_query_stops_evaluating() {
     let querier = Arc::new(SlowQuerier::default());
     let engine = Engine::new(querier.clone(), EngineConfig::default());
-    let query = vec!["m"; 10].join(" + ");
+    let query = ["m"; 10].join(" + ");
     let abandoned = tokio::time::timeout(
         Duration::from_millis(150),
         engine.instant_query(&query, 1000),
