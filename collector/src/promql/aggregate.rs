@@ -49,6 +49,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr) -> EvalResult<Value> {
     let groups = Groups::new(&input, a.modifier.as_ref());
     let out = match (op.as_str(), scalar_param) {
         ("topk" | "bottomk" | "limitk", Some(k)) => select_k(ev, &op, &k, &groups, input),
+        ("limit_ratio", Some(ratios)) => limit_ratio(ev, &ratios, input)?,
         ("quantile", Some(q)) => quantile_by_group(ev, &q, &groups, &input),
         (name, None) => {
             let kind = Accumulator::for_aggregation(name)
@@ -214,10 +215,54 @@ fn select_k(
         .into_iter()
         .zip(keep)
         .filter_map(|(mut s, steps)| {
-            s.points.retain(|p| steps.contains(&ev.steps.index(p.t)));
+            s.points
+                .retain(|p| steps.binary_search(&ev.steps.index(p.t)).is_ok());
             (!s.points.is_empty()).then_some(s)
         })
         .collect()
+}
+
+/// `limit_ratio(r, v)`: keeps each series whose label hash falls in the sampled fraction of
+/// the hash space (the first `r` for positive `r`, the last `-r` for negative), so that
+/// `limit_ratio(r, v)` and `limit_ratio(-(1 - r), v)` split `v`. The hash is Osprey's own, so the
+/// chosen subset differs from Prometheus's, with the same proportions and complements.
+fn limit_ratio(
+    ev: &Evaluator<'_>,
+    ratios: &[f64],
+    input: Vec<StepSeries>,
+) -> EvalResult<Vec<StepSeries>> {
+    if ratios.iter().any(|r| r.is_nan()) {
+        return Err(EvalError::Execution("Ratio value is NaN".into()));
+    }
+    Ok(input
+        .into_iter()
+        .filter_map(|mut s| {
+            let offset = hash_fraction(&s.labels);
+            s.points.retain(|p| {
+                let r = ratios[ev.steps.index(p.t)].clamp(-1.0, 1.0);
+                (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+            });
+            (!s.points.is_empty()).then_some(s)
+        })
+        .collect())
+}
+
+/// A label set's FNV-1a hash scaled into `[0, 1)`.
+fn hash_fraction(labels: &Labels) -> f64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in labels.iter() {
+        for byte in l
+            .name
+            .bytes()
+            .chain([0xff])
+            .chain(l.value.bytes())
+            .chain([0xff])
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
 fn descending_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
