@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
 
+pub mod config;
 pub mod labels;
 pub mod scrape;
 pub mod tsdb;
