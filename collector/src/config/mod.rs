@@ -16,6 +16,7 @@ pub use scrape::{
     TlsConfig,
 };
 pub use units::{ByteSize, PromDuration};
+pub use validate::check_target;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -115,7 +115,7 @@ fn job_problems(config: &Config, job: &ScrapeConfig) -> Vec<String> {
 }
 
 /// A target must be `host:port` (or a bare host), without a scheme or a path.
-pub(crate) fn check_target(target: &str) -> Result<(), String> {
+pub fn check_target(target: &str) -> Result<(), String> {
     if target.is_empty() || target.contains('/') || target.contains(char::is_whitespace) {
         return Err(format!(
             "target {target:?} must be host:port, without a scheme or a path"

@@ -156,6 +156,16 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The byte offset of the next line to read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The 1-based number of the line last read.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
     /// The next entry, `Ok(None)` at the end of the body, or the first error.
     #[allow(clippy::should_implement_trait)] // entries borrow the parser, so no Iterator
     pub fn next(&mut self) -> Result<Option<Entry<'_, 'a>>, ParseError> {

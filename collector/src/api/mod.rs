@@ -1,0 +1,4 @@
+//! The collector's HTTP API.
+
+pub mod lifecycle;
+pub mod targets;
