@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
 use crate::config::{Config, ConfigErrors};
 use crate::scrape::{ApplyError, ScrapeManager};
-use crate::tsdb::{Appendable, MemoryStorage};
+use crate::tsdb::{Appendable, MemoryStorage, Querier};
 
 /// How often file_sd files are checked for changes.
 const FILE_SD_POLL: Duration = Duration::from_secs(1);
@@ -56,8 +56,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         data_dir = %options.data_dir.display(),
         "storage is in memory for now: samples are kept only while the collector runs"
     );
-    let storage: Arc<dyn Appendable> = Arc::new(MemoryStorage::new());
-    let manager = ScrapeManager::new(storage);
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     let (config, base_dir) = match &options.config {
         Some(path) => (Config::load(path)?, base_dir_of(path)),
         None => {
@@ -77,14 +77,15 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     });
     tokio::spawn(reload_on_sighup(reloader.clone()));
     let ready = Arc::new(AtomicBool::new(true));
-    let app = crate::api::targets::router(manager.clone()).merge(crate::api::lifecycle::router(
-        LifecycleState {
-            ready,
-            reloader,
-            reload_status,
-            manager: manager.clone(),
-        },
-    ));
+    let lifecycle = LifecycleState {
+        ready,
+        reloader,
+        reload_status,
+        manager: manager.clone(),
+    };
+    let app = crate::api::targets::router(manager.clone())
+        .merge(crate::api::lifecycle::router(lifecycle))
+        .merge(crate::api::federate::router(storage as Arc<dyn Querier>));
     let listener = bind(options.listen).await?;
     tracing::info!(address = %options.listen, version = env!("CARGO_PKG_VERSION"), "osprey-collector listening");
     axum::serve(listener, app)

@@ -1,4 +1,5 @@
 //! The collector's HTTP API.
 
+pub mod federate;
 pub mod lifecycle;
 pub mod targets;
