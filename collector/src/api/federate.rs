@@ -139,6 +139,8 @@ fn percent_decode(text: &str) -> String {
 
 /// A PromQL series selector (`up{job="node"}`) as label matchers.
 /// A PromQL series selector (`up{job="node"}`) as label matchers.
+/// A PromQL series selector (`up{job="node"}`) as label matchers.
+/// A PromQL series selector (`up{job="node"}`) as label matchers.
 #[cfg(test)]
 mod tests {
     use super::*;
