@@ -138,30 +138,6 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// A PromQL series selector (`up{job="node"}`) as label matchers.
-/// A PromQL series selector (`up{job="node"}`) as label matchers.
-/// A PromQL series selector (`up{job="node"}`) as label matchers.
-/// A PromQL series selector (`up{job="node"}`) as label matchers.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_decode_percent_and_plus() {
-        let q = "match%5B%5D=up%7Bjob%3D%22a+b%22%7D&x=1&match[]=%ZZ%e9";
-        assert_eq!(
-            form_values(q, "match[]"),
-            ["up{job=\"a b\"}", "%ZZ\u{fffd}"]
-        );
-    }
-
-    #[test]
-    fn selectors_become_matchers() {
-        let m = parse_selector("up{job=~\"n.*\"}").unwrap();
-        assert_eq!(m.len(), 2);
-        assert!(parse_selector("rate(up[5m])").is_err());
-    }
-}
-
 fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
     use promql_parser::label::MatchOp as Op;
     use promql_parser::parser::Expr;
@@ -191,4 +167,25 @@ fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("bad regex in match[] {text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_decode_percent_and_plus() {
+        let q = "match%5B%5D=up%7Bjob%3D%22a+b%22%7D&x=1&match[]=%ZZ%e9";
+        assert_eq!(
+            form_values(q, "match[]"),
+            ["up{job=\"a b\"}", "%ZZ\u{fffd}"]
+        );
+    }
+
+    #[test]
+    fn selectors_become_matchers() {
+        let m = parse_selector("up{job=~\"n.*\"}").unwrap();
+        assert_eq!(m.len(), 2);
+        assert!(parse_selector("rate(up[5m])").is_err());
+    }
 }
