@@ -173,7 +173,14 @@ impl ScrapeLoop {
             Ok(Err(error)) => Err(error),
             Err(_) => Err(ScrapeError::Timeout(self.target.timeout)),
         };
-        let outcome = result.and_then(|(body, format)| self.ingest(&body, format, t));
+        let outcome = match result {
+            Ok((body, format)) => self.ingest(&body, format, t),
+            Err(error) => {
+                // The target is down: its series end here, as Prometheus marks them.
+                self.stale_everything(t);
+                Err(error)
+            }
+        };
         let duration = started.elapsed().as_secs_f64();
         let up = outcome.is_ok();
         if let Err(error) = &outcome {
