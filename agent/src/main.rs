@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_agent::collect::{Collectors, host};
+use osprey_agent::collect::Collectors;
 use osprey_agent::config::AgentConfig;
 use osprey_agent::http::{AppState, app};
 use osprey_agent::web::{Security, TlsListener};
@@ -100,13 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut list = host::collectors(&config);
-    if config.containers.enabled {
-        let (collector, discovery) = config.containers.build(&config.proc_root, &config.sys_root);
-        runtime.spawn(discovery.run());
-        list.push(Box::new(collector));
-    }
-    let collectors = Arc::new(Collectors::new(list));
+    let collectors = Arc::new(runtime.block_on(async { Collectors::from_config(&config) }));
     runtime.block_on(serve(config, security, collectors))
 }
 

@@ -3,6 +3,10 @@
 //! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
 
 pub mod api;
+pub mod config;
+pub mod import;
 pub mod labels;
 pub mod promql;
+pub mod scrape;
+pub mod server;
 pub mod tsdb;

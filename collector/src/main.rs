@@ -1,19 +1,141 @@
-//! The `osprey-collector` binary. Not ready yet: storage, scraping and queries are being built.
+//! The `osprey-collector` binary: reads flags, then runs the collector, checks a configuration
+//! or imports data; the work itself lives in the library.
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use osprey_collector::config::Config;
+use osprey_collector::server::{RunOptions, run};
+use osprey_collector::tsdb::MemoryStorage;
 
 /// Osprey's central server: scrapes agents, stores series, answers PromQL, sends alerts.
 ///
-/// Not ready yet: this build only reports its version.
+/// With no --config it monitors the machine it runs on through an in-process agent.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    /// Configuration file, shaped like prometheus.yml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the database.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address of the HTTP server.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9718")]
+    listen: SocketAddr,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-fn main() -> std::process::ExitCode {
-    let _cli = Cli::parse();
-    eprintln!(
-        "osprey-collector {}: not ready yet; run osprey-agent and scrape it with Prometheus",
-        env!("CARGO_PKG_VERSION")
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a configuration file; print every problem as file:line:column and exit
+    /// non-zero if there is any.
+    CheckConfig {
+        /// The YAML file to check.
+        file: PathBuf,
+    },
+    /// Load OpenMetrics text with timestamps (what `promtool tsdb create-blocks-from
+    /// openmetrics` reads) into the database.
+    Import {
+        /// Directory of the database.
+        #[arg(long, value_name = "DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// The OpenMetrics file, ending with `# EOF`.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("osprey-collector: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OSPREY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::CheckConfig { file }) => Ok(check_config(&file)),
+        Some(Command::Import { data_dir, file }) => import(&data_dir, &file),
+        None => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let options = RunOptions {
+                config: cli.config,
+                listen: cli.listen,
+                data_dir: cli.data_dir,
+            };
+            runtime.block_on(run(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok(config) => {
+            println!(
+                "{}: OK ({} scrape jobs)",
+                file.display(),
+                config.scrape_configs.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: {} error(s)", file.display(), errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(data_dir: &std::path::Path, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    tracing::warn!(
+        data_dir = %data_dir.display(),
+        "storage is in memory for now: the import is checked and counted, not kept"
     );
-    std::process::ExitCode::FAILURE
+    let storage = MemoryStorage::new();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+            .context("progress bar template")?,
+    );
+    let report = osprey_collector::import::import_file(file, &storage, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} samples of {} series from {}",
+        report.samples,
+        report.series,
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ pub mod host;
 
 use std::time::Instant;
 
+use crate::config::AgentConfig;
 use crate::expose::{Exposition, Format, MetricType};
 
 /// Why a collector could not produce its families on this scrape.
@@ -45,6 +46,19 @@ pub struct Collectors {
 }
 
 impl Collectors {
+    /// Every collector the configuration enables: host collectors, then containers. Container
+    /// discovery is spawned on the current tokio runtime, so call this from within one.
+    pub fn from_config(config: &AgentConfig) -> Self {
+        let mut list = host::collectors(config);
+        if config.containers.enabled {
+            let (collector, discovery) =
+                config.containers.build(&config.proc_root, &config.sys_root);
+            tokio::spawn(discovery.run());
+            list.push(Box::new(collector));
+        }
+        Collectors::new(list)
+    }
+
     /// Wraps the given collectors.
     pub fn new(list: Vec<Box<dyn Collector>>) -> Self {
         Collectors { list }

@@ -1,8 +1,11 @@
 //! The HTTP API: `app(state)` combines the routers of each API family.
 
 mod error;
+pub mod federate;
+pub mod lifecycle;
 pub mod prometheus;
 mod state;
+pub mod targets;
 
 use axum::Router;
 

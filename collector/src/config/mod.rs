@@ -1,0 +1,218 @@
+//! The collector's configuration: a prometheus.yml-shaped YAML file, read once, validated in one
+//! place, with every problem reported as `file:line:column: message`.
+
+mod scrape;
+mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use scrape::{
+    BasicAuth, FileSdConfig, RelabelAction, RelabelConfig, Scheme, ScrapeConfig, StaticConfig,
+    TlsConfig,
+};
+pub use units::{ByteSize, PromDuration};
+pub use validate::check_target;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults for every job and the rule evaluation interval.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// The scrape jobs.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Prometheus rule files (globs allowed), relative to the configuration file.
+    #[serde(default)]
+    pub rule_files: Vec<String>,
+    /// Storage retention.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Prometheus's forwarding to external Alertmanagers; accepted, not yet acted on.
+    pub alerting: Option<serde_json::Value>,
+    /// An Alertmanager configuration inline, in Alertmanager's own schema (read by the
+    /// notification stage).
+    pub alertmanager: Option<serde_json::Value>,
+    /// An existing alertmanager.yml to read instead of an inline `alertmanager` section.
+    pub alertmanager_config_file: Option<PathBuf>,
+}
+
+/// The `global` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// How often to scrape by default (Prometheus's default: 1m).
+    #[serde(default = "one_minute")]
+    pub scrape_interval: PromDuration,
+    /// How long a scrape may take by default (Prometheus's default: 10s).
+    #[serde(default = "ten_seconds")]
+    pub scrape_timeout: PromDuration,
+    /// How often rules are evaluated by default (Prometheus's default: 1m).
+    #[serde(default = "one_minute")]
+    pub evaluation_interval: PromDuration,
+    /// Labels added to alerts and series leaving this collector.
+    #[serde(default)]
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: one_minute(),
+            scrape_timeout: ten_seconds(),
+            evaluation_interval: one_minute(),
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+fn one_minute() -> PromDuration {
+    PromDuration(std::time::Duration::from_secs(60))
+}
+
+fn ten_seconds() -> PromDuration {
+    PromDuration(std::time::Duration::from_secs(10))
+}
+
+/// The `storage` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Drop samples older than this (Prometheus's `--storage.tsdb.retention.time`).
+    pub retention_time: Option<PromDuration>,
+    /// Keep the database under this size (Prometheus's `--storage.tsdb.retention.size`).
+    pub retention_size: Option<ByteSize>,
+}
+
+/// One problem in a configuration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.message),
+            line => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                line,
+                self.column,
+                self.message
+            ),
+        }
+    }
+}
+
+/// Every problem found in a configuration file, one per line when displayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_owned(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {error}"),
+            }])
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`, naming `path` in errors and resolving relative paths
+    /// against its directory.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let config: Config = from_yaml(text, path).map_err(|e| ConfigErrors(vec![e]))?;
+        let errors = validate::validate(&config, path);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// The configuration used when none is given: one job `node` scraping `agent_address`
+    /// (the in-process agent) every 15 s.
+    pub fn single_node(agent_address: &str) -> Config {
+        let text = format!(
+            "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
+             scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{agent_address:?}]\n"
+        );
+        Config::parse(&text, Path::new("<built-in>"))
+            .unwrap_or_else(|errors| unreachable!("the built-in configuration is valid: {errors}"))
+    }
+
+    /// The scrape interval of `job`, or the global one.
+    pub fn interval_of(&self, job: &ScrapeConfig) -> PromDuration {
+        job.scrape_interval.unwrap_or(self.global.scrape_interval)
+    }
+
+    /// The scrape timeout of `job`: its own, else the global one, never above its interval.
+    pub fn timeout_of(&self, job: &ScrapeConfig) -> PromDuration {
+        let timeout = job.scrape_timeout.unwrap_or(self.global.scrape_timeout);
+        timeout.min(self.interval_of(job))
+    }
+}
+
+/// Deserializes YAML (or JSON) `text`, turning the first error into a located [`ConfigError`].
+pub fn from_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    serde_saphyr::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        ConfigError {
+            file: path.to_owned(),
+            line,
+            column,
+            message: plain_message(&error),
+        }
+    })
+}
+
+/// The error's message without the source snippet and location the crate renders around it.
+fn plain_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default().trim();
+    first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .trim_end_matches(|c: char| c == ':' || c.is_whitespace())
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! File-based discovery: target groups read from YAML or JSON files named by `file_sd_configs`,
+//! re-read when a file changes.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::config::{StaticConfig, from_yaml};
+
+/// The files a pattern names now: a plain path, or a path whose last component holds `*`.
+pub fn expand(pattern: &str, base: &Path) -> Vec<PathBuf> {
+    let path = base.join(pattern);
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return vec![path];
+    };
+    if !name.contains('*') {
+        return vec![path];
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| glob_match(name, n)))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// When a file was last modified, `None` if it cannot be read.
+pub fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Reads the target groups of one file; each group gets `__meta_filepath`.
+pub fn read_groups(path: &Path) -> Result<Vec<StaticConfig>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut groups: Vec<StaticConfig> = from_yaml(&text, path).map_err(|e| e.to_string())?;
+    for group in &mut groups {
+        for target in &group.targets {
+            crate::config::check_target(target).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        group
+            .labels
+            .insert("__meta_filepath".into(), path.display().to_string());
+    }
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_the_last_component() {
+        assert!(glob_match("*.yml", "a.yml"));
+        assert!(glob_match("t-*.json", "t-1.json"));
+        assert!(!glob_match("*.yml", "a.yaml"));
+        assert!(glob_match("a*b*c", "aXbYc"));
+    }
+
+    #[test]
+    fn groups_read_from_yaml_and_json_with_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("a.yml");
+        std::fs::write(&yaml, "- targets: ['h:1']\n  labels: {env: x}\n").unwrap();
+        let json = dir.path().join("b.json");
+        std::fs::write(&json, r#"[{"targets": ["h:2"]}]"#).unwrap();
+        let files = expand("*", dir.path());
+        assert_eq!(files, [yaml.clone(), json.clone()]);
+        let groups = read_groups(&yaml).unwrap();
+        assert_eq!(groups[0].targets, ["h:1"]);
+        assert_eq!(groups[0].labels["env"], "x");
+        assert_eq!(read_groups(&json).unwrap()[0].targets, ["h:2"]);
+        std::fs::write(&json, "[{\"targets\": 5}]").unwrap();
+        assert!(read_groups(&json).unwrap_err().contains("b.json:1:"));
+    }
+}

@@ -1,0 +1,348 @@
+//! The set of running scrape loops: built from the configuration, kept in step with it on
+//! reload and with file_sd files as they change.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::config::{Config, ScrapeConfig, StaticConfig};
+use crate::tsdb::Appendable;
+
+use super::file_sd;
+use super::ingest::IngestRules;
+use super::relabel::Relabel;
+use super::scrape_loop::{Auth, JobSettings, LoopHandle, TargetStatus};
+use super::target::{Target, targets_of};
+
+/// Why a configuration could not be applied; the previous one keeps running.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A job's HTTP client could not be built (unreadable or invalid TLS files).
+    #[error("job {job:?}: {message}")]
+    Client {
+        /// The job.
+        job: String,
+        /// What failed.
+        message: String,
+    },
+    /// A regex failed to compile (validation normally catches this first).
+    #[error("job {job:?}: {error}")]
+    Regex {
+        /// The job.
+        job: String,
+        /// The compile error.
+        error: regex::Error,
+    },
+}
+
+/// A target and its health, for `/api/v1/targets`.
+#[derive(Debug, Clone)]
+pub struct TargetView {
+    /// The target.
+    pub target: Target,
+    /// Its health.
+    pub status: TargetStatus,
+}
+
+struct Job {
+    key: String,
+    config: ScrapeConfig,
+    settings: Arc<JobSettings>,
+    relabel: Vec<Relabel>,
+    files: BTreeMap<PathBuf, (Option<SystemTime>, Vec<StaticConfig>)>,
+    loops: BTreeMap<String, LoopHandle>,
+}
+
+#[derive(Default)]
+struct State {
+    config: Arc<Config>,
+    base_dir: PathBuf,
+    jobs: BTreeMap<String, Job>,
+}
+
+/// Owns every scrape loop.
+pub struct ScrapeManager {
+    storage: Arc<dyn Appendable>,
+    state: tokio::sync::Mutex<State>,
+}
+
+impl ScrapeManager {
+    /// A manager appending to `storage`, scraping nothing until [`ScrapeManager::apply`].
+    pub fn new(storage: Arc<dyn Appendable>) -> Arc<Self> {
+        Arc::new(ScrapeManager {
+            storage,
+            state: tokio::sync::Mutex::new(State::default()),
+        })
+    }
+
+    /// Switches to `config` (relative file_sd paths resolve against `base_dir`): loops of
+    /// unchanged targets keep running, removed targets are stopped and their series marked
+    /// stale. Nothing changes if the configuration cannot be applied.
+    pub async fn apply(&self, config: Config, base_dir: &Path) -> Result<(), ApplyError> {
+        let mut built = BTreeMap::new();
+        for job in &config.scrape_configs {
+            let name = job.job_name.value.clone();
+            built.insert(name, build_job(&config, job)?);
+        }
+        let mut state = self.state.lock().await;
+        let mut old = std::mem::take(&mut state.jobs);
+        for (name, mut job) in built {
+            if let Some(previous) = old.remove(&name) {
+                if previous.key == job.key {
+                    job.loops = previous.loops;
+                    job.settings = previous.settings;
+                } else {
+                    stop_all(previous.loops).await;
+                }
+            }
+            state.jobs.insert(name, job);
+        }
+        for (_, job) in old {
+            stop_all(job.loops).await;
+        }
+        state.config = Arc::new(config);
+        state.base_dir = base_dir.to_owned();
+        let config = state.config.clone();
+        let base_dir = state.base_dir.clone();
+        for job in state.jobs.values_mut() {
+            refresh_files(job, &base_dir, true);
+            self.sync(&config, job).await;
+        }
+        Ok(())
+    }
+
+    /// Re-reads file_sd files that changed and updates those jobs' targets.
+    pub async fn refresh_files(&self) {
+        let mut state = self.state.lock().await;
+        let config = state.config.clone();
+        let base_dir = state.base_dir.clone();
+        for job in state.jobs.values_mut() {
+            if refresh_files(job, &base_dir, false) {
+                self.sync(&config, job).await;
+            }
+        }
+    }
+
+    /// Watches file_sd files every `period` until the manager is dropped.
+    pub fn spawn_file_watcher(self: &Arc<Self>, period: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                let Some(manager) = weak.upgrade() else { break };
+                manager.refresh_files().await;
+            }
+        });
+    }
+
+    /// The configuration in force.
+    pub async fn config(&self) -> Arc<Config> {
+        self.state.lock().await.config.clone()
+    }
+
+    /// Every active target with its health, by job then URL.
+    pub async fn targets(&self) -> Vec<TargetView> {
+        let state = self.state.lock().await;
+        state
+            .jobs
+            .values()
+            .flat_map(|job| job.loops.values())
+            .map(|handle| TargetView {
+                target: handle.target.clone(),
+                status: handle.status(),
+            })
+            .collect()
+    }
+
+    /// Stops every loop, marking all series stale.
+    pub async fn shutdown(&self) {
+        let mut state = self.state.lock().await;
+        for (_, job) in std::mem::take(&mut state.jobs) {
+            stop_all(job.loops).await;
+        }
+    }
+
+    async fn sync(&self, config: &Config, job: &mut Job) {
+        let mut groups = job.config.static_configs.clone();
+        groups.extend(job.files.values().flat_map(|(_, g)| g.iter().cloned()));
+        let wanted = targets_of(config, &job.config, &job.relabel, &groups);
+        let wanted: BTreeMap<String, Target> =
+            wanted.into_iter().map(|t| (target_key(&t), t)).collect();
+        let gone: Vec<String> = job
+            .loops
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(handle) = job.loops.remove(&key) {
+                tracing::info!(target = %handle.target.url, job = %handle.target.job, "target removed");
+                handle.stop().await;
+            }
+        }
+        for (key, target) in wanted {
+            if !job.loops.contains_key(&key) {
+                tracing::info!(target = %target.url, job = %target.job, "target added");
+                let handle = LoopHandle::spawn(target, job.settings.clone(), self.storage.clone());
+                job.loops.insert(key, handle);
+            }
+        }
+    }
+}
+
+fn target_key(target: &Target) -> String {
+    format!("{} {}", target.url, target.labels)
+}
+
+async fn stop_all(loops: BTreeMap<String, LoopHandle>) {
+    for (_, handle) in loops {
+        handle.stop().await;
+    }
+}
+
+/// Re-reads the job's file_sd files; with `force`, all of them. Returns whether anything
+/// changed. A file that fails to parse keeps its previous targets, as in Prometheus.
+fn refresh_files(job: &mut Job, base_dir: &Path, force: bool) -> bool {
+    let mut current = BTreeMap::new();
+    for sd in &job.config.file_sd_configs {
+        for pattern in &sd.files {
+            for path in file_sd::expand(pattern, base_dir) {
+                current.insert(path, ());
+            }
+        }
+    }
+    let mut changed =
+        job.files.len() != current.len() || job.files.keys().any(|k| !current.contains_key(k));
+    job.files.retain(|path, _| current.contains_key(path));
+    for path in current.into_keys() {
+        let modified = file_sd::modified(&path);
+        let known = job.files.get(&path).map(|(m, _)| *m);
+        if !force && known == Some(modified) {
+            continue;
+        }
+        match file_sd::read_groups(&path) {
+            Ok(groups) => {
+                changed = true;
+                job.files.insert(path, (modified, groups));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read file_sd file; keeping its previous targets");
+                let previous = job.files.remove(&path).map(|(_, g)| g).unwrap_or_default();
+                job.files.insert(path, (modified, previous));
+            }
+        }
+    }
+    changed
+}
+
+fn build_job(config: &Config, job: &ScrapeConfig) -> Result<Job, ApplyError> {
+    let name = job.job_name.value.clone();
+    let regex_error = |error| ApplyError::Regex {
+        job: name.clone(),
+        error,
+    };
+    let relabel = Relabel::compile_all(&job.relabel_configs).map_err(regex_error)?;
+    let metric_relabel = Relabel::compile_all(&job.metric_relabel_configs).map_err(regex_error)?;
+    let client = build_client(job).map_err(|message| ApplyError::Client {
+        job: name.clone(),
+        message,
+    })?;
+    let auth = match (&job.basic_auth, &job.bearer_token, &job.bearer_token_file) {
+        (Some(basic), _, _) => Auth::Basic {
+            username: basic.username.clone(),
+            password: basic.password.clone(),
+            password_file: basic.password_file.clone(),
+        },
+        (None, Some(token), _) => Auth::Bearer(token.clone()),
+        (None, None, Some(path)) => Auth::BearerFile(path.clone()),
+        (None, None, None) => Auth::None,
+    };
+    let settings = JobSettings {
+        client,
+        auth,
+        body_size_limit: job.body_size_limit.map(|b| b.0),
+        rules: IngestRules {
+            target_labels: Default::default(),
+            honor_labels: job.honor_labels,
+            honor_timestamps: job.honor_timestamps,
+            metric_relabel,
+            sample_limit: job.sample_limit,
+        },
+    };
+    Ok(Job {
+        key: settings_key(config, job),
+        config: job.clone(),
+        settings: Arc::new(settings),
+        relabel,
+        files: BTreeMap::new(),
+        loops: BTreeMap::new(),
+    })
+}
+
+/// Everything about a job that, when changed, needs its loops restarted (targets themselves
+/// are compared separately).
+fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
+    let metric_relabel: Vec<_> = job
+        .metric_relabel_configs
+        .iter()
+        .map(|r| {
+            let regex = &r.regex.value;
+            (
+                &r.source_labels,
+                &r.separator,
+                &r.target_label,
+                regex,
+                r.modulus,
+                &r.replacement,
+                r.action,
+            )
+        })
+        .collect();
+    format!(
+        "{:?}",
+        (
+            config.interval_of(job),
+            config.timeout_of(job),
+            &job.basic_auth,
+            &job.bearer_token,
+            &job.bearer_token_file,
+            &job.tls_config,
+            metric_relabel,
+            job.sample_limit,
+            job.body_size_limit,
+            job.honor_labels,
+            job.honor_timestamps,
+        )
+    )
+}
+
+fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("osprey-collector/", env!("CARGO_PKG_VERSION")))
+        .no_proxy();
+    if let Some(tls) = &job.tls_config {
+        if let Some(ca) = &tls.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| format!("tls_config.ca_file {}: {e}", ca.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("tls_config.ca_file {}: {e}", ca.display()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(cert), Some(key)) => {
+                let mut pem =
+                    std::fs::read(cert).map_err(|e| format!("tls_config.cert_file: {e}"))?;
+                pem.extend(std::fs::read(key).map_err(|e| format!("tls_config.key_file: {e}"))?);
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| format!("tls_config client certificate: {e}"))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err("tls_config needs both cert_file and key_file".into()),
+        }
+        builder = builder.tls_danger_accept_invalid_certs(tls.insecure_skip_verify);
+    }
+    builder.build().map_err(|e| e.to_string())
+}

@@ -1,0 +1,387 @@
+//! One target's loop: wait for its slot in the interval, fetch the body within the timeout and
+//! size limit, ingest it, append the synthetic series, and report health.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt as _;
+use reqwest::header;
+
+use crate::labels::{Labels, METRIC_NAME};
+use crate::tsdb::{Appendable, Appender};
+
+use super::ingest::{IngestOutcome, IngestRules, SeriesCache, append_stale};
+use super::parse::Format;
+use super::target::Target;
+
+/// What Prometheus 2 sends: OpenMetrics preferred, the text format accepted.
+const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
+     application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// How a job reaches its targets and treats what they return.
+#[derive(Debug)]
+pub struct JobSettings {
+    /// The HTTP client (TLS settings baked in).
+    pub client: reqwest::Client,
+    /// Credentials sent with each scrape.
+    pub auth: Auth,
+    /// Largest body accepted, after decompression.
+    pub body_size_limit: Option<u64>,
+    /// Label, limit and relabelling rules (target labels filled per target).
+    pub rules: IngestRules,
+}
+
+/// Credentials for a job's targets; files are read at every scrape so rotations apply.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// None.
+    #[default]
+    None,
+    /// HTTP basic authentication.
+    Basic {
+        /// User.
+        username: String,
+        /// Inline password.
+        password: Option<String>,
+        /// Password file.
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// `Authorization: Bearer` from a literal.
+    Bearer(String),
+    /// `Authorization: Bearer` from a file.
+    BearerFile(std::path::PathBuf),
+}
+
+/// A target's health as `/api/v1/targets` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct TargetStatus {
+    /// `up`, `down` or `unknown` (not scraped yet).
+    pub health: &'static str,
+    /// The last scrape's error, empty when it succeeded.
+    pub last_error: String,
+    /// When the last scrape started.
+    pub last_scrape: Option<SystemTime>,
+    /// How long it took, in seconds.
+    pub last_duration: f64,
+}
+
+/// Why a scrape failed.
+#[derive(Debug, thiserror::Error)]
+enum ScrapeError {
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("server returned HTTP status {0}")]
+    Status(reqwest::StatusCode),
+    #[error("context deadline exceeded (timeout {0:?})")]
+    Timeout(Duration),
+    #[error("body size limit exceeded: more than {0} bytes")]
+    BodyTooLarge(u64),
+    #[error("cannot read credentials from {path}: {error}")]
+    Credentials { path: String, error: std::io::Error },
+    #[error(transparent)]
+    Ingest(#[from] super::ingest::IngestError),
+    #[error("storage error: {0}")]
+    Storage(#[from] crate::tsdb::AppendError),
+}
+
+/// A running scrape loop's shared view.
+pub struct LoopHandle {
+    /// The target scraped.
+    pub target: Target,
+    /// Its latest health.
+    pub status: Arc<Mutex<TargetStatus>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LoopHandle {
+    /// Starts scraping `target` in a task of its own.
+    pub fn spawn(target: Target, settings: Arc<JobSettings>, storage: Arc<dyn Appendable>) -> Self {
+        let status = Arc::new(Mutex::new(TargetStatus {
+            health: "unknown",
+            ..TargetStatus::default()
+        }));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scrape_loop = ScrapeLoop {
+            rules: IngestRules {
+                target_labels: target.labels.clone(),
+                ..settings.rules.clone()
+            },
+            target: target.clone(),
+            settings,
+            storage,
+            status: status.clone(),
+            cache: SeriesCache::default(),
+            report: Vec::new(),
+        };
+        let task = tokio::spawn(scrape_loop.run(stopped));
+        LoopHandle {
+            target,
+            status,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the loop; it marks all its series stale before ending.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// The latest health.
+    pub fn status(&self) -> TargetStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+struct ScrapeLoop {
+    target: Target,
+    settings: Arc<JobSettings>,
+    rules: IngestRules,
+    storage: Arc<dyn Appendable>,
+    status: Arc<Mutex<TargetStatus>>,
+    cache: SeriesCache,
+    /// Handles of the synthetic series, appended by labels the first time.
+    report: Vec<(Labels, Option<crate::tsdb::SeriesRef>)>,
+}
+
+impl ScrapeLoop {
+    async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let interval = self.target.interval;
+        let first = tokio::time::Instant::now() + start_offset(&self.target, interval);
+        let mut ticks = tokio::time::interval_at(first, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => self.scrape_once().await,
+                _ = stopped.changed() => break,
+            }
+        }
+        self.mark_gone();
+    }
+
+    async fn scrape_once(&mut self) {
+        let t = now_ms();
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.target.timeout, self.fetch()).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(ScrapeError::Timeout(self.target.timeout)),
+        };
+        let outcome = match result {
+            Ok((body, format)) => self.ingest(&body, format, t),
+            Err(error) => {
+                // The target is down: its series end here, as Prometheus marks them.
+                self.stale_everything(t);
+                Err(error)
+            }
+        };
+        let duration = started.elapsed().as_secs_f64();
+        let up = outcome.is_ok();
+        if let Err(error) = &outcome {
+            tracing::debug!(target = %self.target.url, %error, "scrape failed");
+        }
+        let counts = outcome.as_ref().copied().unwrap_or_default();
+        if let Err(error) = self.append_report(t, up, duration, counts) {
+            tracing::warn!(target = %self.target.url, %error, "cannot store scrape report");
+        }
+        super::STATS.record(up, counts.kept);
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        status.health = if up { "up" } else { "down" };
+        status.last_error = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+        status.last_scrape = Some(UNIX_EPOCH + Duration::from_millis(t as u64));
+        status.last_duration = duration;
+    }
+
+    async fn fetch(&self) -> Result<(Vec<u8>, Format), ScrapeError> {
+        let timeout = self.target.timeout.as_secs_f64();
+        let mut request = self
+            .settings
+            .client
+            .get(&self.target.url)
+            .header(header::ACCEPT, ACCEPT)
+            .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{timeout}"));
+        request = match &self.settings.auth {
+            Auth::None => request,
+            Auth::Basic {
+                username,
+                password,
+                password_file,
+            } => {
+                let password = match password_file {
+                    Some(path) => read_secret(path)?,
+                    None => password.clone().unwrap_or_default(),
+                };
+                request.basic_auth(username, Some(password))
+            }
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::BearerFile(path) => request.bearer_auth(read_secret(path)?),
+        };
+        let response = request.send().await?;
+        if !response.status().is_success() {
+            return Err(ScrapeError::Status(response.status()));
+        }
+        let format = Format::from_content_type(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let limit = self.settings.body_size_limit.unwrap_or(u64::MAX);
+        let mut body = Vec::with_capacity(64 * 1024);
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(ScrapeError::BodyTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, format))
+    }
+
+    fn ingest(
+        &mut self,
+        body: &[u8],
+        format: Format,
+        t: i64,
+    ) -> Result<IngestOutcome, ScrapeError> {
+        let source = self.target.url.as_str();
+        let mut app = self.storage.appender(source);
+        match self
+            .cache
+            .ingest(app.as_mut(), &self.rules, body, format, t)
+        {
+            Ok(outcome) => {
+                app.commit()?;
+                Ok(outcome)
+            }
+            Err(error) => {
+                app.rollback();
+                self.stale_everything(t);
+                Err(error.into())
+            }
+        }
+    }
+
+    fn stale_everything(&mut self, t: i64) {
+        let mut app = self.storage.appender(&self.target.url);
+        match self.cache.stale_all(app.as_mut(), t) {
+            Ok(()) => {
+                if let Err(error) = app.commit() {
+                    tracing::warn!(target = %self.target.url, %error, "cannot store staleness markers");
+                }
+            }
+            Err(error) => {
+                app.rollback();
+                tracing::warn!(target = %self.target.url, %error, "cannot store staleness markers");
+            }
+        }
+    }
+
+    fn append_report(
+        &mut self,
+        t: i64,
+        up: bool,
+        duration: f64,
+        counts: IngestOutcome,
+    ) -> Result<(), crate::tsdb::AppendError> {
+        let values = [
+            ("up", if up { 1.0 } else { 0.0 }),
+            ("scrape_duration_seconds", duration),
+            ("scrape_samples_scraped", counts.scraped as f64),
+            ("scrape_samples_post_metric_relabeling", counts.kept as f64),
+            ("scrape_series_added", counts.series_added as f64),
+        ];
+        if self.report.is_empty() {
+            self.report = values
+                .iter()
+                .map(|(name, _)| (with_name(&self.target.labels, name), None))
+                .collect();
+        }
+        let mut app = self.storage.appender(&self.target.url);
+        for ((labels, series), (_, value)) in self.report.iter_mut().zip(values) {
+            append_report_sample(app.as_mut(), labels, series, t, value)?;
+        }
+        app.commit()
+    }
+
+    /// The target is gone: its series and its synthetic series end with staleness markers.
+    fn mark_gone(&mut self) {
+        let t = now_ms();
+        self.stale_everything(t);
+        let mut app = self.storage.appender(&self.target.url);
+        for (labels, series) in &self.report {
+            if let Some(series) = series
+                && let Err(error) = append_stale(app.as_mut(), *series, labels, t)
+            {
+                tracing::warn!(%error, "cannot store staleness marker");
+            }
+        }
+        if let Err(error) = app.commit() {
+            tracing::warn!(%error, "cannot store staleness markers");
+        }
+    }
+}
+
+fn append_report_sample(
+    app: &mut dyn Appender,
+    labels: &Labels,
+    series: &mut Option<crate::tsdb::SeriesRef>,
+    t: i64,
+    value: f64,
+) -> Result<(), crate::tsdb::AppendError> {
+    if let Some(known) = series {
+        match app.append_ref(*known, t, value) {
+            Err(crate::tsdb::AppendError::UnknownRef) => {}
+            other => return other,
+        }
+    }
+    *series = Some(app.append(labels, t, value)?);
+    Ok(())
+}
+
+fn with_name(labels: &Labels, name: &str) -> Labels {
+    let pairs = labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .chain([(METRIC_NAME, name)]);
+    Labels::from_pairs(pairs)
+}
+
+fn read_secret(path: &std::path::Path) -> Result<String, ScrapeError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|error| ScrapeError::Credentials {
+            path: path.display().to_string(),
+            error,
+        })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How long to wait before the first scrape so that each target keeps a fixed slot in the
+/// interval, spread by a hash of its URL and labels as Prometheus does.
+fn start_offset(target: &Target, interval: Duration) -> Duration {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    target.url.hash(&mut hasher);
+    target.labels.hash(&mut hasher);
+    let interval_ns = interval.as_nanos().max(1) as u64;
+    let slot = hasher.finish() % interval_ns;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| (d.as_nanos() % u128::from(interval_ns)) as u64)
+        .unwrap_or(0);
+    Duration::from_nanos((slot + interval_ns - now) % interval_ns)
+}

@@ -1,0 +1,206 @@
+//! Running the collector: storage, the scrape manager, the HTTP server, reloads on SIGHUP and
+//! `POST /-/reload`, and the in-process agent of the single-node default.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::api::ApiState;
+use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
+use crate::config::{Config, ConfigErrors};
+use crate::promql::{Engine, EngineConfig};
+use crate::scrape::{ApplyError, ScrapeManager};
+use crate::tsdb::{Appendable, MemoryStorage, Querier};
+
+/// How often file_sd files are checked for changes.
+const FILE_SD_POLL: Duration = Duration::from_secs(1);
+
+/// What `osprey-collector` was asked to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The configuration file; none for the single-node default.
+    pub config: Option<PathBuf>,
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+}
+
+/// Why the collector could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration is invalid.
+    #[error("invalid configuration:\n{0}")]
+    Config(#[from] ConfigErrors),
+    /// The configuration could not be applied.
+    #[error("cannot apply the configuration: {0}")]
+    Apply(#[from] ApplyError),
+    /// A socket could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs until SIGTERM or Ctrl-C.
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    tracing::warn!(
+        data_dir = %options.data_dir.display(),
+        "storage is in memory for now: samples are kept only while the collector runs"
+    );
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
+    let (config, base_dir) = match &options.config {
+        Some(path) => (Config::load(path)?, base_dir_of(path)),
+        None => {
+            let agent = start_agent().await?;
+            tracing::info!(%agent, "no --config: monitoring this machine through an in-process agent as job node");
+            (Config::single_node(&agent.to_string()), PathBuf::from("."))
+        }
+    };
+    manager.apply(config, &base_dir).await?;
+    manager.spawn_file_watcher(FILE_SD_POLL);
+    let reload_status = Arc::new(ReloadStatus::default());
+    reload_status.record(true);
+    let reloader: Arc<dyn Reloader> = Arc::new(FileReloader {
+        path: options.config.clone(),
+        manager: manager.clone(),
+        status: reload_status.clone(),
+    });
+    tokio::spawn(reload_on_sighup(reloader.clone()));
+    let ready = Arc::new(AtomicBool::new(true));
+    let lifecycle = LifecycleState {
+        ready,
+        reloader,
+        reload_status,
+        manager: manager.clone(),
+    };
+    let app = crate::api::targets::router(manager.clone())
+        .merge(crate::api::lifecycle::router(lifecycle))
+        .merge(crate::api::federate::router(
+            storage.clone() as Arc<dyn Querier>
+        ))
+        .merge(crate::api::app(ApiState::new(Engine::new(
+            storage as Arc<dyn Querier>,
+            EngineConfig::default(),
+        ))));
+    let listener = bind(options.listen).await?;
+    tracing::info!(address = %options.listen, version = env!("CARGO_PKG_VERSION"), "osprey-collector listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(RunError::Serve)?;
+    manager.shutdown().await;
+    tracing::info!("osprey-collector stopped");
+    Ok(())
+}
+
+fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, RunError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| RunError::Listen { address, source })
+}
+
+/// Serves the agent's router on a loopback port so the single-node default scrapes it the way
+/// it scrapes any other agent.
+async fn start_agent() -> Result<SocketAddr, RunError> {
+    use osprey_agent::collect::Collectors;
+    use osprey_agent::config::AgentConfig;
+    use osprey_agent::http::{AppState, app};
+    let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let address = listener.local_addr().map_err(|source| RunError::Listen {
+        address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        source,
+    })?;
+    let collectors = Arc::new(Collectors::from_config(&AgentConfig::default()));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app(AppState { collectors })).await {
+            tracing::error!(%error, "in-process agent stopped");
+        }
+    });
+    Ok(address)
+}
+
+/// Reloads from the configuration file the collector started with.
+struct FileReloader {
+    path: Option<PathBuf>,
+    manager: Arc<ScrapeManager>,
+    status: Arc<ReloadStatus>,
+}
+
+impl FileReloader {
+    async fn reload_now(&self) -> Result<(), String> {
+        let Some(path) = &self.path else {
+            return Err("started without --config: there is no file to reload".into());
+        };
+        let config = Config::load(path).map_err(|errors| errors.to_string())?;
+        self.manager
+            .apply(config, &base_dir_of(path))
+            .await
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl Reloader for FileReloader {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            let result = self.reload_now().await;
+            self.status.record(result.is_ok());
+            match &result {
+                Ok(()) => tracing::info!("configuration reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "reload refused; the previous configuration keeps running")
+                }
+            }
+            result
+        })
+    }
+}
+
+async fn reload_on_sighup(reloader: Arc<dyn Reloader>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGHUP; reload with POST /-/reload");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let _ = reloader.reload().await;
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,326 @@
+//! The collector scraping real targets: an `osprey-agent` and Debian's
+//! `prometheus-node-exporter` side by side, a target killed, file_sd edits and a broken
+//! reload. Observed through the collector's `/api/v1/targets`, `/federate` and `/metrics`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.0 request; returns the status code and body.
+fn http(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+fn node_exporter_available() -> bool {
+    if Path::new(NODE_EXPORTER).exists() {
+        return true;
+    }
+    assert!(
+        !osprey::in_ci(),
+        "{NODE_EXPORTER} is missing (tests/install-deps.sh installs it)"
+    );
+    eprintln!("skipping: {NODE_EXPORTER} is not installed");
+    false
+}
+
+fn start_node_exporter(port: u16) -> Running {
+    Running(
+        Command::new(NODE_EXPORTER)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus-node-exporter"),
+    )
+}
+
+fn start_agent(port: u16) -> Running {
+    Running(
+        Command::new(osprey::binary("osprey-agent"))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start osprey-agent"),
+    )
+}
+
+struct Collector {
+    process: Running,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Collector {
+    fn start(config: &str) -> Collector {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("osprey.yml"), config).unwrap();
+        let port = free_port();
+        let process = Running(
+            Command::new(osprey::binary("osprey-collector"))
+                .arg(format!(
+                    "--config={}",
+                    dir.path().join("osprey.yml").display()
+                ))
+                .arg(format!("--listen=127.0.0.1:{port}"))
+                .arg(format!("--data-dir={}", dir.path().join("data").display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start osprey-collector"),
+        );
+        let collector = Collector { process, port, dir };
+        collector.wait_for("the collector to answer", |c| {
+            http("GET", c.port, "/-/ready").is_some_and(|(s, _)| s == 200)
+        });
+        collector
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn targets(&self) -> Vec<Value> {
+        let Some((200, body)) = http("GET", self.port, "/api/v1/targets") else {
+            return Vec::new();
+        };
+        let json: Value = serde_json::from_str(&body).unwrap();
+        json["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn health_of(&self, job: &str) -> Vec<String> {
+        self.targets()
+            .iter()
+            .filter(|t| t["labels"]["job"] == job)
+            .map(|t| t["health"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The `/federate` lines for a selector (URL-encoded by the caller where needed).
+    fn federate(&self, selector: &str) -> Vec<String> {
+        let path = format!("/federate?match[]={selector}");
+        match http("GET", self.port, &path) {
+            Some((200, body)) => body.lines().map(str::to_owned).collect(),
+            other => panic!("federate {selector}: {other:?}"),
+        }
+    }
+
+    fn wait_for(&self, what: &str, mut done: impl FnMut(&Collector) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn static_job(name: &str, port: u16) -> String {
+    format!("  - job_name: {name}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n")
+}
+
+#[test]
+fn collector_scrapes_an_osprey_agent_and_node_exporter_side_by_side() {
+    if !node_exporter_available() {
+        return;
+    }
+    let (agent_port, ne_port) = (free_port(), free_port());
+    let _agent = start_agent(agent_port);
+    let _node_exporter = start_node_exporter(ne_port);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
+        static_job("agent", agent_port),
+        static_job("node_exporter", ne_port)
+    );
+    let collector = Collector::start(&config);
+    collector.wait_for("both targets up", |c| {
+        c.health_of("agent") == ["up"] && c.health_of("node_exporter") == ["up"]
+    });
+    let up = collector.federate("up");
+    assert_eq!(up.len(), 2, "{up:?}");
+    assert!(up.iter().all(|l| l.contains("} 1 ")), "{up:?}");
+    let load = collector.federate("node_load1");
+    assert!(
+        load.iter().any(|l| l.contains("job=\"node_exporter\"")),
+        "node_exporter's node_load1 missing: {load:?}"
+    );
+    let agent = collector.federate("osprey_agent_build_info");
+    assert!(
+        agent.iter().any(|l| l.contains("job=\"agent\"")),
+        "the agent's build info missing: {agent:?}"
+    );
+    let samples = collector.federate("scrape_samples_scraped");
+    assert!(samples.iter().all(|l| !l.contains("} 0 ")), "{samples:?}");
+}
+
+#[test]
+fn a_killed_target_turns_up_to_zero_within_one_interval_and_its_series_go_stale() {
+    if !node_exporter_available() {
+        return;
+    }
+    let ne_port = free_port();
+    let mut node_exporter = start_node_exporter(ne_port);
+    let interval = Duration::from_secs(2);
+    let config = format!(
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n{}",
+        static_job("node_exporter", ne_port)
+    );
+    let collector = Collector::start(&config);
+    collector.wait_for("node_exporter up", |c| {
+        c.federate("node_load1").len() == 1 && c.health_of("node_exporter") == ["up"]
+    });
+    node_exporter.0.kill().unwrap();
+    node_exporter.0.wait().unwrap();
+    let killed = Instant::now();
+    collector.wait_for("up to turn 0", |c| {
+        c.federate("up").iter().any(|l| l.contains("} 0 "))
+    });
+    let took = killed.elapsed();
+    // One interval, plus slack for this test's polling and a loaded machine.
+    assert!(
+        took <= interval + Duration::from_millis(1500),
+        "up turned 0 after {took:?}, more than one {interval:?} interval"
+    );
+    assert_eq!(collector.health_of("node_exporter"), ["down"]);
+    // Stale series are no longer current: only the synthetic series remain for the job.
+    let left = collector.federate("%7Bjob%3D%22node_exporter%22%7D");
+    assert!(!left.is_empty());
+    let still_current: Vec<&String> = left
+        .iter()
+        .filter(|l| !l.starts_with("up{") && !l.starts_with("scrape_"))
+        .collect();
+    assert!(
+        still_current.is_empty(),
+        "{} series of the dead target are still current, e.g. {:?}",
+        still_current.len(),
+        still_current.first()
+    );
+}
+
+#[test]
+fn a_file_sd_edit_adds_and_removes_a_target_without_restart() {
+    if !node_exporter_available() {
+        return;
+    }
+    let (agent_port, ne_port) = (free_port(), free_port());
+    let _agent = start_agent(agent_port);
+    let _node_exporter = start_node_exporter(ne_port);
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets.yml");
+    std::fs::write(
+        &targets,
+        format!("- targets: [\"127.0.0.1:{agent_port}\"]\n"),
+    )
+    .unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fleet\n    file_sd_configs:\n      - files: [{:?}]\n",
+        dir.path().join("*.yml").display()
+    );
+    let collector = Collector::start(&config);
+    collector.wait_for("the agent from file_sd up", |c| {
+        c.health_of("fleet") == ["up"]
+    });
+
+    let both = format!("- targets: [\"127.0.0.1:{agent_port}\", \"127.0.0.1:{ne_port}\"]\n");
+    std::fs::write(&targets, both).unwrap();
+    collector.wait_for("node_exporter added", |c| {
+        c.health_of("fleet") == ["up", "up"]
+    });
+    collector.wait_for("node_exporter's series", |c| {
+        !c.federate("node_load1").is_empty()
+    });
+
+    std::fs::write(&targets, format!("- targets: [\"127.0.0.1:{ne_port}\"]\n")).unwrap();
+    collector.wait_for("the agent removed", |c| c.targets().len() == 1);
+    let remaining = collector.targets();
+    assert_eq!(
+        remaining[0]["labels"]["instance"],
+        format!("127.0.0.1:{ne_port}")
+    );
+    assert!(
+        collector.federate("osprey_agent_build_info").is_empty(),
+        "a removed target's series must be marked stale"
+    );
+}
+
+#[test]
+fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping() {
+    let agent_port = free_port();
+    let _agent = start_agent(agent_port);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n{}",
+        static_job("agent", agent_port)
+    );
+    let collector = Collector::start(&config);
+    collector.wait_for("the agent up", |c| c.health_of("agent") == ["up"]);
+
+    let broken = config.replace(
+        "scrape_interval: 1s",
+        "scrape_interval: 1s\n  scrape_intervall: 2s",
+    );
+    std::fs::write(collector.path("osprey.yml"), broken).unwrap();
+    let (status, body) = http("POST", collector.port, "/-/reload").unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("osprey.yml:3:3"),
+        "the error names file:line:column: {body}"
+    );
+    assert!(body.contains("scrape_intervall"), "{body}");
+
+    // SIGHUP with the same broken file is refused too and the process keeps running.
+    let pid = collector.process.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let metrics = |c: &Collector| http("GET", c.port, "/metrics").unwrap().1;
+    collector.wait_for("the failed reload in /metrics", |c| {
+        metrics(c).contains("osprey_collector_config_last_reload_successful 0")
+    });
+    let last_scrape = |c: &Collector| c.targets()[0]["lastScrape"].as_str().unwrap().to_owned();
+    let before = last_scrape(&collector);
+    collector.wait_for("the old configuration to scrape again", |c| {
+        last_scrape(c) != before && c.health_of("agent") == ["up"]
+    });
+}
