@@ -43,8 +43,8 @@ pub(super) fn vector_vector(
                 return Err(execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                     describe_sig(matching, &s.labels),
-                    one[other].labels,
-                    s.labels
+                    braced(&one[other].labels),
+                    braced(&s.labels)
                 )));
             }
             *slot = Some((i, p.v));
@@ -147,10 +147,21 @@ fn result_labels(
     Labels::from_pairs(pairs)
 }
 
+/// Labels as Prometheus prints them in errors: `{__name__="m", a="b"}`.
+fn braced(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{}={:?}", l.name, l.value))
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 fn describe_sig(matching: &Matching<'_>, labels: &Labels) -> String {
     let pairs = labels.iter().filter(|l| match matching.on {
         Some(on) => on.contains(&l.name),
         None => l.name != METRIC_NAME && !matching.ignoring.contains(&l.name),
     });
-    Labels::from_pairs(pairs.map(|l| (l.name.clone(), l.value.clone()))).to_string()
+    braced(&Labels::from_pairs(
+        pairs.map(|l| (l.name.clone(), l.value.clone())),
+    ))
 }
