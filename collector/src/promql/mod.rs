@@ -18,4 +18,4 @@ mod value;
 pub use engine::{Engine, EngineConfig};
 pub use error::{EvalError, EvalResult};
 pub use parse::{MAX_POINTS_PER_SERIES, parse, parse_selector};
-pub use value::{Point, QueryValue, StepSeries, format_float};
+pub use value::{Point, QueryValue, format_float};
