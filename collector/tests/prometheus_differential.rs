@@ -74,13 +74,15 @@ async fn answers_equal_real_prometheus_for_the_query_set() {
                 format!("/api/v1/query?{}", form.unwrap())
             })
             .collect();
-        let range = serde_urlencoded::to_string([
-            ("query", query.as_str()),
-            ("start", &(START_S + 1810).to_string()),
-            ("end", &(START_S + 10810).to_string()),
-            ("step", "60"),
-        ]);
-        paths.push(format!("/api/v1/query_range?{}", range.unwrap()));
+        for step in ["60", "15"] {
+            let range = serde_urlencoded::to_string([
+                ("query", query.as_str()),
+                ("start", &(START_S + 1810).to_string()),
+                ("end", &(START_S + 10810).to_string()),
+                ("step", step),
+            ]);
+            paths.push(format!("/api/v1/query_range?{}", range.unwrap()));
+        }
         for path in paths {
             let (_, body) = prometheus.get(&path);
             let theirs: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");

@@ -143,7 +143,10 @@ fn run_script(text: &str, verbose: Option<&str>) -> Tally {
                 let engine = Engine::new(querier, EngineConfig::default());
                 let outcome = evaluate(&engine, &query, range, instant);
                 let verdict = match (&outcome, expect.fail) {
-                    (Err(_), true) => Ok(()),
+                    (Err(e), true) => match &expect.fail_message {
+                        Some(want) if want != e => Err(format!("error {e:?}, expected {want:?}")),
+                        _ => Ok(()),
+                    },
                     (Ok(_), true) => Err("expected an error".to_owned()),
                     (Err(e), false) => Err(format!("error: {e}")),
                     (Ok(value), false) => {

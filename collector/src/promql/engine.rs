@@ -108,8 +108,8 @@ impl Engine {
         let deadline = Instant::now() + self.config.timeout;
         let permit = tokio::time::timeout(self.config.timeout, self.slots.clone().acquire_owned())
             .await
-            .map_err(|_| EvalError::Timeout("queue"))?
-            .map_err(|_| EvalError::Timeout("queue"))?;
+            .map_err(|_| EvalError::Timeout("query queue"))?
+            .map_err(|_| EvalError::Timeout("query queue"))?;
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel_when_dropped = CancelOnDrop(cancelled.clone());
         let mut engine = self.clone();

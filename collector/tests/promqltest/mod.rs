@@ -16,6 +16,8 @@ pub struct LoadSeries {
 #[derive(Default)]
 pub struct Expectation {
     pub fail: bool,
+    /// The exact error message `expect fail msg:` names, if any.
+    pub fail_message: Option<String>,
     pub ordered: bool,
     pub string: Option<String>,
     /// `expect range vector from A to B step S` for an instant query of a range vector.
@@ -149,8 +151,11 @@ fn parse_eval(word: &str, rest: &str, body: &[&str], line: usize) -> Result<Comm
     for l in body {
         if let Some(directive) = l.strip_prefix("expect ") {
             let directive = directive.trim();
-            if directive.starts_with("fail") {
+            if let Some(rest) = directive.strip_prefix("fail") {
                 expect.fail = true;
+                if let Some(message) = rest.trim().strip_prefix("msg:") {
+                    expect.fail_message = Some(message.trim().to_owned());
+                }
             } else if directive == "ordered" {
                 expect.ordered = true;
             } else if let Some(s) = directive.strip_prefix("string") {
