@@ -114,6 +114,14 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_example_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/agent.toml");
+        let config = AgentConfig::load(&example).unwrap();
+        assert_eq!(config.listen.port(), 9717);
+        assert!(config.host.disable.is_empty());
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let config = AgentConfig::parse("").unwrap();
         assert_eq!(config.listen.port(), 9717);
