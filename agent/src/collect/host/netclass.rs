@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::DeviceFilterConfig;
+use super::{AttributeDir, DeviceFilterConfig};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -78,20 +78,19 @@ impl Netclass {
         }
     }
 
-    fn device(&self, name: String) -> Device {
-        let dir = self.class_net.join(&name);
-        let attribute = |file: &str| {
-            std::fs::read_to_string(dir.join(file))
-                .map(|text| text.trim_end().to_owned())
-                .ok()
-        };
-        let number = |file: &str| attribute(file).and_then(|text| text.parse::<f64>().ok());
-        Device {
-            info: INFO_ATTRIBUTES.map(|file| attribute(file).unwrap_or_default()),
+    /// Reads one device's attributes; `None` if the device vanished meanwhile.
+    fn device(&self, name: String) -> Option<Device> {
+        let dir = AttributeDir::open(&self.class_net.join(&name)).ok()?;
+        let mut buf = [0u8; 256];
+        let mut attribute = |file: &str| dir.read(file, &mut buf).map(str::to_owned);
+        let info = INFO_ATTRIBUTES.map(|file| attribute(file).unwrap_or_default());
+        let mut number = |file: &str| dir.read(file, &mut buf)?.parse::<f64>().ok();
+        Some(Device {
+            info,
             numbers: NUMERIC_ATTRIBUTES.map(|(file, .., factor)| number(file).map(|v| v * factor)),
             transmit_queue_length: number("tx_queue_len"),
             name,
-        }
+        })
     }
 }
 
@@ -111,7 +110,10 @@ impl Collector for Netclass {
             .filter(|name| !self.filter.devices_exclude.is_match(name))
             .collect();
         names.sort_unstable();
-        let devices: Vec<Device> = names.into_iter().map(|name| self.device(name)).collect();
+        let devices: Vec<Device> = names
+            .into_iter()
+            .filter_map(|name| self.device(name))
+            .collect();
 
         let mut family = out.family(
             "node_network_info",

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Dir, Mode, OFlags};
+
 use super::{number, parse_error, read};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
@@ -27,22 +29,24 @@ impl Processes {
         }
     }
 
-    /// Processes are the numeric directories of /proc.
+    /// Processes are the numeric directories of /proc. rustix's `Dir` rather than
+    /// `std::fs::read_dir`: no allocation per entry, and a busy host has thousands.
     fn count_pids(&self) -> Result<f64, CollectError> {
-        let entries = std::fs::read_dir(&self.proc_root).map_err(|source| CollectError::Read {
+        let read_error = |source: rustix::io::Errno| CollectError::Read {
             path: self.proc_root.display().to_string(),
-            source,
-        })?;
-        let count = entries
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .as_encoded_bytes()
-                    .iter()
-                    .all(u8::is_ascii_digit)
-            })
-            .count();
-        Ok(count as f64)
+            source: source.into(),
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&self.proc_root, flags, Mode::empty()).map_err(read_error)?;
+        let mut count = 0;
+        for entry in Dir::new(fd).map_err(read_error)? {
+            let entry = entry.map_err(read_error)?;
+            let name = entry.file_name().to_bytes();
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+                count += 1;
+            }
+        }
+        Ok(f64::from(count))
     }
 
     /// The fourth field of /proc/loadavg is `running/total` scheduling entities, i.e. threads.
