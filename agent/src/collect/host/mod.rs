@@ -13,8 +13,10 @@ mod loadavg;
 mod meminfo;
 mod netclass;
 mod netdev;
+mod netstat;
 mod pressure;
 mod processes;
+mod sockstat;
 mod stat;
 mod statvfs;
 mod time;
@@ -122,8 +124,10 @@ pub const NAMES: &[&str] = &[
     "meminfo",
     "netclass",
     "netdev",
+    "netstat",
     "pressure",
     "processes",
+    "sockstat",
     "stat",
     "time",
     "uname",
@@ -149,8 +153,10 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
         Box::new(meminfo::Meminfo::new(proc_root)),
         Box::new(netclass::Netclass::new(sys_root, host.netdev.clone())),
         Box::new(netdev::Netdev::new(proc_root, host.netdev.clone())),
+        Box::new(netstat::Netstat::new(proc_root)),
         Box::new(pressure::Pressure::new(proc_root)),
         Box::new(processes::Processes::new(proc_root)),
+        Box::new(sockstat::Sockstat::new(proc_root)),
         Box::new(stat::Stat::new(proc_root)),
         Box::new(time::Time),
         Box::new(uname::Uname::new()),
