@@ -234,3 +234,26 @@ fn scrape_one(collector: &dyn Collector) -> String {
     collector.collect(&mut out).expect("collector succeeds");
     out.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lists_every_collector_in_order() {
+        let built: Vec<&str> = collectors(&AgentConfig::default())
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(built, NAMES);
+    }
+
+    #[test]
+    fn disabled_collectors_are_left_out() {
+        let mut config = AgentConfig::default();
+        config.host.disable = vec!["hwmon".to_owned(), "netclass".to_owned()];
+        let built: Vec<&str> = collectors(&config).iter().map(|c| c.name()).collect();
+        assert_eq!(built.len(), NAMES.len() - 2);
+        assert!(!built.contains(&"hwmon") && !built.contains(&"netclass"));
+    }
+}
