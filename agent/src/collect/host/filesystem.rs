@@ -1,12 +1,13 @@
 //! Mounted filesystems' size, free space and inodes, as node_exporter's `filesystem` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Pattern;
+use super::kept_file::KeptFile;
 use super::statvfs::{Outcome, Statvfs, Usage};
-use super::{Pattern, read};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -51,7 +52,7 @@ struct Mount {
 /// `node_filesystem_*{device,fstype,mountpoint}` for each mount not excluded.
 pub(super) struct Filesystem {
     /// Init's mount table (the host's view), then our own if init's is not readable.
-    mountinfo: [PathBuf; 2],
+    mountinfo: [KeptFile; 2],
     config: FilesystemConfig,
     statvfs: Statvfs,
 }
@@ -62,8 +63,8 @@ impl Filesystem {
             .unwrap_or(Duration::from_secs(1));
         Filesystem {
             mountinfo: [
-                proc_root.join("1/mountinfo"),
-                proc_root.join("self/mountinfo"),
+                KeptFile::new(proc_root.join("1/mountinfo")),
+                KeptFile::new(proc_root.join("self/mountinfo")),
             ],
             config,
             statvfs: Statvfs::new(timeout),
@@ -71,7 +72,7 @@ impl Filesystem {
     }
 
     fn mounts(&self) -> Result<Vec<Mount>, CollectError> {
-        let text = read(&self.mountinfo[0]).or_else(|_| read(&self.mountinfo[1]))?;
+        let text = (self.mountinfo[0].read()).or_else(|_| self.mountinfo[1].read())?;
         let mut mounts: Vec<Mount> = text
             .lines()
             .filter_map(parse_mountinfo_line)

@@ -9,6 +9,7 @@ mod entropy;
 mod filefd;
 mod filesystem;
 mod hwmon;
+mod kept_file;
 mod loadavg;
 mod meminfo;
 mod netclass;
@@ -165,42 +166,6 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
     all.into_iter()
         .filter(|c| !host.disable.iter().any(|name| name == c.name()))
         .collect()
-}
-
-/// Reads a whole (small) procfs or sysfs file.
-fn read(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// A directory opened once, whose small attribute files are read relative to it (openat), into
-/// a stack buffer: for sysfs, this skips resolving the device symlinks again for every file,
-/// which is most of the cost of a read.
-struct AttributeDir(rustix::fd::OwnedFd);
-
-impl AttributeDir {
-    fn open(path: &Path) -> std::io::Result<Self> {
-        use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        Ok(AttributeDir(rustix::fs::open(path, flags, Mode::empty())?))
-    }
-
-    /// The content of file `name` without its trailing newline, or `None` if it cannot be read
-    /// (sysfs refuses some attributes, e.g. the speed of a link that is down).
-    fn read<'b>(&self, name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
-        use rustix::fs::{Mode, OFlags};
-        let fd = rustix::fs::openat(
-            &self.0,
-            name,
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        let len = rustix::io::read(&fd, &mut *buf).ok()?;
-        std::str::from_utf8(&buf[..len]).ok().map(str::trim_end)
-    }
 }
 
 /// A parse error for `path`.

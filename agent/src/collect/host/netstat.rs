@@ -1,11 +1,12 @@
 //! Protocol counters from `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`, as
 //! node_exporter's `netstat` collector with its default field selection.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use regex::Regex;
 
-use super::{number, parse_error, read};
+use super::kept_file::KeptFile;
+use super::{number, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -15,24 +16,32 @@ const FIELDS: &str = r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|
 /// `node_netstat_<Protocol>_<Field>`, untyped as in node_exporter.
 pub(super) struct Netstat {
     /// Files of header/value line pairs: `TcpExt: A B` then `TcpExt: 1 2`.
-    paired: [PathBuf; 2],
+    paired: [KeptFile; 2],
     /// The IPv6 file of `Ip6InOctets 123` lines.
-    snmp6: PathBuf,
+    snmp6: KeptFile,
     fields: Regex,
 }
 
 impl Netstat {
     pub(super) fn new(proc_root: &Path) -> Self {
         Netstat {
-            paired: [proc_root.join("net/netstat"), proc_root.join("net/snmp")],
-            snmp6: proc_root.join("net/snmp6"),
+            paired: [
+                KeptFile::new(proc_root.join("net/netstat")),
+                KeptFile::new(proc_root.join("net/snmp")),
+            ],
+            snmp6: KeptFile::new(proc_root.join("net/snmp6")),
             fields: Regex::new(FIELDS).expect("built-in pattern compiles"),
         }
     }
 
     /// Adds the selected `(Protocol_Field, value)` pairs of a paired file.
-    fn read_paired(&self, path: &Path, out: &mut Vec<(String, f64)>) -> Result<(), CollectError> {
-        let text = read(path)?;
+    fn read_paired(
+        &self,
+        file: &KeptFile,
+        out: &mut Vec<(String, f64)>,
+    ) -> Result<(), CollectError> {
+        let text = file.read()?;
+        let path = file.path();
         let mut lines = text.lines();
         while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
             let (Some((protocol, names)), Some((_, values))) =
@@ -55,7 +64,7 @@ impl Netstat {
     /// Adds the selected pairs of snmp6, where `Icmp6InMsgs` means protocol `Icmp6`.
     fn read_snmp6(&self, out: &mut Vec<(String, f64)>) -> Result<(), CollectError> {
         // A kernel booted with ipv6.disable=1 has no snmp6.
-        let Ok(text) = std::fs::read_to_string(&self.snmp6) else {
+        let Ok(text) = self.snmp6.read() else {
             return Ok(());
         };
         for line in text.lines() {
@@ -64,7 +73,7 @@ impl Netstat {
             let Some(six) = name.find('6') else { continue };
             let key = format!("{}_{}", &name[..=six], &name[six + 1..]);
             if self.fields.is_match(&key) {
-                out.push((key, number(&self.snmp6, fields.next())?));
+                out.push((key, number(self.snmp6.path(), fields.next())?));
             }
         }
         Ok(())

@@ -7,25 +7,26 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{Dir, Mode, OFlags};
 
-use super::{number, parse_error, read};
+use super::kept_file::KeptFile;
+use super::{number, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_processes_pids`, `node_processes_threads` and their `max_` limits.
 pub(super) struct Processes {
     proc_root: PathBuf,
-    loadavg: PathBuf,
-    pid_max: PathBuf,
-    threads_max: PathBuf,
+    loadavg: KeptFile,
+    pid_max: KeptFile,
+    threads_max: KeptFile,
 }
 
 impl Processes {
     pub(super) fn new(proc_root: &Path) -> Self {
         Processes {
             proc_root: proc_root.to_owned(),
-            loadavg: proc_root.join("loadavg"),
-            pid_max: proc_root.join("sys/kernel/pid_max"),
-            threads_max: proc_root.join("sys/kernel/threads-max"),
+            loadavg: KeptFile::new(proc_root.join("loadavg")),
+            pid_max: KeptFile::new(proc_root.join("sys/kernel/pid_max")),
+            threads_max: KeptFile::new(proc_root.join("sys/kernel/threads-max")),
         }
     }
 
@@ -51,15 +52,15 @@ impl Processes {
 
     /// The fourth field of /proc/loadavg is `running/total` scheduling entities, i.e. threads.
     fn count_threads(&self) -> Result<f64, CollectError> {
-        let text = read(&self.loadavg)?;
+        let text = self.loadavg.read()?;
         let field = text.split_ascii_whitespace().nth(3);
         let total = field
             .and_then(|f| f.split_once('/'))
             .map(|(_, total)| total);
         if total.is_none() {
-            return Err(parse_error(&self.loadavg, "no running/total field"));
+            return Err(parse_error(self.loadavg.path(), "no running/total field"));
         }
-        number(&self.loadavg, total)
+        number(self.loadavg.path(), total)
     }
 }
 
@@ -69,7 +70,8 @@ impl Collector for Processes {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let single = |path: &Path| number(path, read(path)?.split_ascii_whitespace().next());
+        let single =
+            |file: &KeptFile| number(file.path(), file.read()?.split_ascii_whitespace().next());
         let values = [
             ("node_processes_pids", "Number of PIDs", self.count_pids()?),
             (

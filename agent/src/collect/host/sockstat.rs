@@ -1,23 +1,24 @@
 //! Socket counts from `/proc/net/sockstat` and `sockstat6`, as node_exporter's `sockstat`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_sockstat_sockets_used` and `node_sockstat_<PROTOCOL>_<state>`.
 pub(super) struct Sockstat {
-    sockstat: PathBuf,
-    sockstat6: PathBuf,
+    sockstat: KeptFile,
+    sockstat6: KeptFile,
     page_size: f64,
 }
 
 impl Sockstat {
     pub(super) fn new(proc_root: &Path) -> Self {
         Sockstat {
-            sockstat: proc_root.join("net/sockstat"),
-            sockstat6: proc_root.join("net/sockstat6"),
+            sockstat: KeptFile::new(proc_root.join("net/sockstat")),
+            sockstat6: KeptFile::new(proc_root.join("net/sockstat6")),
             page_size: rustix::param::page_size() as f64,
         }
     }
@@ -68,10 +69,10 @@ impl Collector for Sockstat {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        self.write_file(&self.sockstat, &read(&self.sockstat)?, out)?;
+        self.write_file(self.sockstat.path(), &self.sockstat.read()?, out)?;
         // Absent when IPv6 is disabled.
-        if let Ok(text) = std::fs::read_to_string(&self.sockstat6) {
-            self.write_file(&self.sockstat6, &text, out)?;
+        if let Ok(text) = self.sockstat6.read() {
+            self.write_file(self.sockstat6.path(), &text, out)?;
         }
         Ok(())
     }
