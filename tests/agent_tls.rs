@@ -26,7 +26,7 @@ fn write_certificates(dir: &Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_is_refused() {
+fn prometheus_scrapes_over_tls_with_basic_auth_or_a_token_and_a_wrong_password_is_refused() {
     let Some(prometheus_binary) = peer("/usr/bin/prometheus") else {
         return;
     };
@@ -42,7 +42,15 @@ fn prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_is_refused()
         ),
     )
     .unwrap();
-    let agent = start_agent(&["--web.config.file", web.to_str().unwrap()]);
+    std::fs::write(dir.path().join("token"), "t0ken-for-scrapers\n").unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(&config, "bearer_token_file = \"token\"\n").unwrap();
+    let agent = start_agent(&[
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
 
     let job = |name: &str, password: &str| {
         format!(
@@ -53,7 +61,14 @@ fn prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_is_refused()
             agent.port
         )
     };
-    let scrape_configs = job("right", "right horse") + &job("wrong", "wrong horse");
+    let token_job = format!(
+        "  - job_name: token\n    scheme: https\n    tls_config:\n      ca_file: {}\n\
+         \x20   authorization:\n      credentials: t0ken-for-scrapers\n\
+         \x20   static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        ca.display(),
+        agent.port
+    );
+    let scrape_configs = job("right", "right horse") + &job("wrong", "wrong horse") + &token_job;
     let prometheus_dir = dir.path().join("prometheus");
     std::fs::create_dir(&prometheus_dir).unwrap();
     let prometheus = start_prometheus(&prometheus_binary, &prometheus_dir, &scrape_configs);
@@ -64,6 +79,7 @@ fn prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_is_refused()
         |v| v > 0.0,
     );
     wait_for_sample(&prometheus, "up{job=\"wrong\"}", |v| v == 0.0);
+    wait_for_sample(&prometheus, "up{job=\"token\"}", |v| v == 1.0);
 
     // Without credentials: 401 with a challenge; plain HTTP on the TLS port gets nothing.
     let certificate = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();

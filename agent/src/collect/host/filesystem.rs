@@ -59,8 +59,8 @@ pub(super) struct Filesystem {
 
 impl Filesystem {
     pub(super) fn new(proc_root: &Path, config: FilesystemConfig) -> Self {
-        let timeout = Duration::try_from_secs_f64(config.statvfs_timeout_seconds)
-            .unwrap_or(Duration::from_secs(1));
+        // Validated to be positive and finite when the configuration was read.
+        let timeout = Duration::from_secs_f64(config.statvfs_timeout_seconds);
         Filesystem {
             mountinfo: [
                 KeptFile::new(proc_root.join("1/mountinfo")),

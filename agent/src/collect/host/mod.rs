@@ -64,19 +64,23 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// Checks what serde cannot: every name in `disable` is a host collector.
+    /// Checks what serde cannot: every name in `disable` is a host collector, and the statvfs
+    /// timeout is a usable duration.
     pub fn validate(&self) -> Result<(), String> {
-        match self
-            .disable
-            .iter()
-            .find(|name| !NAMES.contains(&name.as_str()))
-        {
-            Some(name) => Err(format!(
+        let unknown = self.disable.iter().find(|n| !NAMES.contains(&n.as_str()));
+        if let Some(name) = unknown {
+            return Err(format!(
                 "[host] disable: unknown collector {name:?}; known: {}",
                 NAMES.join(", ")
-            )),
-            None => Ok(()),
+            ));
         }
+        let timeout = self.filesystem.statvfs_timeout_seconds;
+        if !(timeout > 0.0 && timeout <= 3600.0) {
+            return Err(format!(
+                "[host.filesystem] statvfs_timeout_seconds: {timeout} is not between 0 and 3600"
+            ));
+        }
+        Ok(())
     }
 }
 
