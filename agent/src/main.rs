@@ -24,6 +24,13 @@ struct Cli {
     /// Web config file (TLS, basic auth) in node_exporter's and Prometheus's format.
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
+    /// The Docker Engine API socket [default: /var/run/docker.sock, or `containers.docker_socket`
+    /// from the config file].
+    #[arg(long, value_name = "PATH")]
+    docker_socket: Option<PathBuf>,
+    /// Do not collect Docker container metrics.
+    #[arg(long)]
+    no_containers: bool,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -81,13 +88,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(path) = cli.web_config_file {
         config.web_config_file = Some(path);
     }
+    if let Some(socket) = cli.docker_socket {
+        config.containers.docker_socket = socket;
+    }
+    if cli.no_containers {
+        config.containers.enabled = false;
+    }
     let security = Security::load(&config)?;
-    let collectors = Arc::new(Collectors::new(host::collectors(&config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let mut list = host::collectors(&config);
+    if config.containers.enabled {
+        let (collector, discovery) = config.containers.build(&config.proc_root, &config.sys_root);
+        runtime.spawn(discovery.run());
+        list.push(Box::new(collector));
+    }
+    let collectors = Arc::new(Collectors::new(list));
     runtime.block_on(serve(config, security, collectors))
 }
 

@@ -1,5 +1,7 @@
 //! Support for the end-to-end tests: finding the built binaries and the shared peer test data.
 
+pub mod docker;
+
 use std::path::PathBuf;
 
 /// The workspace root (where the top-level Cargo.toml is).

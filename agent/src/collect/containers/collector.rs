@@ -1,0 +1,232 @@
+//! The container collector: at each scrape, reads the cgroup and network counters of every
+//! container in the inventory, keeping each container's files open from one scrape to the next.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::block_devices::BlockDevices;
+use super::cgroup::{CgroupCounters, CgroupLimits, CgroupReader, Hierarchy};
+use super::families::{Row, write_families};
+use super::inventory::{Entry, Inventory};
+use super::netns::{InterfaceCounters, NetDevReader};
+use super::{LabelAllowList, NamePatterns};
+use crate::collect::{CollectError, Collector};
+use crate::expose::Exposition;
+
+/// Fixed inputs of the collector.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub hierarchy: Hierarchy,
+    pub proc_root: PathBuf,
+    pub include: NamePatterns,
+    pub exclude: NamePatterns,
+    pub labels: LabelAllowList,
+}
+
+/// Container metrics in cAdvisor's names, plus Osprey's container, Docker and image metrics.
+#[derive(Debug)]
+pub struct ContainerCollector {
+    inventory: Inventory,
+    settings: Settings,
+    tracking: Mutex<Tracking>,
+}
+
+#[derive(Debug)]
+struct Tracking {
+    containers: HashMap<String, Tracked>,
+    devices: BlockDevices,
+    buf: Vec<u8>,
+}
+
+/// One container's labels, open files and latest counters.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    generation: u64,
+    /// `name`, `image` and the allow-listed `container_label_*` pairs.
+    pub common_labels: Vec<(String, String)>,
+    sources: Option<Sources>,
+    /// This scrape's counters, when the container runs and its files could be read.
+    pub measured: Option<Measured>,
+    /// Whether a failure to read this container was already logged as a warning.
+    warned: bool,
+}
+
+#[derive(Debug)]
+struct Sources {
+    cgroup: CgroupReader,
+    cgroup_id: String,
+    net: Option<NetDevReader>,
+}
+
+/// What one scrape read for one container.
+#[derive(Debug, Default)]
+pub(crate) struct Measured {
+    /// The cgroup path, cAdvisor's `id` label.
+    pub cgroup_id: String,
+    /// Limits read when the cgroup was opened.
+    pub limits: CgroupLimits,
+    /// Cgroup counters.
+    pub cgroup: CgroupCounters,
+    /// Network counters per interface.
+    pub interfaces: Vec<InterfaceCounters>,
+}
+
+impl ContainerCollector {
+    pub(crate) fn new(inventory: Inventory, settings: Settings, sys_root: PathBuf) -> Self {
+        ContainerCollector {
+            inventory,
+            settings,
+            tracking: Mutex::new(Tracking {
+                containers: HashMap::new(),
+                devices: BlockDevices::new(sys_root),
+                buf: Vec::new(),
+            }),
+        }
+    }
+
+    fn included(&self, name: &str) -> bool {
+        (self.settings.include.is_empty() || self.settings.include.matches(name))
+            && !self.settings.exclude.matches(name)
+    }
+}
+
+impl Collector for ContainerCollector {
+    fn name(&self) -> &'static str {
+        "containers"
+    }
+
+    fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+        let snapshot = self.inventory.snapshot();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs() as f64);
+        let mut guard = self.tracking.lock().unwrap_or_else(PoisonError::into_inner);
+        let Tracking {
+            containers,
+            devices,
+            buf,
+        } = &mut *guard;
+        let included: Vec<&Entry> = snapshot
+            .containers
+            .iter()
+            .map(|entry| &**entry)
+            .filter(|entry| self.included(&entry.info.name))
+            .collect();
+        // Containers left in `previous` are gone: dropping them closes their files.
+        let mut previous = std::mem::take(containers);
+        for entry in &included {
+            let mut tracked = previous
+                .remove(&entry.info.id)
+                .filter(|tracked| tracked.generation == entry.generation)
+                .unwrap_or_else(|| Tracked::new(entry, &self.settings.labels));
+            tracked.measure(entry, &self.settings, buf);
+            containers.insert(entry.info.id.clone(), tracked);
+        }
+        let rows: Vec<Row<'_>> = included
+            .iter()
+            .map(|entry| Row {
+                info: &entry.info,
+                tracked: &containers[&entry.info.id],
+            })
+            .collect();
+        write_families(out, &snapshot, &rows, devices, now);
+        Ok(())
+    }
+}
+
+impl Tracked {
+    fn new(entry: &Entry, labels: &LabelAllowList) -> Tracked {
+        let info = &entry.info;
+        let mut common_labels = labels.metric_labels(&info.labels);
+        common_labels.push(("image".to_owned(), info.image.clone()));
+        common_labels.push(("name".to_owned(), info.name.clone()));
+        Tracked {
+            generation: entry.generation,
+            common_labels,
+            sources: None,
+            measured: None,
+            warned: false,
+        }
+    }
+
+    /// Opens the container's files if needed and reads them; a failure leaves this scrape
+    /// without counters for the container and retries the open on the next scrape.
+    fn measure(&mut self, entry: &Entry, settings: &Settings, buf: &mut Vec<u8>) {
+        let Some(pid) = entry.info.pid else {
+            self.sources = None;
+            self.measured = None;
+            return;
+        };
+        if let Err(error) = self.try_measure(pid, entry.info.host_network, settings, buf) {
+            // Expected for a moment when a container stops before Docker's event arrives; worth
+            // a warning once (it also means the host's /proc or /sys is not visible).
+            if self.warned {
+                tracing::debug!(container = %entry.info.name, %error, "cannot read container counters");
+            } else {
+                tracing::warn!(container = %entry.info.name, %error, "cannot read container counters");
+                self.warned = true;
+            }
+            self.sources = None;
+            self.measured = None;
+        }
+    }
+
+    fn try_measure(
+        &mut self,
+        pid: u32,
+        host_network: bool,
+        settings: &Settings,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CollectError> {
+        let sources = match self.sources.take() {
+            Some(sources) => sources,
+            None => Sources::open(settings, pid, host_network, buf)?,
+        };
+        let mut measured = self.measured.take().unwrap_or_default();
+        sources.read(buf, &mut measured)?;
+        self.sources = Some(sources);
+        self.measured = Some(measured);
+        Ok(())
+    }
+}
+
+impl Sources {
+    fn open(
+        settings: &Settings,
+        pid: u32,
+        host_network: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<Sources, CollectError> {
+        let (cgroup, cgroup_id) =
+            CgroupReader::open(&settings.hierarchy, &settings.proc_root, pid, buf)?;
+        // A container on the host's network sees the host's interfaces: counting them per
+        // container would count the host's traffic again.
+        let net = if host_network {
+            None
+        } else {
+            Some(NetDevReader::open(&settings.proc_root, pid)?)
+        };
+        Ok(Sources {
+            cgroup,
+            cgroup_id,
+            net,
+        })
+    }
+
+    fn read(&self, buf: &mut Vec<u8>, measured: &mut Measured) -> Result<(), CollectError> {
+        if measured.cgroup_id != self.cgroup_id {
+            measured.cgroup_id.clone_from(&self.cgroup_id);
+        }
+        measured.limits = self.cgroup.limits();
+        self.cgroup.read(buf, &mut measured.cgroup)?;
+        match &self.net {
+            Some(net) => net.read(buf, &mut measured.interfaces),
+            None => {
+                measured.interfaces.clear();
+                Ok(())
+            }
+        }
+    }
+}

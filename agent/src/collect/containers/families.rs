@@ -1,0 +1,308 @@
+//! Writes the container families: cAdvisor's names and labels for the counters, `osprey_` names
+//! for container state, restarts, health, Docker's availability and the image inventory.
+
+use super::block_devices::BlockDevices;
+use super::collector::{Measured, Tracked};
+use super::inventory::{ContainerInfo, ContainerState, Health, Snapshot};
+use super::netns::InterfaceCounters;
+use crate::expose::{Exposition, MetricType};
+
+/// One included container with what this scrape read for it.
+#[derive(Debug)]
+pub(crate) struct Row<'a> {
+    /// What Docker says about it.
+    pub info: &'a ContainerInfo,
+    /// Its labels and counters.
+    pub tracked: &'a Tracked,
+}
+
+type Labels<'r> = Vec<(&'r str, &'r str)>;
+
+/// A family with one sample per running container.
+struct Scalar {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    value: fn(&Measured) -> Option<f64>,
+}
+
+use MetricType::{Counter, Gauge};
+
+#[rustfmt::skip]
+const SCALARS: &[Scalar] = &[
+    Scalar { name: "container_cpu_user_seconds_total", help: "Cumulative user cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_user_seconds) },
+    Scalar { name: "container_cpu_system_seconds_total", help: "Cumulative system cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_system_seconds) },
+    Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_seconds) },
+    Scalar { name: "container_memory_usage_bytes", help: "Current memory usage in bytes, including all memory regardless of when it was accessed.", kind: Gauge, value: |m| Some(m.cgroup.memory_usage_bytes as f64) },
+    Scalar { name: "container_memory_working_set_bytes", help: "Current working set in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_working_set_bytes as f64) },
+    Scalar { name: "container_memory_rss", help: "Size of RSS in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_rss_bytes as f64) },
+    Scalar { name: "container_memory_cache", help: "Number of bytes of page cache memory.", kind: Gauge, value: |m| Some(m.cgroup.memory_cache_bytes as f64) },
+    Scalar { name: "container_memory_mapped_file", help: "Size of memory mapped files in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_mapped_file_bytes as f64) },
+    Scalar { name: "container_memory_swap", help: "Container swap usage in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_swap_bytes as f64) },
+    Scalar { name: "container_memory_failcnt", help: "Number of memory usage hits limits.", kind: Gauge, value: |m| Some(m.cgroup.memory_failcnt as f64) },
+    Scalar { name: "container_oom_events_total", help: "Count of out of memory events observed for the container.", kind: Counter, value: |m| Some(m.cgroup.oom_kills as f64) },
+    Scalar { name: "container_pids", help: "Number of processes and threads in the container.", kind: Gauge, value: |m| Some(m.cgroup.pids as f64) },
+    // cAdvisor writes 0 for "no limit" on cgroup v2; Osprey does so on both versions.
+    Scalar { name: "container_spec_memory_limit_bytes", help: "Memory limit for the container, 0 when unlimited.", kind: Gauge, value: |m| Some(m.limits.memory_limit_bytes.unwrap_or(0) as f64) },
+    Scalar { name: "container_spec_cpu_quota", help: "CPU quota of the container in microseconds per period (absent when unlimited).", kind: Gauge, value: |m| m.limits.cpu_quota_micros.map(|q| q as f64) },
+    Scalar { name: "container_spec_cpu_period", help: "CPU period of the container in microseconds.", kind: Gauge, value: |m| (m.limits.cpu_period_micros > 0).then_some(m.limits.cpu_period_micros as f64) },
+];
+
+/// A family with one sample per interface of each running container.
+struct Network {
+    name: &'static str,
+    help: &'static str,
+    value: fn(&InterfaceCounters) -> u64,
+}
+
+#[rustfmt::skip]
+const NETWORK: &[Network] = &[
+    Network { name: "container_network_receive_bytes_total", help: "Cumulative count of bytes received.", value: |i| i.receive_bytes },
+    Network { name: "container_network_receive_packets_total", help: "Cumulative count of packets received.", value: |i| i.receive_packets },
+    Network { name: "container_network_receive_errors_total", help: "Cumulative count of errors encountered while receiving.", value: |i| i.receive_errors },
+    Network { name: "container_network_receive_packets_dropped_total", help: "Cumulative count of packets dropped while receiving.", value: |i| i.receive_dropped },
+    Network { name: "container_network_transmit_bytes_total", help: "Cumulative count of bytes transmitted.", value: |i| i.transmit_bytes },
+    Network { name: "container_network_transmit_packets_total", help: "Cumulative count of packets transmitted.", value: |i| i.transmit_packets },
+    Network { name: "container_network_transmit_errors_total", help: "Cumulative count of errors encountered while transmitting.", value: |i| i.transmit_errors },
+    Network { name: "container_network_transmit_packets_dropped_total", help: "Cumulative count of packets dropped while transmitting.", value: |i| i.transmit_dropped },
+];
+
+/// A family with one sample per block device of each running container.
+struct BlockIo {
+    name: &'static str,
+    help: &'static str,
+    value: fn(&super::cgroup::DeviceIo) -> u64,
+}
+
+#[rustfmt::skip]
+const BLOCK_IO: &[BlockIo] = &[
+    BlockIo { name: "container_fs_reads_bytes_total", help: "Cumulative count of bytes read.", value: |d| d.read_bytes },
+    BlockIo { name: "container_fs_writes_bytes_total", help: "Cumulative count of bytes written.", value: |d| d.write_bytes },
+    BlockIo { name: "container_fs_reads_total", help: "Cumulative count of reads completed.", value: |d| d.reads },
+    BlockIo { name: "container_fs_writes_total", help: "Cumulative count of writes completed.", value: |d| d.writes },
+];
+
+/// Writes every container family for this scrape.
+pub(crate) fn write_families(
+    out: &mut Exposition,
+    snapshot: &Snapshot,
+    rows: &[Row<'_>],
+    devices: &mut BlockDevices,
+    now: f64,
+) {
+    out.family(
+        "osprey_docker_up",
+        "Whether the agent is connected to the Docker Engine API (1) or not (0).",
+        Gauge,
+    )
+    .sample(&[], if snapshot.docker_up { 1.0 } else { 0.0 });
+    let running: Vec<(&Row<'_>, &Measured)> = rows
+        .iter()
+        .filter_map(|row| Some((row, row.tracked.measured.as_ref()?)))
+        .collect();
+    let mut labels = Labels::new();
+    write_scalar(
+        out,
+        &running,
+        &mut labels,
+        "container_cpu_usage_seconds_total",
+        "Cumulative cpu time consumed in seconds.",
+        Counter,
+        &[("cpu", "total")],
+        |_, m| Some(m.cgroup.cpu_usage_seconds),
+    );
+    for scalar in SCALARS {
+        write_scalar(
+            out,
+            &running,
+            &mut labels,
+            scalar.name,
+            scalar.help,
+            scalar.kind,
+            &[],
+            |_, m| (scalar.value)(m),
+        );
+    }
+    for io in running.iter().flat_map(|(_, m)| &m.cgroup.devices) {
+        devices.learn(io.major, io.minor);
+    }
+    let devices = &*devices;
+    for block in BLOCK_IO {
+        let mut family = out.family(block.name, block.help, Counter);
+        for (row, measured) in &running {
+            for io in &measured.cgroup.devices {
+                let device = devices.name(io.major, io.minor);
+                cadvisor_labels(&mut labels, row, measured, &[("device", device)]);
+                family.sample(&labels, (block.value)(io) as f64);
+            }
+        }
+    }
+    for network in NETWORK {
+        let mut family = out.family(network.name, network.help, Counter);
+        for (row, measured) in &running {
+            for interface in &measured.interfaces {
+                cadvisor_labels(
+                    &mut labels,
+                    row,
+                    measured,
+                    &[("interface", &interface.name)],
+                );
+                family.sample(&labels, (network.value)(interface) as f64);
+            }
+        }
+    }
+    write_scalar(
+        out,
+        &running,
+        &mut labels,
+        "container_start_time_seconds",
+        "Start time of the container since unix epoch in seconds.",
+        Gauge,
+        &[],
+        |row, _| row.info.started_at,
+    );
+    write_scalar(
+        out,
+        &running,
+        &mut labels,
+        "container_last_seen",
+        "Last time a container was seen by the exporter.",
+        Gauge,
+        &[],
+        |_, _| Some(now),
+    );
+    write_osprey_families(out, rows, &mut labels);
+    write_images(out, snapshot);
+}
+
+/// Writes one family with a sample per running container.
+#[allow(clippy::too_many_arguments)]
+fn write_scalar<'r>(
+    out: &mut Exposition,
+    running: &[(&'r Row<'r>, &'r Measured)],
+    labels: &mut Labels<'r>,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    extra: &[(&'r str, &'r str)],
+    value: impl Fn(&Row<'_>, &Measured) -> Option<f64>,
+) {
+    let mut family = out.family(name, help, kind);
+    for (row, measured) in running {
+        if let Some(value) = value(row, measured) {
+            cadvisor_labels(labels, row, measured, extra);
+            family.sample(labels, value);
+        }
+    }
+}
+
+/// cAdvisor's labels: `id` (the cgroup path), the allow-listed `container_label_*`, `image`,
+/// `name`, then the family's own (`cpu`, `device`, `interface`).
+fn cadvisor_labels<'r>(
+    labels: &mut Labels<'r>,
+    row: &'r Row<'r>,
+    measured: &'r Measured,
+    extra: &[(&'r str, &'r str)],
+) {
+    labels.clear();
+    labels.push(("id", &measured.cgroup_id));
+    labels.extend(
+        row.tracked
+            .common_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    labels.extend_from_slice(extra);
+}
+
+/// Osprey's labels for container extras: Docker's `container_id`, then the common labels (the
+/// cgroup path is unknown for a stopped container).
+fn osprey_labels<'r>(labels: &mut Labels<'r>, row: &'r Row<'r>, extra: &[(&'r str, &'r str)]) {
+    labels.clear();
+    labels.push(("container_id", &row.info.id));
+    labels.extend(
+        row.tracked
+            .common_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    labels.extend_from_slice(extra);
+}
+
+/// State, restarts and health of every included container, running or not.
+fn write_osprey_families<'r>(out: &mut Exposition, rows: &'r [Row<'r>], labels: &mut Labels<'r>) {
+    let mut family = out.family(
+        "osprey_container_state",
+        "Container state as Docker reports it: 1 for the current state, 0 for the others.",
+        Gauge,
+    );
+    for row in rows {
+        for state in ContainerState::ALL {
+            osprey_labels(labels, row, &[("state", state.as_str())]);
+            family.sample(labels, if row.info.state == state { 1.0 } else { 0.0 });
+        }
+    }
+    let mut family = out.family(
+        "osprey_container_restarts_total",
+        "Times Docker restarted the container under its restart policy.",
+        Counter,
+    );
+    for row in rows {
+        osprey_labels(labels, row, &[]);
+        family.sample(labels, row.info.restart_count as f64);
+    }
+    let mut family = out.family("osprey_container_health_status", "Health check status of containers that have one: 1 for the current status, 0 for the others.", Gauge);
+    for row in rows {
+        let Some(health) = row.info.health else {
+            continue;
+        };
+        for status in Health::ALL {
+            osprey_labels(labels, row, &[("status", status.as_str())]);
+            family.sample(labels, if health == status { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// The image inventory: how many images, and each one's size per `repository:tag`.
+fn write_images(out: &mut Exposition, snapshot: &Snapshot) {
+    if !snapshot.docker_up {
+        return;
+    }
+    out.family(
+        "osprey_images",
+        "Number of images in Docker's local store.",
+        Gauge,
+    )
+    .sample(&[], snapshot.images.len() as f64);
+    let mut family = out.family(
+        "osprey_image_size_bytes",
+        "Size of an image on disk, per repository and tag (<none> for an untagged image).",
+        Gauge,
+    );
+    for image in snapshot.images.iter() {
+        let size = image.size_bytes as f64;
+        if image.repo_tags.is_empty() {
+            family.sample(
+                &[
+                    ("image_id", &image.id),
+                    ("image", "<none>"),
+                    ("tag", "<none>"),
+                ],
+                size,
+            );
+        }
+        for reference in &image.repo_tags {
+            // The tag follows the last colon unless that colon belongs to a registry's port.
+            let (repository, tag) = match reference.rsplit_once(':') {
+                Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+                _ => (reference.as_str(), ""),
+            };
+            family.sample(
+                &[("image_id", &image.id), ("image", repository), ("tag", tag)],
+                size,
+            );
+        }
+    }
+}

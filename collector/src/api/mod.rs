@@ -1,0 +1,15 @@
+//! The HTTP API: `app(state)` combines the routers of each API family.
+
+mod error;
+pub mod prometheus;
+mod state;
+
+use axum::Router;
+
+pub use error::{ApiError, ErrorType};
+pub use state::{ApiState, MetadataSource, NoMetadata};
+
+/// The collector's HTTP routes.
+pub fn app(state: ApiState) -> Router {
+    Router::new().merge(prometheus::router(state))
+}

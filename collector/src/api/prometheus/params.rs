@@ -1,0 +1,188 @@
+//! Request parameters from the URL query and a form body, parsed as Prometheus parses them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+
+use crate::api::error::ApiError;
+use crate::labels::Matcher;
+
+/// Earliest time accepted when a request gives no start (Prometheus's minimum time).
+pub const MIN_TIME: i64 = -62_135_596_800_000;
+/// Latest time accepted when a request gives no end (Prometheus's maximum time).
+pub const MAX_TIME: i64 = 253_402_300_799_000;
+
+/// All parameters of a request: form body values first, then URL query values.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Collects parameters from the query string and, for form posts, the body.
+    pub fn new(query: Option<&str>, headers: &HeaderMap, body: &Bytes) -> Result<Params, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let is_form = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form && !body.is_empty() {
+            pairs = serde_urlencoded::from_bytes(body)
+                .map_err(|e| ApiError::bad_data(format!("error parsing form body: {e}")))?;
+        }
+        if let Some(q) = query {
+            let from_url: Vec<(String, String)> = serde_urlencoded::from_str(q)
+                .map_err(|e| ApiError::bad_data(format!("error parsing query string: {e}")))?;
+            pairs.extend(from_url);
+        }
+        Ok(Params(pairs))
+    }
+
+    /// The first value of `name`, if given and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name` (for `match[]`).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A time parameter in milliseconds, or `default` when absent.
+    pub fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(s) => parse_time(s).ok_or_else(|| {
+                ApiError::bad_param(name, format!("cannot parse {s:?} to a valid timestamp"))
+            }),
+        }
+    }
+
+    /// A duration parameter, if present.
+    pub fn duration(&self, name: &str) -> Result<Option<Duration>, ApiError> {
+        self.get(name)
+            .map(|s| {
+                parse_duration(s).ok_or_else(|| {
+                    ApiError::bad_param(name, format!("cannot parse {s:?} to a valid duration"))
+                })
+            })
+            .transpose()
+    }
+
+    /// The `limit` parameter (0 or absent means no limit).
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(0),
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|&n| n >= 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| {
+                    ApiError::bad_param(
+                        "limit",
+                        format!("cannot parse {s:?}: must be a non-negative integer"),
+                    )
+                }),
+        }
+    }
+
+    /// The matcher sets of every `match[]` selector.
+    pub fn matcher_sets(&self) -> Result<Vec<Vec<Matcher>>, ApiError> {
+        let mut sets = Vec::new();
+        for selector in self.all("match[]") {
+            let parsed = crate::promql::parse_selector(selector)
+                .map_err(|e| ApiError::bad_param("match[]", e))?;
+            sets.extend(parsed);
+        }
+        Ok(sets)
+    }
+}
+
+/// The current time in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Parses a Unix time in (fractional) seconds or an RFC 3339 time into milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(seconds) = s.parse::<f64>() {
+        if !seconds.is_finite() {
+            return None;
+        }
+        return Some((seconds * 1000.0).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Parses float seconds (`15`, `0.5`) or a Prometheus duration (`1m0s`, `1h30m`, `250ms`).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    if let Ok(seconds) = s.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit_ms: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit_ms)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(Duration::from_millis(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_grafana_and_float_forms() {
+        assert_eq!(parse_duration("1m0s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("15"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn times_accept_unix_floats_and_rfc3339() {
+        assert_eq!(parse_time("4"), Some(4000));
+        assert_eq!(parse_time("1435781451.781"), Some(1_435_781_451_781));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Some(1_435_781_451_781)
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query`, `/api/v1/query_exemplars`.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::params::{Params, now_ms};
+use super::{json, json_response};
+use crate::api::error::ApiError;
+use crate::api::state::ApiState;
+
+/// An instant query at `time` (default now).
+pub async fn instant(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query.as_deref(), &headers, &body)?;
+    let expr = required_query(&params)?;
+    let t = params.time("time", now_ms())?;
+    let engine = with_timeout(&state, &params)?;
+    let value = engine.instant_query(expr, t).await?;
+    Ok(json_response(json::success(&json::query_data(&value))))
+}
+
+/// A range query from `start` to `end` every `step`.
+pub async fn range(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query.as_deref(), &headers, &body)?;
+    let start = required_time(&params, "start")?;
+    let end = required_time(&params, "end")?;
+    if end < start {
+        return Err(ApiError::bad_param(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    let step = params
+        .duration("step")?
+        .ok_or_else(|| ApiError::bad_param("step", "cannot parse \"\" to a valid duration"))?;
+    let step = step.as_millis() as i64;
+    let expr = required_query(&params)?;
+    let engine = with_timeout(&state, &params)?;
+    let value = engine.range_query(expr, start, end, step).await?;
+    Ok(json_response(json::success(&json::query_data(&value))))
+}
+
+/// The query reformatted by the parser's pretty printer.
+pub async fn format(
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query.as_deref(), &headers, &body)?;
+    let expr = crate::promql::parse(required_query(&params)?)?;
+    let mut data = String::new();
+    json::push_string(&mut data, &expr.prettify());
+    Ok(json_response(json::success(&data)))
+}
+
+/// Exemplars are not stored; the answer is always empty (after validating the query).
+pub async fn exemplars(
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::new(query.as_deref(), &headers, &body)?;
+    required_query(&params)?;
+    Ok(json_response(json::success("[]")))
+}
+
+/// The `query` parameter, checked to parse (errors name the parameter, as Prometheus does).
+fn required_query(params: &Params) -> Result<&str, ApiError> {
+    let query = params.get("query").unwrap_or("");
+    crate::promql::parse(query).map_err(|e| ApiError::bad_param("query", e))?;
+    Ok(query)
+}
+
+fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
+    if params.get(name).is_none() {
+        return Err(ApiError::bad_param(
+            name,
+            "cannot parse \"\" to a valid timestamp",
+        ));
+    }
+    params.time(name, 0)
+}
+
+/// The engine, with the request's `timeout` if it is shorter than the configured one.
+fn with_timeout(state: &ApiState, params: &Params) -> Result<crate::promql::Engine, ApiError> {
+    Ok(match params.duration("timeout")? {
+        Some(t) => state.engine.with_timeout(t),
+        None => state.engine.clone(),
+    })
+}

@@ -1,0 +1,35 @@
+//! Why a query failed, in the categories the Prometheus HTTP API reports.
+
+use crate::tsdb::QueryError;
+
+/// A failed query.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The query text or its parameters are invalid (`bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// Evaluation failed on the data (`execution`), e.g. duplicate series or bad matching.
+    #[error("{0}")]
+    Execution(String),
+    /// The query ran past its deadline (`timeout`).
+    #[error("query timed out in {0}")]
+    Timeout(&'static str),
+    /// Nobody waits for the result any more (`canceled`).
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
+    /// The query would hold more samples in memory than allowed (`execution`).
+    #[error("query processing would load too many samples into memory in {0}")]
+    TooManySamples(&'static str),
+    /// The storage failed (`internal`).
+    #[error("{0}")]
+    Storage(#[from] QueryError),
+}
+
+/// Shorthand for evaluation results.
+pub type EvalResult<T> = Result<T, EvalError>;
+
+/// An execution error with a formatted message.
+pub(crate) fn execution(message: impl Into<String>) -> EvalError {
+    EvalError::Execution(message.into())
+}

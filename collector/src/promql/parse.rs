@@ -1,0 +1,61 @@
+//! Parsing queries and series selectors, and checking range query parameters.
+
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{self, Expr};
+
+use super::error::{EvalError, EvalResult};
+
+/// Prometheus's cap on points per series in a range query.
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// Parses a query, mapping parser errors to `bad_data`.
+pub fn parse(query: &str) -> EvalResult<Expr> {
+    parser::parse(query).map_err(EvalError::BadData)
+}
+
+/// Checks a range query's step, bounds, resolution and expression type.
+pub(crate) fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> EvalResult<()> {
+    if step <= 0 {
+        return Err(EvalError::BadData(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if end < start {
+        return Err(EvalError::BadData(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    if (end - start) / step > MAX_POINTS_PER_SERIES {
+        return Err(EvalError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    match expr.value_type() {
+        ValueType::Scalar | ValueType::Vector => Ok(()),
+        other => Err(EvalError::BadData(format!(
+            "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+            match other {
+                ValueType::Matrix => "range vector",
+                _ => "string",
+            }
+        ))),
+    }
+}
+
+/// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`).
+pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>, String> {
+    match parser::parse(selector)? {
+        Expr::VectorSelector(vs) => {
+            super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers).map_err(|e| e.to_string())
+        }
+        other => Err(format!(
+            "1:1: parse error: expected a vector selector, got {}",
+            match other.value_type() {
+                ValueType::Matrix => "range vector",
+                ValueType::Scalar => "scalar",
+                ValueType::String => "string",
+                ValueType::Vector => "an expression",
+            }
+        )),
+    }
+}

@@ -1,0 +1,7 @@
+//! Support for the differential test against a real Prometheus.
+
+pub mod compare;
+pub mod dataset;
+pub mod loader;
+pub mod prometheus;
+pub mod queries;

@@ -1,0 +1,354 @@
+//! End-to-end tests of the agent's container metrics against a real Docker engine.
+
+#[path = "containers/agent.rs"]
+mod agent;
+#[path = "containers/socket_proxy.rs"]
+mod socket_proxy;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use agent::{Agent, Samples};
+use osprey::docker::{Docker, docker};
+use socket_proxy::SocketProxy;
+
+/// How long Docker's event stream may take to reach the agent's output.
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn agent_for(docker: &Docker) -> Agent {
+    Agent::start(&["--docker-socket", &docker.socket().display().to_string()])
+}
+
+fn cpu_seconds(samples: &Samples, name: &str) -> Option<f64> {
+    samples.value(
+        "container_cpu_usage_seconds_total",
+        &[("name", name), ("cpu", "total")],
+    )
+}
+
+#[test]
+fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
+    let Some(docker) = docker() else { return };
+    // Half a CPU keeps the rate steady on a shared two-core machine.
+    let burner = docker.start(
+        "osprey-cpu",
+        &["--cpus", "0.5"],
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let agent = agent_for(docker);
+    agent.wait_for("the busy container", SETTLE, |s| {
+        cpu_seconds(s, &burner.name).is_some()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    let (first, started) = (agent.scrape(), Instant::now());
+    let stats = docker.run(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.CPUPerc}}",
+        &burner.name,
+    ]);
+    let (second, elapsed) = (agent.scrape(), started.elapsed().as_secs_f64());
+
+    let (before, after) = (
+        cpu_seconds(&first, &burner.name).unwrap(),
+        cpu_seconds(&second, &burner.name).unwrap(),
+    );
+    assert!(
+        after > before,
+        "CPU usage did not rise: {before} -> {after}"
+    );
+    let agent_percent = (after - before) / elapsed * 100.0;
+    eprintln!("CPU: agent {agent_percent:.2}%, docker stats {stats}");
+    let docker_percent: f64 = stats
+        .trim_end_matches('%')
+        .parse()
+        .unwrap_or_else(|_| panic!("docker stats said {stats:?}"));
+    assert!(
+        (agent_percent - docker_percent).abs() <= 0.10 * docker_percent,
+        "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
+    );
+}
+
+#[test]
+fn memory_limit_is_the_spec_limit() {
+    let Some(docker) = docker() else { return };
+    let limited = docker.start("osprey-mem", &["--memory", "64m"], &["sleep", "300"]);
+    let agent = agent_for(docker);
+    let samples = agent.wait_for("the limited container", SETTLE, |s| {
+        s.mentions_container(&limited.name)
+    });
+    assert_eq!(
+        samples.value(
+            "container_spec_memory_limit_bytes",
+            &[("name", limited.name.as_str())]
+        ),
+        Some(67_108_864.0)
+    );
+    let usage = samples
+        .value(
+            "container_memory_usage_bytes",
+            &[("name", limited.name.as_str())],
+        )
+        .unwrap();
+    assert!(usage > 0.0 && usage <= 67_108_864.0, "usage {usage}");
+}
+
+/// The disk holding Docker's data, as `/dev/<name>` of the whole disk.
+fn docker_disk(docker: &Docker) -> String {
+    let root = docker.run(&["info", "--format", "{{.DockerRootDir}}"]);
+    let df = std::process::Command::new("df")
+        .args(["--output=source", &root])
+        .output()
+        .unwrap();
+    let source = String::from_utf8_lossy(&df.stdout)
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let name = source
+        .strip_prefix("/dev/")
+        .unwrap_or_else(|| panic!("Docker's data is not on a block device: {source:?}"));
+    let class = Path::new("/sys/class/block").join(name);
+    if class.join("partition").exists() {
+        let disk = std::fs::canonicalize(&class).unwrap();
+        format!(
+            "/dev/{}",
+            disk.parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+        )
+    } else {
+        source
+    }
+}
+
+#[test]
+fn file_writes_show_as_fs_write_bytes() {
+    let Some(docker) = docker() else { return };
+    // On cgroup v1, kernels since 6.10 count blkio bytes only on devices with a throttle rule;
+    // a limit far above the write rate makes Docker set one without slowing the write.
+    let disk = docker_disk(docker);
+    let throttle = format!("{disk}:1gb");
+    let options: Vec<&str> = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        vec![]
+    } else {
+        vec!["--device-write-bps", &throttle]
+    };
+    let writer = docker.start(
+        "osprey-fs",
+        &options,
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/tmp/blob bs=1M count=8 conv=fsync && sleep 300",
+        ],
+    );
+    let agent = agent_for(docker);
+    agent.wait_for("8 MiB of writes", SETTLE, |s| {
+        s.sum(
+            "container_fs_writes_bytes_total",
+            &[("name", writer.name.as_str())],
+        ) >= 8.0 * 1024.0 * 1024.0
+    });
+}
+
+#[test]
+fn network_bytes_rise_after_traffic() {
+    let Some(docker) = docker() else { return };
+    let server = docker.start(
+        "osprey-httpd",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/www/blob bs=1k count=512 2>/dev/null && httpd -f -p 8080 -h /www",
+        ],
+    );
+    let address = server.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
+    let agent = agent_for(docker);
+    let sent = |s: &Samples| {
+        s.value(
+            "container_network_transmit_bytes_total",
+            &[("name", server.name.as_str()), ("interface", "eth0")],
+        )
+    };
+    let before = sent(&agent.wait_for("the server's eth0", SETTLE, |s| sent(s).is_some())).unwrap();
+    let url = format!("http://{address}:8080/blob");
+    let fetch = format!("for i in 1 2 3 4; do wget -q -O /dev/null {url} || exit 1; done");
+    docker.run(&[
+        "run",
+        "--rm",
+        osprey::docker::TEST_IMAGE,
+        "sh",
+        "-c",
+        &fetch,
+    ]);
+    // Four fetches of 512 KiB leave the server's eth0.
+    agent.wait_for("the server's transmitted bytes", SETTLE, |s| {
+        sent(s).unwrap_or(0.0) >= before + 4.0 * 512.0 * 1024.0
+    });
+}
+
+#[test]
+fn removed_container_disappears_from_the_output() {
+    let Some(docker) = docker() else { return };
+    let doomed = docker.start("osprey-doomed", &[], &["sleep", "300"]);
+    let agent = agent_for(docker);
+    agent.wait_for("the container", SETTLE, |s| {
+        s.mentions_container(&doomed.name)
+    });
+    docker.run(&["rm", "-f", &doomed.id]);
+    agent.wait_for("the container to vanish", SETTLE, |s| {
+        !s.mentions_container(&doomed.name)
+    });
+}
+
+#[test]
+fn restart_policy_restarts_are_counted() {
+    let Some(docker) = docker() else { return };
+    let failing = docker.start(
+        "osprey-failing",
+        &["--restart", "on-failure:10"],
+        &["sh", "-c", "sleep 1; exit 3"],
+    );
+    let agent = agent_for(docker);
+    let samples = agent.wait_for("a restart", SETTLE, |s| {
+        s.value(
+            "osprey_container_restarts_total",
+            &[("name", failing.name.as_str())],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    });
+    let counted = samples
+        .value(
+            "osprey_container_restarts_total",
+            &[("name", failing.name.as_str())],
+        )
+        .unwrap();
+    let docker_count: f64 = failing.inspect("{{.RestartCount}}").parse().unwrap();
+    assert!(
+        counted <= docker_count,
+        "agent counted {counted}, Docker {docker_count}"
+    );
+}
+
+#[test]
+fn container_started_after_the_agent_shows_up() {
+    let Some(docker) = docker() else { return };
+    let agent = agent_for(docker);
+    agent.wait_for("Docker", SETTLE, |s| {
+        s.value("osprey_docker_up", &[]) == Some(1.0)
+    });
+    let late = docker.start("osprey-late", &[], &["sleep", "300"]);
+    assert!(!Samples::mentions_container(
+        &agent.scrape(),
+        "never-started"
+    ));
+    agent.wait_for("the late container", SETTLE, |s| {
+        cpu_seconds(s, &late.name).is_some()
+    });
+}
+
+#[test]
+fn allow_listed_labels_only_and_name_filters_apply() {
+    let Some(docker) = docker() else { return };
+    let shown = docker.start(
+        "osprey-shown",
+        &["--label", "com.example.team=web", "--label", "secret=x"],
+        &["sleep", "300"],
+    );
+    let hidden = docker.start("osprey-hidden", &[], &["sleep", "300"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "[containers]\nlabels = [\"com.example.team\"]\ninclude = [\"osprey-.*\"]\nexclude = [\"osprey-hidden-.*\"]\n",
+    )
+    .unwrap();
+    let agent = Agent::start(&["--config", &config.display().to_string()]);
+    let samples = agent.wait_for("the labelled container", SETTLE, |s| {
+        s.mentions_container(&shown.name)
+    });
+    let found = samples.matching(
+        "container_memory_usage_bytes",
+        &[("name", shown.name.as_str())],
+    );
+    let sample = found
+        .first()
+        .expect("a memory sample of the shown container");
+    assert_eq!(
+        sample
+            .labels
+            .get("container_label_com_example_team")
+            .map(String::as_str),
+        Some("web")
+    );
+    assert!(
+        !sample.labels.keys().any(|k| k.contains("secret")),
+        "{sample:?}"
+    );
+    assert!(!samples.mentions_container(&hidden.name));
+}
+
+#[test]
+fn without_docker_host_metrics_go_on_and_one_line_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("docker.sock");
+    let agent = Agent::start(&["--docker-socket", &missing.display().to_string()]);
+    // Long enough for several reconnection attempts (0.5 s, 1 s, 2 s apart).
+    std::thread::sleep(Duration::from_secs(4));
+    let samples = agent.scrape();
+    assert_eq!(samples.value("osprey_docker_up", &[]), Some(0.0));
+    assert_eq!(
+        samples.value(
+            "osprey_agent_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    let log = agent.log();
+    let lines: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("Docker unavailable"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(
+        lines[0].contains("docker.sock") && lines[0].contains("No such file"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn agent_follows_docker_going_away_and_coming_back() {
+    let Some(docker) = docker() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let agent = Agent::start(&["--docker-socket", &socket.display().to_string()]);
+    let up = |s: &Samples| s.value("osprey_docker_up", &[]);
+    assert_eq!(up(&agent.scrape()), Some(0.0));
+
+    let proxy = SocketProxy::start(&socket, &docker.socket());
+    // Backoff doubles to at most 30 s between attempts, but stays under 4 s this early.
+    agent.wait_for("Docker to be up", SETTLE, |s| up(s) == Some(1.0));
+    drop(proxy);
+    agent.wait_for("Docker to be down", SETTLE, |s| up(s) == Some(0.0));
+    let _proxy = SocketProxy::start(&socket, &docker.socket());
+    agent.wait_for("Docker to be up again", Duration::from_secs(40), |s| {
+        up(s) == Some(1.0)
+    });
+    let log = agent.log();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("connected to Docker"))
+            .count(),
+        2,
+        "{log}"
+    );
+}
