@@ -352,3 +352,40 @@ fn agent_follows_docker_going_away_and_coming_back() {
         "{log}"
     );
 }
+
+#[test]
+fn health_and_pause_follow_docker() {
+    let Some(docker) = docker() else { return };
+    let checked = docker.start(
+        "osprey-health",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "300"],
+    );
+    let agent = agent_for(docker);
+    let name = checked.name.as_str();
+    agent.wait_for("healthy", SETTLE, |s| {
+        s.value(
+            "osprey_container_health_status",
+            &[("name", name), ("status", "healthy")],
+        ) == Some(1.0)
+    });
+    docker.run(&["pause", name]);
+    let samples = agent.wait_for("paused", SETTLE, |s| {
+        s.value(
+            "osprey_container_state",
+            &[("name", name), ("state", "paused")],
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        samples.value(
+            "osprey_container_state",
+            &[("name", name), ("state", "running")]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        cpu_seconds(&samples, name).is_some(),
+        "a paused container keeps its counters"
+    );
+    docker.run(&["unpause", name]);
+}
