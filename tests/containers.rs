@@ -389,3 +389,34 @@ fn health_and_pause_follow_docker() {
     );
     docker.run(&["unpause", name]);
 }
+
+#[test]
+fn socket_without_permission_gives_docker_up_0_and_says_so() {
+    let Some(docker) = docker() else { return };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    if !status.lines().any(|l| l.starts_with("Uid:\t0\t")) {
+        assert!(!osprey::in_ci(), "CI runs as root");
+        eprintln!("skipping: needs root to run the agent as an unprivileged user");
+        return;
+    }
+    // Docker's socket is root:docker 0660; user nobody in no group may not connect.
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let agent = Agent::start_via(
+        &nobody,
+        &["--docker-socket", &docker.socket().display().to_string()],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(agent.scrape().value("osprey_docker_up", &[]), Some(0.0));
+    let log = agent.log();
+    let lines: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("Docker unavailable"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("Permission denied"), "{}", lines[0]);
+}
