@@ -59,6 +59,15 @@ fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
         after > before,
         "CPU usage did not rise: {before} -> {after}"
     );
+    // A busy loop under a half-CPU quota gets throttled.
+    let throttled = second.value(
+        "container_cpu_cfs_throttled_periods_total",
+        &[("name", burner.name.as_str())],
+    );
+    assert!(
+        throttled.unwrap_or(0.0) > 0.0,
+        "throttled periods {throttled:?}"
+    );
     let agent_percent = (after - before) / elapsed * 100.0;
     eprintln!("CPU: agent {agent_percent:.2}%, docker stats {stats}");
     let docker_percent: f64 = stats
@@ -93,6 +102,14 @@ fn memory_limit_is_the_spec_limit() {
         )
         .unwrap();
     assert!(usage > 0.0 && usage <= 67_108_864.0, "usage {usage}");
+    // Without a CPU quota there is nothing to throttle, and cAdvisor leaves the family out.
+    assert_eq!(
+        samples.value(
+            "container_cpu_cfs_periods_total",
+            &[("name", limited.name.as_str())]
+        ),
+        None
+    );
 }
 
 /// The disk holding Docker's data, as `/dev/<name>` of the whole disk.
@@ -419,4 +436,26 @@ fn socket_without_permission_gives_docker_up_0_and_says_so() {
         .collect();
     assert_eq!(lines.len(), 1, "{log}");
     assert!(lines[0].contains("Permission denied"), "{}", lines[0]);
+}
+
+#[test]
+fn no_containers_flag_turns_container_metrics_off() {
+    let agent = Agent::start(&["--no-containers"]);
+    let samples = agent.scrape();
+    assert!(
+        samples
+            .value(
+                "osprey_agent_build_info",
+                &[("version", env!("CARGO_PKG_VERSION"))]
+            )
+            .is_some()
+    );
+    assert!(
+        !samples
+            .0
+            .iter()
+            .any(|s| s.name.starts_with("container_") || s.name.starts_with("osprey_docker")),
+        "{samples:?}"
+    );
+    assert!(!agent.log().contains("Docker"), "{}", agent.log());
 }

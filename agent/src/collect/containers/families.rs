@@ -32,9 +32,9 @@ use MetricType::{Counter, Gauge};
 const SCALARS: &[Scalar] = &[
     Scalar { name: "container_cpu_user_seconds_total", help: "Cumulative user cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_user_seconds) },
     Scalar { name: "container_cpu_system_seconds_total", help: "Cumulative system cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_system_seconds) },
-    Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_periods as f64) },
-    Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_periods as f64) },
-    Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_seconds) },
+    Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_seconds) },
     Scalar { name: "container_memory_usage_bytes", help: "Current memory usage in bytes, including all memory regardless of when it was accessed.", kind: Gauge, value: |m| Some(m.cgroup.memory_usage_bytes as f64) },
     Scalar { name: "container_memory_working_set_bytes", help: "Current working set in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_working_set_bytes as f64) },
     Scalar { name: "container_memory_rss", help: "Size of RSS in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_rss_bytes as f64) },
@@ -49,6 +49,11 @@ const SCALARS: &[Scalar] = &[
     Scalar { name: "container_spec_cpu_quota", help: "CPU quota of the container in microseconds per period (absent when unlimited).", kind: Gauge, value: |m| m.limits.cpu_quota_micros.map(|q| q as f64) },
     Scalar { name: "container_spec_cpu_period", help: "CPU period of the container in microseconds.", kind: Gauge, value: |m| (m.limits.cpu_period_micros > 0).then_some(m.limits.cpu_period_micros as f64) },
 ];
+
+/// CFS throttling counters exist only for containers with a CPU quota (as in cAdvisor).
+fn throttling(measured: &Measured, value: f64) -> Option<f64> {
+    measured.limits.cpu_quota_micros.map(|_| value)
+}
 
 /// A family with one sample per interface of each running container.
 struct Network {
