@@ -40,20 +40,32 @@ fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
         cpu_seconds(s, &burner.name).is_some()
     });
     std::thread::sleep(Duration::from_secs(2));
+    // Docker's percentage covers about one second inside the agent's window; when other work
+    // starves the busy loop unevenly the two windows can differ, so up to three measurements
+    // are taken. A wrong unit or counter misses on all three.
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let (agent_percent, docker_percent) = measure_cpu_percent(docker, &agent, &burner.name);
+        eprintln!("CPU: agent {agent_percent:.2}%, docker stats {docker_percent:.2}%");
+        if (agent_percent - docker_percent).abs() <= 0.10 * docker_percent {
+            return;
+        }
+        attempts.push(format!(
+            "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
+        ));
+    }
+    panic!("no agreement within 10%: {attempts:?}");
+}
 
+/// The container's CPU use in percent of one CPU, from two scrapes around one
+/// `docker stats --no-stream`, and as that command reports it.
+fn measure_cpu_percent(docker: &Docker, agent: &Agent, name: &str) -> (f64, f64) {
     let (first, started) = (agent.scrape(), Instant::now());
-    let stats = docker.run(&[
-        "stats",
-        "--no-stream",
-        "--format",
-        "{{.CPUPerc}}",
-        &burner.name,
-    ]);
+    let stats = docker.run(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", name]);
     let (second, elapsed) = (agent.scrape(), started.elapsed().as_secs_f64());
-
     let (before, after) = (
-        cpu_seconds(&first, &burner.name).unwrap(),
-        cpu_seconds(&second, &burner.name).unwrap(),
+        cpu_seconds(&first, name).unwrap(),
+        cpu_seconds(&second, name).unwrap(),
     );
     assert!(
         after > before,
@@ -61,21 +73,13 @@ fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
     );
     // Under a CPU quota the kernel counts enforcement periods (throttling itself depends on
     // whether the busy loop gets its half CPU on a shared machine, so it is not asserted).
-    let periods = second.value(
-        "container_cpu_cfs_periods_total",
-        &[("name", burner.name.as_str())],
-    );
+    let periods = second.value("container_cpu_cfs_periods_total", &[("name", name)]);
     assert!(periods.unwrap_or(0.0) > 0.0, "CFS periods {periods:?}");
-    let agent_percent = (after - before) / elapsed * 100.0;
-    eprintln!("CPU: agent {agent_percent:.2}%, docker stats {stats}");
-    let docker_percent: f64 = stats
+    let docker_percent = stats
         .trim_end_matches('%')
         .parse()
         .unwrap_or_else(|_| panic!("docker stats said {stats:?}"));
-    assert!(
-        (agent_percent - docker_percent).abs() <= 0.10 * docker_percent,
-        "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
-    );
+    ((after - before) / elapsed * 100.0, docker_percent)
 }
 
 #[test]
@@ -456,4 +460,31 @@ fn no_containers_flag_turns_container_metrics_off() {
         "{samples:?}"
     );
     assert!(!agent.log().contains("Docker"), "{}", agent.log());
+}
+
+#[test]
+fn image_inventory_matches_docker() {
+    let Some(docker) = docker() else { return };
+    let agent = agent_for(docker);
+    let samples = agent.wait_for("Docker", SETTLE, |s| {
+        s.value("osprey_docker_up", &[]) == Some(1.0)
+    });
+    let size: f64 = docker
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Size}}",
+            osprey::docker::TEST_IMAGE,
+        ])
+        .parse()
+        .unwrap();
+    let image = [("image", osprey::docker::TEST_IMAGE), ("tag", "latest")];
+    assert_eq!(samples.value("osprey_image_size_bytes", &image), Some(size));
+    let count = docker
+        .run(&["images", "-q", "--no-trunc"])
+        .lines()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(samples.value("osprey_images", &[]), Some(count as f64));
 }
