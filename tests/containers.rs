@@ -40,35 +40,46 @@ fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
         cpu_seconds(s, &burner.name).is_some()
     });
     std::thread::sleep(Duration::from_secs(2));
+    // Docker's percentage covers about one second inside the agent's window; when other work
+    // starves the busy loop unevenly the two windows can differ, so up to three measurements
+    // are taken. A wrong unit or counter misses on all three.
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let (agent_percent, docker_percent) = measure_cpu_percent(docker, &agent, &burner.name);
+        eprintln!("CPU: agent {agent_percent:.2}%, docker stats {docker_percent:.2}%");
+        if (agent_percent - docker_percent).abs() <= 0.10 * docker_percent {
+            return;
+        }
+        attempts.push(format!(
+            "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
+        ));
+    }
+    panic!("no agreement within 10%: {attempts:?}");
+}
 
+/// The container's CPU use in percent of one CPU, from two scrapes around one
+/// `docker stats --no-stream`, and as that command reports it.
+fn measure_cpu_percent(docker: &Docker, agent: &Agent, name: &str) -> (f64, f64) {
     let (first, started) = (agent.scrape(), Instant::now());
-    let stats = docker.run(&[
-        "stats",
-        "--no-stream",
-        "--format",
-        "{{.CPUPerc}}",
-        &burner.name,
-    ]);
+    let stats = docker.run(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", name]);
     let (second, elapsed) = (agent.scrape(), started.elapsed().as_secs_f64());
-
     let (before, after) = (
-        cpu_seconds(&first, &burner.name).unwrap(),
-        cpu_seconds(&second, &burner.name).unwrap(),
+        cpu_seconds(&first, name).unwrap(),
+        cpu_seconds(&second, name).unwrap(),
     );
     assert!(
         after > before,
         "CPU usage did not rise: {before} -> {after}"
     );
-    let agent_percent = (after - before) / elapsed * 100.0;
-    eprintln!("CPU: agent {agent_percent:.2}%, docker stats {stats}");
-    let docker_percent: f64 = stats
+    // Under a CPU quota the kernel counts enforcement periods (throttling itself depends on
+    // whether the busy loop gets its half CPU on a shared machine, so it is not asserted).
+    let periods = second.value("container_cpu_cfs_periods_total", &[("name", name)]);
+    assert!(periods.unwrap_or(0.0) > 0.0, "CFS periods {periods:?}");
+    let docker_percent = stats
         .trim_end_matches('%')
         .parse()
         .unwrap_or_else(|_| panic!("docker stats said {stats:?}"));
-    assert!(
-        (agent_percent - docker_percent).abs() <= 0.10 * docker_percent,
-        "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
-    );
+    ((after - before) / elapsed * 100.0, docker_percent)
 }
 
 #[test]
@@ -93,6 +104,14 @@ fn memory_limit_is_the_spec_limit() {
         )
         .unwrap();
     assert!(usage > 0.0 && usage <= 67_108_864.0, "usage {usage}");
+    // Without a CPU quota there is nothing to throttle, and cAdvisor leaves the family out.
+    assert_eq!(
+        samples.value(
+            "container_cpu_cfs_periods_total",
+            &[("name", limited.name.as_str())]
+        ),
+        None
+    );
 }
 
 /// The disk holding Docker's data, as `/dev/<name>` of the whole disk.
@@ -351,4 +370,121 @@ fn agent_follows_docker_going_away_and_coming_back() {
         2,
         "{log}"
     );
+}
+
+#[test]
+fn health_and_pause_follow_docker() {
+    let Some(docker) = docker() else { return };
+    let checked = docker.start(
+        "osprey-health",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "300"],
+    );
+    let agent = agent_for(docker);
+    let name = checked.name.as_str();
+    agent.wait_for("healthy", SETTLE, |s| {
+        s.value(
+            "osprey_container_health_status",
+            &[("name", name), ("status", "healthy")],
+        ) == Some(1.0)
+    });
+    docker.run(&["pause", name]);
+    let samples = agent.wait_for("paused", SETTLE, |s| {
+        s.value(
+            "osprey_container_state",
+            &[("name", name), ("state", "paused")],
+        ) == Some(1.0)
+    });
+    assert_eq!(
+        samples.value(
+            "osprey_container_state",
+            &[("name", name), ("state", "running")]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        cpu_seconds(&samples, name).is_some(),
+        "a paused container keeps its counters"
+    );
+    docker.run(&["unpause", name]);
+}
+
+#[test]
+fn socket_without_permission_gives_docker_up_0_and_says_so() {
+    let Some(docker) = docker() else { return };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    if !status.lines().any(|l| l.starts_with("Uid:\t0\t")) {
+        assert!(!osprey::in_ci(), "CI runs as root");
+        eprintln!("skipping: needs root to run the agent as an unprivileged user");
+        return;
+    }
+    // Docker's socket is root:docker 0660; user nobody in no group may not connect.
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let agent = Agent::start_via(
+        &nobody,
+        &["--docker-socket", &docker.socket().display().to_string()],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(agent.scrape().value("osprey_docker_up", &[]), Some(0.0));
+    let log = agent.log();
+    let lines: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains("Docker unavailable"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("Permission denied"), "{}", lines[0]);
+}
+
+#[test]
+fn no_containers_flag_turns_container_metrics_off() {
+    let agent = Agent::start(&["--no-containers"]);
+    let samples = agent.scrape();
+    assert!(
+        samples
+            .value(
+                "osprey_agent_build_info",
+                &[("version", env!("CARGO_PKG_VERSION"))]
+            )
+            .is_some()
+    );
+    assert!(
+        !samples
+            .0
+            .iter()
+            .any(|s| s.name.starts_with("container_") || s.name.starts_with("osprey_docker")),
+        "{samples:?}"
+    );
+    assert!(!agent.log().contains("Docker"), "{}", agent.log());
+}
+
+#[test]
+fn image_inventory_matches_docker() {
+    let Some(docker) = docker() else { return };
+    let agent = agent_for(docker);
+    let samples = agent.wait_for("Docker", SETTLE, |s| {
+        s.value("osprey_docker_up", &[]) == Some(1.0)
+    });
+    let size: f64 = docker
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Size}}",
+            osprey::docker::TEST_IMAGE,
+        ])
+        .parse()
+        .unwrap();
+    let image = [("image", osprey::docker::TEST_IMAGE), ("tag", "latest")];
+    assert_eq!(samples.value("osprey_image_size_bytes", &image), Some(size));
+    let count = docker
+        .run(&["images", "-q", "--no-trunc"])
+        .lines()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(samples.value("osprey_images", &[]), Some(count as f64));
 }
