@@ -50,7 +50,7 @@ impl Appender for StorageAppender<'_> {
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
         self.refuse_if_blocked()?;
         let shared = self.shared;
-        let mut head = shared.head();
+        let mut head = shared.head_for_append();
         if let Some(&id) = head.by_labels.get(labels) {
             let series = &head.series[&id];
             if !in_order(series.last_t, series.last_v, t, v) {
@@ -88,7 +88,7 @@ impl Appender for StorageAppender<'_> {
 
     fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError> {
         self.refuse_if_blocked()?;
-        let head = self.shared.head();
+        let head = self.shared.head_for_append();
         let found = head.series.get(&series.0).ok_or(AppendError::UnknownRef)?;
         if !in_order(found.last_t, found.last_v, t, v) {
             StorageStats::add(&self.shared.stats.out_of_order_samples, 1);
@@ -106,7 +106,7 @@ impl Appender for StorageAppender<'_> {
     fn commit(self: Box<Self>) -> Result<(), AppendError> {
         self.refuse_if_blocked()?;
         let stats = &self.shared.stats;
-        let mut head = self.shared.head();
+        let mut head = self.shared.head_for_append();
         let (mut accepted, mut refused) = (0, 0);
         for &(id, t, v) in &self.pending {
             let Some(series) = head.series.get(&id) else {
@@ -123,6 +123,16 @@ impl Appender for StorageAppender<'_> {
             if head.metadata.get(&metric) != Some(&metadata) {
                 head.metadata.insert(metric.clone(), metadata);
                 head.dirty_metadata.insert(metric);
+            }
+        }
+        if head.wal.len() >= self.shared.options.max_unsynced_samples {
+            self.shared.flush_soon();
+            while head.wal.len() >= self.shared.options.max_unsynced_samples {
+                head = self
+                    .shared
+                    .taken
+                    .wait(head)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
             }
         }
         drop(head);

@@ -154,6 +154,7 @@ fn take_batch(shared: &Shared) -> (Batch, u64) {
         let record = head.wal.take();
         head.unwritten.push((head.wal_seq, record));
         head.wal_seq += 1;
+        shared.taken.notify_all();
     }
     let new_ids = std::mem::take(&mut head.new_series);
     let series = new_ids

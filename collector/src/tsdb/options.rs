@@ -16,6 +16,10 @@ pub struct StorageOptions {
     pub max_series_per_source: u64,
     /// How often appended samples are written durably (the most a kill -9 can lose).
     pub flush_interval: Duration,
+    /// Most samples appended but not yet durable; a commit past this waits for the next tick
+    /// to take them, so a writer faster than the disk slows down instead of widening what a
+    /// crash can lose.
+    pub max_unsynced_samples: usize,
     /// Whether a background thread compacts older windows and applies retention.
     pub background_compaction: bool,
     /// Refuse writes while the filesystem has less free space than this, so a full disk never
@@ -33,6 +37,7 @@ impl Default for StorageOptions {
             max_series: 5_000_000,
             max_series_per_source: 200_000,
             flush_interval: Duration::from_millis(500),
+            max_unsynced_samples: 500_000,
             background_compaction: true,
             min_free_bytes: 64 << 20,
             cache_bytes: 256 << 20,

@@ -3,7 +3,7 @@
 //! compacts older windows and applies retention.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,13 +42,49 @@ pub(crate) struct Shared {
     pub stats: StorageStats,
     /// Set while the disk refuses writes: appends fail until a tick succeeds again.
     pub blocked: AtomicBool,
-    stop: Mutex<bool>,
+    /// Threads other than appenders waiting for `head`; appenders step aside for them.
+    waiting: AtomicUsize,
+    signal: Mutex<Signal>,
     wake: Condvar,
+    /// Notified (with `head`) each time a tick takes the pending write-ahead samples.
+    pub taken: Condvar,
+}
+
+/// What the background thread is asked to do.
+#[derive(Debug, Default)]
+struct Signal {
+    stop: bool,
+    flush_now: bool,
 }
 
 impl Shared {
     /// The head, even if a thread panicked while holding it (its data stays consistent).
     pub fn head(&self) -> MutexGuard<'_, Head> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        head
+    }
+
+    fn signal(&self) -> MutexGuard<'_, Signal> {
+        self.signal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the background thread for a tick now rather than at the end of the interval.
+    pub fn flush_soon(&self) {
+        self.signal().flush_now = true;
+        self.wake.notify_all();
+    }
+
+    /// The head for an appender: the mutex is not fair, and an appender looping at full speed
+    /// would otherwise starve the durability tick (and so lose more than a tick on a crash).
+    pub fn head_for_append(&self) -> MutexGuard<'_, Head> {
+        for _ in 0..100_000 {
+            if self.waiting.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
         self.head.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -83,8 +119,10 @@ impl Storage {
             writer: Mutex::new(()),
             stats: StorageStats::default(),
             blocked: AtomicBool::new(false),
-            stop: Mutex::new(false),
+            waiting: AtomicUsize::new(0),
+            signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
+            taken: Condvar::new(),
         });
         StorageStats::set(
             &shared.stats.series_active,
@@ -182,11 +220,7 @@ impl Storage {
     }
 
     fn stop_worker(&mut self) {
-        *self
-            .shared
-            .stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.signal().stop = true;
         self.shared.wake.notify_all();
         if let Some(worker) = self.worker.take()
             && worker.join().is_err()
@@ -210,15 +244,18 @@ impl Drop for Storage {
 fn run_background(shared: &Shared, maintenance: bool) {
     let mut last_maintenance = Instant::now();
     loop {
-        let stop = shared.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stop, _) = shared
+        let signal = shared.signal();
+        let (mut signal, _) = shared
             .wake
-            .wait_timeout_while(stop, shared.options.flush_interval, |stop| !*stop)
+            .wait_timeout_while(signal, shared.options.flush_interval, |s| {
+                !s.stop && !s.flush_now
+            })
             .unwrap_or_else(PoisonError::into_inner);
-        if *stop {
+        if signal.stop {
             return;
         }
-        drop(stop);
+        signal.flush_now = false;
+        drop(signal);
         if let Err(e) = flush::tick(shared) {
             tracing::warn!("storage write failed, retrying next tick: {e}");
         }

@@ -30,6 +30,11 @@ impl WalWriter {
         self.samples += 1;
     }
 
+    /// Number of samples in the record.
+    pub fn len(&self) -> usize {
+        self.samples
+    }
+
     /// Whether the record holds no sample.
     pub fn is_empty(&self) -> bool {
         self.samples == 0
