@@ -94,7 +94,9 @@ fn check(storage: &Storage, acked: &[i64], round: usize) {
         return;
     };
     let name = Matcher::new(MatchOp::Equal, "__name__", "crash_test_value").unwrap();
-    let at_last = storage.select(std::slice::from_ref(&name), last, last).unwrap();
+    let at_last = storage
+        .select(std::slice::from_ref(&name), last, last)
+        .unwrap();
     assert_eq!(
         at_last.len(),
         SERIES,

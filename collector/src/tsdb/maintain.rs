@@ -172,7 +172,7 @@ pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
 
 /// Bytes redb has allocated in the file (the file itself never shrinks; freed pages are
 /// reused, so keeping this under the budget keeps the file near it).
-fn used_bytes(shared: &Shared) -> Result<u64, StorageError> {
+pub fn used_bytes(shared: &Shared) -> Result<u64, StorageError> {
     let txn = shared.db.begin_write().map_err(db_err)?;
     let stats = txn.stats().map_err(db_err)?;
     txn.abort().map_err(db_err)?;

@@ -158,6 +158,11 @@ impl Storage {
         &self.shared.path
     }
 
+    /// Bytes the database has allocated in its file: what the retention size budget counts.
+    pub fn allocated_bytes(&self) -> Result<u64, StorageError> {
+        maintain::used_bytes(&self.shared)
+    }
+
     /// HELP/TYPE/UNIT last recorded for `metric`.
     pub fn metadata(&self, metric: &str) -> Option<Metadata> {
         self.shared.head().metadata.get(metric).cloned()
