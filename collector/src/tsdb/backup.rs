@@ -32,7 +32,7 @@ impl Storage {
         self.sync()?;
         let partial = dest.with_extension("partial");
         let _ = std::fs::remove_file(&partial);
-        let target = Database::create(&partial).map_err(db_err)?;
+        let mut target = Database::create(&partial).map_err(db_err)?;
         // The read snapshot pins pages until it ends: keep backups to the copying itself.
         let snapshot = self.database().begin_read().map_err(db_err)?;
         let mut entries = 0;
@@ -45,6 +45,8 @@ impl Storage {
         entries += copy(&snapshot, &target, METADATA)?;
         entries += copy(&snapshot, &target, STATE)?;
         drop(snapshot);
+        // Nobody else has the new file open: give back the space its growth reserved.
+        target.compact().map_err(db_err)?;
         drop(target);
         std::fs::rename(&partial, dest).map_err(|e| io_error(dest, e))?;
         let bytes = std::fs::metadata(dest)
