@@ -172,7 +172,7 @@ fn size(file: &str) {
             .or_default()
             .push(Sample { t, v });
         samples += 1;
-        if samples % 100_000 == 0 {
+        if samples.is_multiple_of(100_000) {
             app.commit().unwrap();
             app = storage.appender("");
         }
