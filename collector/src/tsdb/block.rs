@@ -23,9 +23,8 @@ pub fn encode(samples: &[Sample]) -> Result<Vec<u8>, BlockError> {
     }
     let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
     let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
-    let config = pco::ChunkConfig::default().with_compression_level(LEVEL);
-    let times = pco::standalone::simple_compress(&times, &config).map_err(pco_error)?;
-    let values = pco::standalone::simple_compress(&values, &config).map_err(pco_error)?;
+    let times = compress(&times)?;
+    let values = compress(&values)?;
     put_varint(&mut out, times.len() as u64);
     out.extend_from_slice(&times);
     out.extend_from_slice(&values);
@@ -44,8 +43,8 @@ pub fn decode_into(block: &[u8], out: &mut Vec<Sample>) -> Result<(), BlockError
         return Err(corrupt("timestamps past the end"));
     }
     let (times, values) = rest.split_at(times_len);
-    let times: Vec<i64> = pco::standalone::simple_decompress(times).map_err(pco_error)?;
-    let values: Vec<f64> = pco::standalone::simple_decompress(values).map_err(pco_error)?;
+    let times: Vec<i64> = decompress(times)?;
+    let values: Vec<f64> = decompress(values)?;
     if times.len() as u64 != count || values.len() as u64 != count {
         return Err(corrupt("count mismatch"));
     }
@@ -62,10 +61,26 @@ pub fn decode(block: &[u8]) -> Result<Vec<Sample>, BlockError> {
 }
 
 impl BlockError {
+    /// An error with this description.
+    pub fn new(what: String) -> Self {
+        BlockError(what)
+    }
+
     /// The input ended inside a value.
     pub fn truncated() -> Self {
         corrupt("truncated")
     }
+}
+
+/// pco standalone compression of a column of numbers.
+pub fn compress<T: pco::data_types::Number>(numbers: &[T]) -> Result<Vec<u8>, BlockError> {
+    let config = pco::ChunkConfig::default().with_compression_level(LEVEL);
+    pco::standalone::simple_compress(numbers, &config).map_err(pco_error)
+}
+
+/// The inverse of [`compress`].
+pub fn decompress<T: pco::data_types::Number>(bytes: &[u8]) -> Result<Vec<T>, BlockError> {
+    pco::standalone::simple_decompress(bytes).map_err(pco_error)
 }
 
 fn pco_error(e: pco::errors::PcoError) -> BlockError {

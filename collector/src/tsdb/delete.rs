@@ -10,9 +10,9 @@ use super::head::SealedChunk;
 use super::interface::Sample;
 use super::maintain::corrupt;
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{BLOCKS, CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, window_of};
+use super::schema::{BLOCKS, CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, group_range, window_of};
 use super::storage::{Shared, Storage};
-use super::{block, chunk};
+use super::{chunk, group};
 use crate::labels::Matcher;
 
 impl Storage {
@@ -81,22 +81,29 @@ impl Storage {
                     }
                 }
                 for &day in &days {
-                    let Some(bytes) = blocks
-                        .get((day, id))
+                    let found = blocks
+                        .range(group_range(day, id))
                         .map_err(db_err)?
-                        .map(|v| v.value().to_vec())
-                    else {
+                        .next_back()
+                        .transpose()
+                        .map_err(db_err)?
+                        .map(|(k, v)| (k.value(), v.value().to_vec()));
+                    let Some((key, bytes)) = found else {
                         continue;
                     };
-                    let samples = block::decode(&bytes).map_err(|e| corrupt("blocks", e))?;
-                    let kept = outside(&samples, start, end);
-                    if kept.is_empty() {
-                        blocks.remove((day, id)).map_err(db_err)?;
-                    } else if kept.len() < samples.len() {
-                        let encoded = block::encode(&kept).map_err(|e| corrupt("blocks", e))?;
-                        blocks
-                            .insert((day, id), encoded.as_slice())
-                            .map_err(db_err)?;
+                    let mut members =
+                        group::decode_all(&bytes).map_err(|e| corrupt("blocks", e))?;
+                    let Some(member) = members.iter_mut().find(|m| m.0 == id) else {
+                        continue;
+                    };
+                    let kept = outside(&member.1, start, end);
+                    if kept.len() == member.1.len() {
+                        continue;
+                    }
+                    member.1 = kept;
+                    blocks.remove(key).map_err(db_err)?;
+                    for (first, g) in group::build(members).map_err(|e| corrupt("blocks", e))? {
+                        blocks.insert((day, first), g.as_slice()).map_err(db_err)?;
                     }
                 }
                 if whole {

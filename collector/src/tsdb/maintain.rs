@@ -1,4 +1,4 @@
-//! Background upkeep: compacting a day's raw chunks into one pco block per series, and
+//! Background upkeep: compacting a day's raw chunks into pco-compressed groups, and
 //! retention by time and by size. Work is split into bounded transactions so appends' durability
 //! ticks are never held up for long.
 
@@ -9,12 +9,12 @@ use redb::ReadableTable;
 use super::flush::{check_free_space, durable_txn};
 use super::interface::Sample;
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{BLOCKS, CHUNKS, DAY_MS, PERSISTED, SERIES, WINDOW_MS, day_of};
+use super::schema::{BLOCKS, CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES, WINDOW_MS, day_of};
 use super::storage::Shared;
-use super::{block, chunk};
+use super::{chunk, group};
 
-/// Series ids per compaction transaction.
-const COMPACT_IDS_PER_TXN: u64 = 4096;
+/// Series ids per compaction transaction: one aligned run, so groups never straddle batches.
+const COMPACT_IDS_PER_TXN: u64 = GROUP_ID_SPAN;
 
 /// Keys deleted per retention transaction.
 const DELETES_PER_TXN: usize = 50_000;
@@ -94,7 +94,7 @@ fn compact_batch(
     let _writer = shared.writer();
     check_free_space(shared)?;
     let txn = durable_txn(&shared.db)?;
-    let mut series_done = 0;
+    let series_done;
     {
         let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
         let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
@@ -110,21 +110,36 @@ fn compact_batch(
                 keys.push(key);
             }
         }
+        if keys.is_empty() {
+            return Ok(());
+        }
         for key in keys {
             chunks.remove(key).map_err(db_err)?;
         }
-        for (id, mut samples) in by_series {
-            if let Some(existing) = blocks.get((day, id)).map_err(db_err)? {
-                block::decode_into(existing.value(), &mut samples)
-                    .map_err(|e| corrupt("blocks", e))?;
+        // Groups never cross aligned id runs, so the batch's groups are exactly these.
+        let old: Vec<((i64, u64), Vec<u8>)> = blocks
+            .range((day, from_id)..(day, to_id))
+            .map_err(db_err)?
+            .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?;
+        for (key, bytes) in old {
+            for (id, samples) in group::decode_all(&bytes).map_err(|e| corrupt("blocks", e))? {
+                by_series.entry(id).or_default().extend(samples);
             }
+            blocks.remove(key).map_err(db_err)?;
+        }
+        let mut series = Vec::with_capacity(by_series.len());
+        for (id, mut samples) in by_series {
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
-            let encoded = block::encode(&samples).map_err(|e| corrupt("blocks", e))?;
+            series.push((id, samples));
+        }
+        series_done = series.len() as u64;
+        for (first, bytes) in group::build(series).map_err(|e| corrupt("blocks", e))? {
             blocks
-                .insert((day, id), encoded.as_slice())
+                .insert((day, first), bytes.as_slice())
                 .map_err(db_err)?;
-            series_done += 1;
         }
     }
     txn.commit().map_err(db_err)?;

@@ -3,9 +3,10 @@
 //! [`Storage`] keeps a series registry with a postings index and an in-memory head of open
 //! chunks; every tick (500 ms by default) one durable transaction writes the tick's samples as a
 //! write-ahead record together with the chunks cut since the last tick, and a background thread
-//! compacts older windows into one pco block per series and day and applies retention. The
-//! on-disk format is written down in `FORMAT.md` beside this file. Other stages use it only
-//! through [`Appendable`] and [`Querier`] (and [`MemoryStorage`] in their unit tests).
+//! compacts older windows into pco-compressed day groups (timestamps shared by series scraped
+//! together) and applies retention. The on-disk format is written down in `FORMAT.md` beside
+//! this file. Other stages use it only through [`Appendable`] and [`Querier`] (and
+//! [`MemoryStorage`] in their unit tests).
 
 mod append;
 mod backup;
@@ -13,6 +14,7 @@ pub mod block;
 pub mod chunk;
 mod delete;
 mod flush;
+mod group;
 mod head;
 mod index;
 mod interface;

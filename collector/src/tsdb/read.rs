@@ -6,9 +6,9 @@ use std::sync::Arc;
 use redb::ReadableDatabase;
 
 use super::interface::{Querier, QueryError, Sample, Series};
-use super::schema::{BLOCKS, CHUNKS, WINDOW_MS, day_of, window_of};
+use super::schema::{BLOCKS, CHUNKS, WINDOW_MS, day_of, group_range, window_of};
 use super::storage::{Shared, Storage};
-use super::{block, chunk};
+use super::{chunk, group};
 use crate::labels::{Labels, Matcher};
 
 /// A series chosen by the matchers, with what the head holds of it.
@@ -100,10 +100,15 @@ impl Storage {
         for candidate in plan.candidates {
             let mut samples = Vec::new();
             for &day in &plan.days {
-                if let Some(bytes) = blocks.get((day, candidate.id)).map_err(storage_error)? {
-                    decoded.clear();
-                    block::decode_into(bytes.value(), &mut decoded).map_err(storage_error)?;
-                    samples.extend(decoded.iter().filter(|s| s.t >= start && s.t <= end));
+                let range = group_range(day, candidate.id);
+                let Some(entry) = blocks.range(range).map_err(storage_error)?.next_back() else {
+                    continue;
+                };
+                let (_, bytes) = entry.map_err(storage_error)?;
+                if let Some(found) =
+                    group::find(bytes.value(), candidate.id).map_err(storage_error)?
+                {
+                    samples.extend(found.into_iter().filter(|s| s.t >= start && s.t <= end));
                 }
             }
             for &window in &plan.windows {

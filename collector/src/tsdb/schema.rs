@@ -28,8 +28,18 @@ pub const PERSISTED: TableDefinition<u64, i64> = TableDefinition::new("persisted
 /// Raw chunks: (window start, series id, first timestamp) -> XOR chunk.
 pub const CHUNKS: TableDefinition<(i64, u64, i64), &[u8]> = TableDefinition::new("chunks");
 
-/// Compacted blocks: (day start, series id) -> pco block of every chunk that began that day.
+/// Compacted groups: (day start, first member's series id) -> the pco-compressed samples of
+/// every chunk its members began that day (see `group.rs`).
 pub const BLOCKS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("blocks");
+
+/// Groups never mix series from different aligned runs of this many ids, so the group holding
+/// a series is the last key at or before it within its run.
+pub const GROUP_ID_SPAN: u64 = 4096;
+
+/// The key range that may hold the group of series `id` for `day`.
+pub fn group_range(day: i64, id: u64) -> std::ops::RangeInclusive<(i64, u64)> {
+    (day, id - id % GROUP_ID_SPAN)..=(day, id)
+}
 
 /// Write-ahead records, one per durability tick: sequence -> samples appended in that tick.
 pub const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
