@@ -55,7 +55,7 @@ impl Storage {
             let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
             let mut series_table = txn.open_table(SERIES).map_err(db_err)?;
             let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
-            for &(id, whole) in &ids {
+            for &(id, whole, last_t) in &ids {
                 for &window in &windows {
                     let range = (window, id, i64::MIN)..=(window, id, i64::MAX);
                     let found: Vec<((i64, u64, i64), Vec<u8>)> = chunks
@@ -110,12 +110,21 @@ impl Storage {
                     series_table.remove(id).map_err(db_err)?;
                     persisted.remove(id).map_err(db_err)?;
                     forget.push(id);
+                } else {
+                    // Everything up to the series' last sample is now settled on disk, even if
+                    // the deletion emptied its head: replay must skip all of it.
+                    persisted.insert(id, last_t).map_err(db_err)?;
                 }
             }
         }
         txn.commit().map_err(db_err)?;
         let mut head = shared.head();
         head.raw_windows.extend(new_windows);
+        for &(id, _, last_t) in &ids {
+            if let Some(series) = head.series.get_mut(&id) {
+                series.persisted_t = series.persisted_t.max(last_t);
+            }
+        }
         for &id in &forget {
             head.remove(id);
         }
@@ -126,8 +135,8 @@ impl Storage {
 }
 
 /// Removes the range from the head copies of matching series and seals what is left; returns
-/// the ids with whether the range covered all their samples.
-fn trim_head(shared: &Shared, matchers: &[Matcher], start: i64, end: i64) -> Vec<(u64, bool)> {
+/// the ids with whether the range covered all their samples, and their newest timestamps.
+fn trim_head(shared: &Shared, matchers: &[Matcher], start: i64, end: i64) -> Vec<(u64, bool, i64)> {
     let mut head = shared.head();
     let head = &mut *head;
     let ids = head
@@ -143,7 +152,7 @@ fn trim_head(shared: &Shared, matchers: &[Matcher], start: i64, end: i64) -> Vec
             continue;
         }
         let whole = start <= series.first_t && end >= series.last_t;
-        matched.push((id, whole));
+        matched.push((id, whole, series.last_t));
         let mut samples = Vec::new();
         series.head_samples(i64::MIN, i64::MAX, &mut samples);
         let kept = outside(&samples, start, end);

@@ -19,6 +19,9 @@ use super::storage::Shared;
 /// cut (say after a restart) never becomes one huge transaction.
 const MAX_SERIES_PER_TICK: usize = 20_000;
 
+/// Ticks between truncations of the `wal` table.
+const TRUNCATE_EVERY: u64 = 8;
+
 /// A write transaction that is on disk when `commit` returns and reopens quickly after a crash.
 pub fn durable_txn(db: &Database) -> Result<WriteTransaction, StorageError> {
     let mut txn = db.begin_write().map_err(db_err)?;
@@ -91,8 +94,10 @@ pub fn flush_head(shared: &Shared) -> Result<(), StorageError> {
         tick_locked(shared)?;
         let head = shared.head();
         if head.sealed_ids.is_empty() && head.unwritten.is_empty() && head.wal.is_empty() {
-            drop(head);
             // One more tick drops the write-ahead records the chunks just written replaced.
+            let mut head = head;
+            head.truncate_now = true;
+            drop(head);
             return tick_locked(shared);
         }
     }
@@ -182,13 +187,20 @@ fn take_batch(shared: &Shared) -> (Batch, u64) {
             Some((name, m))
         })
         .collect();
+    head.ticks += 1;
+    let truncate_below = if head.ticks.is_multiple_of(TRUNCATE_EVERY) || head.truncate_now {
+        head.truncate_now = false;
+        head.oldest_needed_seq()
+    } else {
+        head.wal_floor
+    };
     let batch = Batch {
         records: head.unwritten.clone(),
         series,
         new_ids,
         chunks,
         metadata,
-        truncate_below: head.oldest_needed_seq(),
+        truncate_below,
         next_id: head.next_id,
         next_seq: head.wal_seq,
     };

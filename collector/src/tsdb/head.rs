@@ -179,6 +179,11 @@ pub struct Head {
     pub wal_seq: u64,
     /// Records below this sequence number are gone from the `wal` table.
     pub wal_floor: u64,
+    /// Ticks taken so far; the oldest record still needed is worked out every few ticks
+    /// (it walks every series) or when `truncate_now` asks for it.
+    pub ticks: u64,
+    /// Whether the next tick must drop every record no series needs (a flush asks for it).
+    pub truncate_now: bool,
     /// Ids of series with sealed chunks.
     pub sealed_ids: BTreeSet<u64>,
     /// HELP/TYPE/UNIT by metric name.

@@ -1,6 +1,7 @@
 //! The postings index: for every label pair, the sorted ids of the series carrying it, so that
 //! `=`, `!=`, `=~` and `!~` matchers resolve without looking at every series.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
@@ -18,12 +19,16 @@ impl Postings {
     /// (new series get increasing ids; loading sorts first).
     pub fn add(&mut self, id: u64, labels: &Labels) {
         for label in labels.iter() {
-            let list = self
-                .by_name
-                .entry(label.name.as_str().into())
-                .or_default()
-                .entry(label.value.as_str().into())
-                .or_default();
+            // Look up before inserting: most names and values exist already, and building the
+            // boxed keys for `entry` would allocate for every label of every series.
+            let values = match self.by_name.get_mut(label.name.as_str()) {
+                Some(values) => values,
+                None => self.by_name.entry(label.name.as_str().into()).or_default(),
+            };
+            let list = match values.get_mut(label.value.as_str()) {
+                Some(list) => list,
+                None => values.entry(label.value.as_str().into()).or_default(),
+            };
             match list.last() {
                 Some(&last) if last > id => {
                     let at = list.partition_point(|&x| x < id);
@@ -58,14 +63,14 @@ impl Postings {
     /// present; `None` when no matcher narrows the set (the caller then scans all series).
     /// Callers still check each candidate against all matchers.
     pub fn candidates(&self, matchers: &[Matcher]) -> Option<Vec<u64>> {
-        let mut lists: Vec<Vec<u64>> = matchers
+        let mut lists: Vec<Cow<'_, [u64]>> = matchers
             .iter()
             .filter(|m| !m.matches_empty())
             .map(|m| self.matching_present(m))
             .collect();
-        lists.sort_by_key(Vec::len);
+        lists.sort_by_key(|l| l.len());
         let mut lists = lists.into_iter();
-        let mut result = lists.next()?;
+        let mut result = lists.next()?.into_owned();
         for list in lists {
             if result.is_empty() {
                 break;
@@ -76,12 +81,13 @@ impl Postings {
     }
 
     /// Ids of series that carry label `m.name` with a value `m` accepts.
-    fn matching_present(&self, m: &Matcher) -> Vec<u64> {
+    /// Borrowed where one postings list answers, so large lists are not copied.
+    fn matching_present(&self, m: &Matcher) -> Cow<'_, [u64]> {
         let Some(values) = self.by_name.get(m.name.as_str()) else {
-            return Vec::new();
+            return Cow::Borrowed(&[]);
         };
         if m.op == MatchOp::Equal {
-            return values.get(m.value.as_str()).cloned().unwrap_or_default();
+            return Cow::Borrowed(values.get(m.value.as_str()).map_or(&[], Vec::as_slice));
         }
         let mut lists: Vec<&Vec<u64>> = values
             .iter()
@@ -89,13 +95,13 @@ impl Postings {
             .map(|(_, list)| list)
             .collect();
         match lists.len() {
-            0 => Vec::new(),
-            1 => lists.pop().cloned().unwrap_or_default(),
+            0 => Cow::Borrowed(&[]),
+            1 => Cow::Borrowed(lists.pop().map_or(&[], Vec::as_slice)),
             _ => {
                 let mut all: Vec<u64> = lists.into_iter().flatten().copied().collect();
                 all.sort_unstable();
                 all.dedup();
-                all
+                Cow::Owned(all)
             }
         }
     }
