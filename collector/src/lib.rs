@@ -3,4 +3,5 @@
 //! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
 
 pub mod labels;
+pub mod rules;
 pub mod tsdb;
