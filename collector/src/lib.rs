@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
 
+pub mod api;
 pub mod labels;
 pub mod rules;
 pub mod tsdb;

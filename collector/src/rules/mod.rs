@@ -8,7 +8,7 @@ mod group;
 mod state_store;
 pub mod template;
 
-pub use alert::{Alert, AlertState, NotifierAlert};
+pub use alert::{Alert, AlertState, NotifierAlert, rfc3339};
 pub use duration::{format_duration, parse_duration};
 pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleState};
 pub use file::{

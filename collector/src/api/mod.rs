@@ -1,0 +1,3 @@
+//! The collector's HTTP API.
+
+pub mod rules;
