@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod labels;
+pub mod notify;
 pub mod rules;
 pub mod tsdb;

@@ -205,8 +205,8 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
     }
 }
 
-/// The first line of a YAML error, without the source excerpt that follows it.
-pub(crate) fn yaml_error_line(message: &str) -> &str {
+/// The first line of a YAML error message, without the source excerpt that follows it.
+pub fn yaml_error_line(message: &str) -> &str {
     let first = message.lines().next().unwrap_or(message);
     first.strip_prefix("error: ").unwrap_or(first)
 }

@@ -13,7 +13,7 @@ pub use duration::{format_duration, parse_duration};
 pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleState};
 pub use file::{
     Rule, RuleFileErrors, RuleGroup, RuleKind, is_label_name, is_metric_name, load_rule_file,
-    parse_rule_file,
+    parse_rule_file, yaml_error_line,
 };
 pub use group::{GroupState, Notify, RuleDeps, RuleHealth, RuleManager, generator_url};
 pub use state_store::{AlertStateStore, RedbAlertStateStore, StateStoreError};
