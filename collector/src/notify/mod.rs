@@ -2,9 +2,19 @@
 //! email and webhook delivery through a persisted retry queue.
 
 mod config;
+mod deliver;
+mod dispatch;
+mod email;
 mod matchers;
+mod metrics;
+mod nflog;
+mod notifier;
+mod payload;
+mod queue;
 mod route;
+mod silence;
 mod validate;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,10 +23,31 @@ pub use config::{
     AlertmanagerConfig, Authorization, BasicAuth, ConfigError, HttpConfig, TlsConfig,
     load_alertmanager_file, parse_alertmanager_config,
 };
+pub use deliver::Deliverer;
+pub use dispatch::{Dispatcher, SharedNotifications};
+pub use email::{build_message, send_email};
 pub use matchers::parse_matchers;
+pub use metrics::{AttemptResult, NotifyMetrics};
+pub use nflog::{LogEntry, NotificationLog, needs_update};
+pub use notifier::{Notifier, NotifierError};
+pub use payload::{AmAlert, GroupNotice, WebhookAlert, WebhookMessage, fingerprint, sort_alerts};
+pub use queue::{Content, Delivery, DeliveryQueue, Integration, QueueError, backoff};
 pub use route::{GroupBy, Route};
+pub use silence::{Silence, SilenceError, SilenceMatcher, Silences};
+pub use webhook::{send_webhook, webhook_client};
 
 use crate::labels::Matcher;
+
+/// Why one delivery attempt failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again (connection failure, 5xx, temporary SMTP error).
+    #[error("{0}")]
+    Retry(String),
+    /// Not worth trying again (4xx, permanent SMTP error, bad configuration).
+    #[error("{0}")]
+    Reject(String),
+}
 
 /// A validated notification setup: what the dispatcher runs.
 #[derive(Debug, Clone)]
