@@ -6,21 +6,13 @@ use std::process::Command;
 
 use osprey_collector::rules::load_rule_file;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+mod support;
 
-/// promtool's path, or `None` (skip) on a machine without it; CI must have it.
-fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool").arg("--version").output().is_ok();
-    assert!(
-        found || !in_ci(),
-        "promtool is missing in CI (tests/install-deps.sh installs it)"
-    );
-    if !found {
-        eprintln!("skipping: promtool is not installed");
-    }
-    found.then_some("promtool")
+use support::{in_ci, peer_present};
+
+/// Whether promtool is here; CI must have it.
+fn promtool() -> bool {
+    peer_present("promtool", &["--version"])
 }
 
 struct Verdict {
@@ -189,7 +181,7 @@ const CASES: &[(&str, &str, bool)] = &[
 
 #[test]
 fn validation_agrees_with_promtool() {
-    if promtool().is_none() {
+    if !promtool() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -268,7 +260,7 @@ fn osprey_rules_pass_promtool_and_load() {
                 );
             }
         }
-        if promtool().is_some() {
+        if promtool() {
             let verdict = promtool_verdict(path);
             assert!(
                 verdict.ok,
