@@ -200,6 +200,7 @@ fn alert(instance: &str, ends_at: i64) -> NotifierAlert {
         starts_at: now() - 60_000,
         ends_at,
         generator_url: "http://collector:9718/graph?g0.expr=cpu+%3E+80&g0.tab=1".to_owned(),
+        value: 93.5,
     }
 }
 

@@ -5,6 +5,7 @@ mod config;
 mod deliver;
 mod dispatch;
 mod email;
+mod history;
 mod matchers;
 mod metrics;
 mod nflog;
@@ -26,6 +27,7 @@ pub use config::{
 pub use deliver::Deliverer;
 pub use dispatch::{Dispatcher, SharedNotifications};
 pub use email::{build_message, send_email};
+pub use history::{Acknowledgement, AlertHistory, AlertRecord, HistoryError, HistoryQuery};
 pub use matchers::parse_matchers;
 pub use metrics::{AttemptResult, NotifyMetrics};
 pub use nflog::{LogEntry, NotificationLog, needs_update};

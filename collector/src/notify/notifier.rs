@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::Notifications;
 use super::deliver::Deliverer;
 use super::dispatch::{Dispatcher, SharedNotifications};
+use super::history::{AlertHistory, HistoryError};
 use super::metrics::NotifyMetrics;
 use super::nflog::{LogError, NotificationLog};
 use super::payload::{AmAlert, label_map};
@@ -26,6 +27,9 @@ pub enum NotifierError {
     /// The silences.
     #[error(transparent)]
     Silences(#[from] SilenceError),
+    /// The alert history.
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 /// Routing, grouping and delivery of alerts.
@@ -39,6 +43,8 @@ pub struct Notifier {
     pub metrics: Arc<NotifyMetrics>,
     /// Silences, for the API.
     pub silences: Arc<Silences>,
+    /// Alert history, for the API.
+    pub history: Arc<AlertHistory>,
 }
 
 fn now_ms() -> i64 {
@@ -58,7 +64,8 @@ impl Notifier {
         let metrics = Arc::new(NotifyMetrics::default());
         let queue = Arc::new(DeliveryQueue::open(Arc::clone(&db), Arc::clone(&metrics))?);
         let log = NotificationLog::open(Arc::clone(&db), now_ms())?;
-        let silences = Arc::new(Silences::open(db)?);
+        let silences = Arc::new(Silences::open(Arc::clone(&db))?);
+        let history = Arc::new(AlertHistory::open(db)?);
         let config: SharedNotifications = Arc::new(RwLock::new(Arc::new(notifications)));
         let external_url = external_url.trim_end_matches('/').to_owned();
         let dispatcher = Dispatcher::new(
@@ -80,6 +87,7 @@ impl Notifier {
             config,
             metrics,
             silences,
+            history,
         })
     }
 
@@ -118,6 +126,20 @@ impl Notifier {
 
 impl Notify for Notifier {
     fn notify(&self, alerts: Vec<NotifierAlert>) {
+        let now = now_ms();
+        for alert in &alerts {
+            let resolved = (alert.ends_at <= now).then_some(alert.ends_at);
+            let labels = label_map(&alert.labels);
+            if let Err(e) = self.history.observe(
+                &labels,
+                &alert.annotations,
+                alert.value,
+                alert.starts_at,
+                resolved,
+            ) {
+                tracing::warn!("{e}");
+            }
+        }
         let alerts = alerts
             .into_iter()
             .map(|a| AmAlert {
@@ -131,7 +153,7 @@ impl Notify for Notifier {
         self.dispatcher
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .receive(alerts, now_ms());
+            .receive(alerts, now);
         self.wake.notify_one();
     }
 }

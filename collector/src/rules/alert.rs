@@ -101,6 +101,8 @@ pub struct NotifierAlert {
     pub ends_at: i64,
     /// A link to the expression on the collector.
     pub generator_url: String,
+    /// The sample value at the last evaluation.
+    pub value: f64,
 }
 
 /// A Unix-millisecond time as Go's RFC 3339 with nanoseconds prints it (UTC, trailing zeros

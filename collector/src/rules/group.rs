@@ -229,6 +229,7 @@ fn alerts_to_send(
                 alert.valid_until
             },
             generator_url: url.clone(),
+            value: alert.value,
         });
     }
     out
