@@ -294,6 +294,13 @@ pub fn parse_alertmanager_config(text: &str) -> Result<super::Notifications, Con
     super::validate::validate(config)
 }
 
+impl AlertmanagerConfig {
+    /// Validates a configuration embedded elsewhere (the collector config's `alertmanager:`).
+    pub fn validate(self) -> Result<super::Notifications, ConfigError> {
+        super::validate::validate(self)
+    }
+}
+
 impl GlobalConfig {
     /// Names of integrations Osprey does not implement that the global section configures.
     pub fn unsupported(&self) -> impl Iterator<Item = &str> {

@@ -286,6 +286,32 @@ impl RuleManager {
         self.groups.iter().map(|g| lock(g).clone()).collect()
     }
 
+    /// Rule self-metrics in the Prometheus text format: evaluation failures and the last
+    /// evaluation's duration per group.
+    pub fn render_metrics(&self) -> String {
+        let mut failures = String::from(
+            "# HELP osprey_rule_evaluation_failures_total Rule evaluations that failed.\n\
+             # TYPE osprey_rule_evaluation_failures_total counter\n",
+        );
+        let mut durations = String::from(
+            "# HELP osprey_rule_group_last_duration_seconds Duration of the last evaluation of a rule group.\n\
+             # TYPE osprey_rule_group_last_duration_seconds gauge\n",
+        );
+        for group in self.groups.iter() {
+            let group = lock(group);
+            let name = group.group.name.replace('\\', "\\\\").replace('"', "\\\"");
+            failures.push_str(&format!(
+                "osprey_rule_evaluation_failures_total{{rule_group=\"{name}\"}} {}\n",
+                group.failures
+            ));
+            durations.push_str(&format!(
+                "osprey_rule_group_last_duration_seconds{{rule_group=\"{name}\"}} {}\n",
+                group.evaluation_time.as_secs_f64()
+            ));
+        }
+        failures + &durations
+    }
+
     /// Starts one task per group that evaluates it on its interval until `shutdown` turns true.
     pub fn spawn(
         &self,

@@ -205,6 +205,11 @@ fn duplicate_label_sets_are_an_evaluation_error() {
         Some("vector contains metrics with the same labelset after applying alert labels")
     );
     assert_eq!(group.failures, 1);
+    let metrics = h.manager.render_metrics();
+    assert!(
+        metrics.contains("osprey_rule_evaluation_failures_total{rule_group=\"g\"} 1\n"),
+        "{metrics}"
+    );
 }
 
 #[test]
