@@ -35,6 +35,14 @@ impl Deliverer {
         }
     }
 
+    /// Drops the cached HTTP clients, so the next sends use reloaded settings.
+    pub fn forget_clients(&self) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Sends until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         loop {

@@ -105,9 +105,14 @@ impl AlertHistory {
         Ok(history)
     }
 
-    fn write(&self, record: &AlertRecord) -> Result<(), HistoryError> {
+    /// Writes a record; `flush: false` leaves it to the next durable commit of the database
+    /// (the notification queued right after), keeping fsyncs off the alerting path.
+    fn write(&self, record: &AlertRecord, flush: bool) -> Result<(), HistoryError> {
         let bytes = serde_json::to_vec(record).expect("records serialize to JSON");
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        if !flush {
+            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
         txn.open_table(HISTORY)
             .map_err(db_err)?
             .insert(record.id, bytes.as_slice())
@@ -171,7 +176,7 @@ impl AlertHistory {
         } else {
             open.insert(fp, record.id);
         }
-        self.write(&record)
+        self.write(&record, false)
     }
 
     /// Lists records, newest first.
@@ -213,7 +218,7 @@ impl AlertHistory {
             comment: comment.to_owned(),
             at: now,
         });
-        self.write(&record)?;
+        self.write(&record, true)?;
         Ok(record)
     }
 
@@ -247,7 +252,7 @@ impl AlertHistory {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&record.fingerprint);
-            self.write(&record)?;
+            self.write(&record, true)?;
             resolved.push(record);
         }
         Ok(resolved)

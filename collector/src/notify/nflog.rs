@@ -64,10 +64,12 @@ impl NotificationLog {
             .and_then(|bytes| serde_json::from_slice(bytes.value()).ok()))
     }
 
-    /// Records a notification.
+    /// Records a notification. The commit is not flushed on its own: the dispatcher queues the
+    /// notification right after, and that durable commit persists this one with it.
     pub fn set(&self, key: &str, entry: &LogEntry) -> Result<(), LogError> {
         let bytes = serde_json::to_vec(entry).expect("log entries serialize to JSON");
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
         txn.open_table(LOG)
             .map_err(db_err)?
             .insert(key, bytes.as_slice())

@@ -93,7 +93,11 @@ impl Notifier {
 
     /// Replaces the configuration (on reload); groups and the queue carry on.
     pub fn reload(&self, notifications: Notifications) {
+        for warning in &notifications.warnings {
+            tracing::warn!("alertmanager configuration: {warning}");
+        }
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(notifications);
+        self.deliverer.forget_clients();
     }
 
     /// Starts the dispatcher and the delivery worker until `shutdown` turns true.
