@@ -16,7 +16,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use osprey_collector::labels::Labels;
 use osprey_collector::notify::{AttemptResult, Notifier, parse_alertmanager_config};
-use osprey_collector::rules::{NotifierAlert, Notify};
+use osprey_collector::rules::{NotifierAlert, Notify, RuleDeps, RuleManager, parse_rule_file};
+use osprey_collector::tsdb::MemoryStorage;
 use serde_json::Value;
 use support::{eventually, files_in, free_port, peer_present};
 
@@ -201,6 +202,7 @@ fn alert(instance: &str, ends_at: i64) -> NotifierAlert {
         ends_at,
         generator_url: "http://collector:9718/graph?g0.expr=cpu+%3E+80&g0.tab=1".to_owned(),
         value: 93.5,
+        resolved: ends_at <= now(),
     }
 }
 
@@ -429,4 +431,70 @@ async fn server_errors_are_retried_client_errors_are_not() {
         "no retry after 4xx"
     );
     assert_eq!(notifier.metrics.queue_length(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_evaluations_drive_firing_and_resolved_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Hook::default();
+    let hook_port = free_port();
+    let _server = serve_hook(&hook, hook_port).await;
+    let config = format!(
+        "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n\
+         receivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/\n"
+    );
+    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let _tasks = notifier.spawn(shutdown);
+    let cpu: Arc<Mutex<Vec<(Labels, f64)>>> = Arc::default();
+    let answer = cpu.clone();
+    let rules = "groups:\n- name: host\n  rules:\n  - alert: HostHighCpuUsage\n    expr: cpu > 80\n    for: 2s\n    labels:\n      severity: warning\n    annotations:\n      summary: 'CPU {{ $value | printf \"%.1f\" }}% on {{ $labels.instance }}'\n";
+    let deps = RuleDeps {
+        query: Arc::new(move |_: &str, _: i64| Ok(answer.lock().unwrap().clone())),
+        storage: Arc::new(MemoryStorage::new()),
+        notify: Arc::new(notifier.clone()),
+        state_store: None,
+        external_labels: Default::default(),
+        external_url: "http://collector:9718".to_owned(),
+        resend_delay: Duration::from_secs(60),
+    };
+    let groups = parse_rule_file(Path::new("host.yml"), rules).unwrap();
+    let manager = RuleManager::new(groups, Duration::from_secs(1), deps);
+    let busy = (
+        Labels::from_pairs([("__name__", "cpu"), ("instance", "web1:9100")]),
+        97.25,
+    );
+
+    // A spike shorter than `for` never notifies.
+    *cpu.lock().unwrap() = vec![busy.clone()];
+    manager.evaluate_all(now());
+    cpu.lock().unwrap().clear();
+    manager.evaluate_all(now() + 1000);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.count(), 0);
+
+    *cpu.lock().unwrap() = vec![busy];
+    let start = now();
+    manager.evaluate_all(start);
+    manager.evaluate_all(start + 2000);
+    let firing = eventually(Duration::from_secs(10), || hook.body(0))
+        .await
+        .expect("firing webhook");
+    assert_eq!(
+        firing["alerts"][0]["labels"]["alertname"],
+        "HostHighCpuUsage"
+    );
+    assert_eq!(
+        firing["alerts"][0]["annotations"]["summary"],
+        "CPU 97.2% on web1:9100"
+    );
+    cpu.lock().unwrap().clear();
+    manager.evaluate_all(start + 3000);
+    let resolved = eventually(Duration::from_secs(10), || hook.body(1))
+        .await
+        .expect("resolved webhook");
+    assert_eq!(resolved["status"], "resolved");
+    let history = notifier.history.list(&Default::default()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].resolved_by.as_deref(), Some("rule"));
 }

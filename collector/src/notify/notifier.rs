@@ -132,7 +132,7 @@ impl Notify for Notifier {
     fn notify(&self, alerts: Vec<NotifierAlert>) {
         let now = now_ms();
         for alert in &alerts {
-            let resolved = (alert.ends_at <= now).then_some(alert.ends_at);
+            let resolved = alert.resolved.then_some(alert.ends_at);
             let labels = label_map(&alert.labels);
             if let Err(e) = self.history.observe(
                 &labels,

@@ -103,6 +103,8 @@ pub struct NotifierAlert {
     pub generator_url: String,
     /// The sample value at the last evaluation.
     pub value: f64,
+    /// Whether the rule has resolved it (then `ends_at` is the resolve time).
+    pub resolved: bool,
 }
 
 /// A Unix-millisecond time as Go's RFC 3339 with nanoseconds prints it (UTC, trailing zeros

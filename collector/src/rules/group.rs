@@ -230,6 +230,7 @@ fn alerts_to_send(
             },
             generator_url: url.clone(),
             value: alert.value,
+            resolved: alert.resolved_at != 0,
         });
     }
     out

@@ -31,6 +31,7 @@ fn firing(instance: &str) -> NotifierAlert {
         ends_at: chrono::Utc::now().timestamp_millis() + 600_000,
         generator_url: String::new(),
         value: 97.0,
+        resolved: false,
     }
 }
 
