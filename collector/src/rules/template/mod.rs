@@ -7,6 +7,7 @@
 mod exec;
 mod funcs;
 mod gofmt;
+mod lex;
 mod parse;
 mod value;
 
