@@ -14,6 +14,7 @@ mod payload;
 mod queue;
 mod route;
 mod silence;
+mod targets;
 mod validate;
 mod webhook;
 
