@@ -89,3 +89,48 @@ pub async fn send_webhook(
         Err(SendError::Reject(detail))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::{HttpConfig, TlsConfig};
+
+    fn target(url: &str, http: HttpConfig) -> WebhookTarget {
+        WebhookTarget {
+            url: Some(url.to_owned()),
+            url_file: None,
+            send_resolved: true,
+            http,
+            max_alerts: 0,
+            timeout: Some(std::time::Duration::from_secs(2)),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_https_receiver_is_retried_not_a_crash() {
+        let http = HttpConfig {
+            tls_config: Some(TlsConfig {
+                insecure_skip_verify: true,
+                ..TlsConfig::default()
+            }),
+            ..HttpConfig::default()
+        };
+        let target = target("https://127.0.0.1:1/", http);
+        let client = webhook_client(&target).unwrap();
+        let outcome = send_webhook(&client, &target, "{}").await;
+        assert!(matches!(outcome, Err(SendError::Retry(_))), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_a_clear_error() {
+        let http = HttpConfig {
+            tls_config: Some(TlsConfig {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..TlsConfig::default()
+            }),
+            ..HttpConfig::default()
+        };
+        let error = webhook_client(&target("https://example.com/", http)).unwrap_err();
+        assert!(error.starts_with("ca_file /nonexistent/ca.pem:"), "{error}");
+    }
+}
