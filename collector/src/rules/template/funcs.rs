@@ -42,6 +42,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             Value::Str(sprintf(&string(format)?, rest))
         }
         "urlquery" => Value::Str(url_query(&go_print(args))),
+        "graphLink" | "tableLink" => {
+            let tab = if name == "graphLink" { 0 } else { 1 };
+            let expr = url_query(&string(one(args)?)?);
+            Value::Str(format!("/graph?g0.expr={expr}&g0.tab={tab}"))
+        }
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" => compare(name, args)?,
         "humanize" => Value::Str(humanize(number(one(args)?)?)),
         "humanize1024" => Value::Str(humanize1024(number(one(args)?)?)),
@@ -75,7 +80,11 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             let duration = crate::rules::parse_duration(&text)?;
             Value::Float(duration.as_secs_f64())
         }
-        other => return Err(format!("function \"{other}\" not defined")),
+        other => {
+            return Err(format!(
+                "{other} is not supported in Osprey's alert templates"
+            ));
+        }
     };
     Ok(value)
 }

@@ -73,7 +73,26 @@ pub struct ParseError {
     message: String,
 }
 
+/// Every function Go's templates and Prometheus define, so that rule files valid for
+/// promtool parse here too; those Osprey cannot run fail at expansion time.
 const KNOWN_FUNCTIONS: &[&str] = &[
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "safeHtml",
+    "sortByLabel",
+    "pathPrefix",
+    "externalURL",
+    "toTime",
+    "graphLink",
+    "tableLink",
+    "html",
+    "js",
+    "call",
+    "slice",
     "and",
     "or",
     "not",
