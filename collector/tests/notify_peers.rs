@@ -88,8 +88,11 @@ impl Drop for SmtpServer {
 }
 
 async fn smtp_server(dir: &Path, tls: Option<(&Path, &Path)>) -> SmtpServer {
+    smtp_server_on(dir, free_port(), tls).await
+}
+
+async fn smtp_server_on(dir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> SmtpServer {
     let maildir = dir.join("maildir");
-    let port = free_port();
     let mut command = Command::new(PYTHON);
     command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
     if let Some((cert, key)) = tls {
@@ -497,4 +500,36 @@ async fn rule_evaluations_drive_firing_and_resolved_webhooks() {
     let history = notifier.history.list(&Default::default()).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].resolved_by.as_deref(), Some("rule"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_smtp_server_down_gets_the_email_once_it_is_back() {
+    if !smtp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        "global:\n  smtp_smarthost: 127.0.0.1:{port}\n  smtp_from: osprey@example.com\n  smtp_require_tls: false\n\
+         route:\n  receiver: mail\n  group_wait: 0s\n  group_interval: 1s\n\
+         receivers:\n- name: mail\n  email_configs:\n  - to: oncall@example.com\n"
+    );
+    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let _tasks = notifier.spawn(shutdown);
+    notifier.notify(vec![alert("host4:9100", now() + 600_000)]);
+    let retried = eventually(Duration::from_secs(10), || {
+        (notifier.metrics.attempts("mail", AttemptResult::Retry) >= 1).then_some(())
+    })
+    .await;
+    assert!(retried.is_some(), "a refused SMTP connection is retried");
+    let smtp = smtp_server_on(dir.path(), port, None).await;
+    let mail = eventually(Duration::from_secs(15), || mails(&smtp).into_iter().next()).await;
+    assert!(
+        header(&mail.expect("email after the server came back"), "Subject")
+            .unwrap()
+            .starts_with("[FIRING:1]")
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(mails(&smtp).len(), 1, "sent once");
 }
