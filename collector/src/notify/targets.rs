@@ -42,6 +42,16 @@ pub(super) fn email_target(
             "email html/text templates are ignored: Osprey uses its built-in texts".to_owned(),
         );
     }
+    if email.auth_secret.is_some() || global.smtp_auth_secret.is_some() {
+        warnings.push("CRAM-MD5 (auth_secret) is not supported: PLAIN or LOGIN is used".to_owned());
+    }
+    if email
+        .headers
+        .keys()
+        .any(|k| !k.eq_ignore_ascii_case("subject"))
+    {
+        warnings.push("email headers other than Subject are ignored".to_owned());
+    }
     let (password, password_file) =
         if email.auth_password.is_none() && email.auth_password_file.is_none() {
             (
