@@ -290,3 +290,36 @@ fn inhibit_rule(rule: &InhibitRuleConfig) -> Result<InhibitRule, ConfigError> {
         equal: rule.equal.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::notify::{GroupBy, parse_alertmanager_config};
+
+    #[test]
+    fn defaults_inherit_down_the_tree_and_ignored_parts_are_warned() {
+        let config = "route:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 10s\n  routes:\n  - matchers: [team=db]\n    repeat_interval: 1h\ntemplates: [x.tmpl]\nreceivers:\n- name: chat\n  slack_configs:\n  - channel: '#ops'\n";
+        let n = parse_alertmanager_config(config).unwrap();
+        let child = &n.route.routes[0];
+        assert_eq!(child.receiver, "chat");
+        assert_eq!(child.group_by, GroupBy::Labels(vec!["alertname".into()]));
+        assert_eq!(child.group_wait.as_secs(), 10);
+        assert_eq!(
+            child.group_interval.as_secs(),
+            300,
+            "Alertmanager's default"
+        );
+        assert_eq!(child.repeat_interval.as_secs(), 3600);
+        assert_eq!(n.resolve_timeout.as_secs(), 300);
+        assert_eq!(n.warnings.len(), 2, "{:?}", n.warnings);
+    }
+
+    #[test]
+    fn unknown_integrations_are_rejected() {
+        let config = "route:\n  receiver: r\nreceivers:\n- name: r\n  carrier_pigeon_configs: []\n";
+        let error = parse_alertmanager_config(config).unwrap_err();
+        assert_eq!(
+            error.0,
+            "field carrier_pigeon_configs not found in type config.plain"
+        );
+    }
+}
