@@ -1,9 +1,11 @@
 //! The HTTP API: `app(state)` combines the routers of each API family.
 
 mod error;
+pub mod alerts_admin;
 pub mod federate;
 pub mod lifecycle;
 pub mod prometheus;
+pub mod rules;
 mod state;
 pub mod targets;
 
