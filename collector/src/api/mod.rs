@@ -1,7 +1,7 @@
 //! The HTTP API: `app(state)` combines the routers of each API family.
 
-mod error;
 pub mod alerts_admin;
+mod error;
 pub mod federate;
 pub mod lifecycle;
 pub mod prometheus;
