@@ -2,16 +2,16 @@
 //! `=`, `!=`, `=~` and `!~` matchers resolve without looking at every series.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
 use crate::labels::{Labels, MatchOp, Matcher};
 
-/// Label name -> label value -> ascending series ids.
+/// Label name -> label value -> ascending series ids (hash maps: values are looked up or
+/// scanned, never walked in order, and a label like `id` may have a million of them).
 #[derive(Debug, Default)]
 pub struct Postings {
-    by_name: FxHashMap<Box<str>, BTreeMap<Box<str>, Vec<u64>>>,
+    by_name: FxHashMap<Box<str>, FxHashMap<Box<str>, Vec<u64>>>,
 }
 
 impl Postings {

@@ -22,6 +22,7 @@ mod maintain;
 mod memory;
 mod options;
 mod read;
+mod recovery;
 mod schema;
 mod storage;
 mod wal;
