@@ -324,3 +324,38 @@ fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping()
         last_scrape(c) != before && c.health_of("agent") == ["up"]
     });
 }
+
+#[test]
+fn check_config_lists_every_error_with_its_location_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yml");
+    std::fs::write(
+        &file,
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: a\n    scrape_timeout: 10s\n  - job_name: a\n",
+    )
+    .unwrap();
+    let output = Command::new(osprey::binary("osprey-collector"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let at = |line: u32| format!("{}:{line}:", file.display());
+    assert!(
+        stderr.contains(&format!("{}15: job \"a\": scrape timeout", at(4))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}15: duplicate job_name", at(6))),
+        "{stderr}"
+    );
+
+    std::fs::write(&file, "scrape_configs:\n  - job_name: a\n").unwrap();
+    let output = Command::new(osprey::binary("osprey-collector"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
