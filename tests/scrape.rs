@@ -403,3 +403,29 @@ fn body_size_and_sample_limits_fail_the_whole_scrape_with_the_reason() {
         "only the unlimited job stores samples: {build_info:?}"
     );
 }
+
+#[test]
+fn without_a_config_the_collector_scrapes_its_in_process_agent_as_job_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _collector = Running(
+        Command::new(osprey::binary("osprey-collector"))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--data-dir={}", dir.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        assert!(Instant::now() < deadline, "job node never came up");
+        if let Some((200, body)) = http("GET", port, "/federate?match[]=up")
+            && body.contains("job=\"node\"")
+            && body.contains("} 1 ")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
