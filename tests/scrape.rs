@@ -88,9 +88,12 @@ struct Collector {
 
 impl Collector {
     fn start(config: &str) -> Collector {
+        Collector::start_on(free_port(), config)
+    }
+
+    fn start_on(port: u16, config: &str) -> Collector {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("osprey.yml"), config).unwrap();
-        let port = free_port();
         let process = Running(
             Command::new(osprey::binary("osprey-collector"))
                 .arg(format!(
@@ -323,4 +326,106 @@ fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping()
     collector.wait_for("the old configuration to scrape again", |c| {
         last_scrape(c) != before && c.health_of("agent") == ["up"]
     });
+}
+
+#[test]
+fn check_config_lists_every_error_with_its_location_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yml");
+    std::fs::write(
+        &file,
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: a\n    scrape_timeout: 10s\n  - job_name: a\n",
+    )
+    .unwrap();
+    let output = Command::new(osprey::binary("osprey-collector"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let at = |line: u32| format!("{}:{line}:", file.display());
+    assert!(
+        stderr.contains(&format!("{}15: job \"a\": scrape timeout", at(4))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}15: duplicate job_name", at(6))),
+        "{stderr}"
+    );
+
+    std::fs::write(&file, "scrape_configs:\n  - job_name: a\n").unwrap();
+    let output = Command::new(osprey::binary("osprey-collector"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn body_size_and_sample_limits_fail_the_whole_scrape_with_the_reason() {
+    let agent_port = free_port();
+    let _agent = start_agent(agent_port);
+    let target = format!("static_configs:\n      - targets: [\"127.0.0.1:{agent_port}\"]");
+    // The collector's own /metrics has several samples; the agent's may have only one.
+    let port = free_port();
+    let itself = format!("static_configs:\n      - targets: [\"127.0.0.1:{port}\"]");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n\
+         \x20 - job_name: small_body\n    body_size_limit: 100\n    {target}\n\
+         \x20 - job_name: few_samples\n    sample_limit: 1\n    {itself}\n\
+         \x20 - job_name: unlimited\n    {target}\n"
+    );
+    let collector = Collector::start_on(port, &config);
+    collector.wait_for("all three scraped", |c| {
+        c.targets().iter().all(|t| t["health"] != "unknown") && c.targets().len() == 3
+    });
+    let error_of = |job: &str| {
+        let targets = collector.targets();
+        let t = targets.iter().find(|t| t["labels"]["job"] == job).unwrap();
+        (
+            t["health"].as_str().unwrap().to_owned(),
+            t["lastError"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (health, error) = error_of("small_body");
+    assert_eq!(health, "down");
+    assert!(error.contains("body size limit exceeded"), "{error}");
+    let (health, error) = error_of("few_samples");
+    assert_eq!(health, "down");
+    assert!(error.contains("sample limit exceeded"), "{error}");
+    assert_eq!(error_of("unlimited"), ("up".to_owned(), String::new()));
+    let build_info = collector.federate("osprey_agent_build_info");
+    assert_eq!(
+        build_info.len(),
+        1,
+        "only the unlimited job stores samples: {build_info:?}"
+    );
+}
+
+#[test]
+fn without_a_config_the_collector_scrapes_its_in_process_agent_as_job_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _collector = Running(
+        Command::new(osprey::binary("osprey-collector"))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--data-dir={}", dir.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        assert!(Instant::now() < deadline, "job node never came up");
+        if let Some((200, body)) = http("GET", port, "/federate?match[]=up")
+            && body.contains("job=\"node\"")
+            && body.contains("} 1 ")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -207,9 +207,13 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(
 fn plain_message(error: &serde_saphyr::Error) -> String {
     let rendered = error.to_string();
     let first = rendered.lines().next().unwrap_or_default().trim();
-    first
-        .strip_prefix("error: ")
-        .unwrap_or(first)
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    // The location is reported separately; drop the crate's own "line L column C: " prefix.
+    let message = match message.split_once(": ") {
+        Some((place, rest)) if place.starts_with("line ") && place.contains(" column ") => rest,
+        _ => message,
+    };
+    message
         .trim_end_matches(|c: char| c == ':' || c.is_whitespace())
         .to_owned()
 }

@@ -128,9 +128,13 @@ pub fn check_target(target: &str) -> Result<(), String> {
 fn relabel_problems(relabel: &RelabelConfig) -> Vec<(bool, String)> {
     let mut problems = Vec::new();
     if let Err(e) = regex::Regex::new(&format!("^(?s:{})$", relabel.regex.value)) {
+        // The regex crate's message spans lines; its last line says what is wrong.
+        let reason = e.to_string();
+        let reason = reason.lines().last().unwrap_or_default();
+        let reason = reason.trim_start_matches("error: ");
         problems.push((
             true,
-            format!("invalid regex {:?}: {e}", relabel.regex.value),
+            format!("invalid regex {:?}: {reason}", relabel.regex.value),
         ));
     }
     let target = relabel.target_label.as_deref().unwrap_or("");

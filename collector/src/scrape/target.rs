@@ -26,13 +26,6 @@ pub struct Target {
     pub timeout: Duration,
 }
 
-impl Target {
-    /// The `instance` label.
-    pub fn instance(&self) -> &str {
-        self.labels.get("instance").unwrap_or_default()
-    }
-}
-
 /// The targets of `job` from its target groups (static and file-discovered); targets dropped
 /// by relabelling are left out.
 pub fn targets_of(

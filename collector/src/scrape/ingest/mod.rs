@@ -119,7 +119,7 @@ impl SeriesCache {
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         let mut parser = Parser::new(body, format);
-        let mut metadata = std::mem::take(&mut self.metadata);
+        let mut metadata: HashMap<String, Metadata> = HashMap::new();
         while let Some(entry) = parser.next()? {
             let sample = match entry {
                 Entry::Sample(sample) => sample,

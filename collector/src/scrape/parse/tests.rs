@@ -412,3 +412,48 @@ fn content_type_selects_the_format() {
     assert_eq!(Format::from_content_type(Some(text)), Format::Text);
     assert_eq!(Format::from_content_type(None), Format::Text);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn escape(value: &str) -> String {
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    }
+
+    proptest! {
+        /// Arbitrary bytes give entries or an error in both formats, never a panic (the
+        /// in-test counterpart of the cargo-fuzz target in collector/fuzz).
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for format in [Format::Text, Format::OpenMetrics] {
+                let mut parser = Parser::new(&bytes, format);
+                while let Ok(Some(_)) = parser.next() {}
+            }
+        }
+
+        /// Any label value, written with the format's escapes, reads back unchanged, with
+        /// the value and timestamp.
+        #[test]
+        fn written_series_read_back(
+            name in "[a-zA-Z_:][a-zA-Z0-9_:]{0,20}",
+            labels in proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,10}", "\\PC{0,12}", 0..4),
+            value in any::<f64>().prop_filter("finite", |v| v.is_finite()),
+            timestamp in any::<i64>(),
+        ) {
+            let pairs: Vec<String> = labels
+                .iter()
+                .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
+                .collect();
+            let line = format!("{name}{{{}}} {value:?} {timestamp}\n", pairs.join(","));
+            let parsed = parse_all(&line, Format::Text).unwrap();
+            let expected: Vec<(&str, &str)> =
+                labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            prop_assert_eq!(parsed, vec![sample(&name, &expected, value, Some(timestamp))]);
+        }
+    }
+}
