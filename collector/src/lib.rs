@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `scrape -> parse -> tsdb <- promql <- {api, rules -> notify}`.
 
+pub mod alerting;
 pub mod api;
 pub mod config;
 pub mod import;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::alerting::{self, AlertingError, AlertingSource};
 use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
 use crate::api::{ApiState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
@@ -47,6 +48,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// Rules or notifications could not start.
+    #[error(transparent)]
+    Alerting(#[from] AlertingError),
     /// The store could not be opened.
     #[error("cannot open the store: {0}")]
     Storage(#[from] StorageError),
@@ -62,10 +66,34 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         None => {
             let agent = start_agent().await?;
             tracing::info!(%agent, "no --config: monitoring this machine through an in-process agent as job node");
-            (Config::single_node(&agent.to_string()), PathBuf::from("."))
+            {
+                let own = SocketAddr::new(
+                    loopback_if_unspecified(options.listen.ip()),
+                    options.listen.port(),
+                );
+                (
+                    Config::single_node(&agent.to_string(), &own.to_string()),
+                    PathBuf::from("."),
+                )
+            }
         }
     };
     let storage = Arc::new(open_storage(&options.data_dir, &config)?);
+    let engine = Engine::new(storage.clone() as Arc<dyn Querier>, EngineConfig::default());
+    let (stop_alerting, alerting_stopped) = tokio::sync::watch::channel(false);
+    let source = AlertingSource {
+        config: &config,
+        base_dir: &base_dir,
+        single_node: options.config.is_none(),
+    };
+    let external_url = format!("http://{}", external_host(options.listen));
+    let alerting = alerting::start(
+        source,
+        &storage,
+        engine.clone(),
+        &external_url,
+        alerting_stopped,
+    )?;
     let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     manager.apply(config, &base_dir).await?;
     manager.spawn_file_watcher(FILE_SD_POLL);
@@ -83,14 +111,30 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         reloader,
         reload_status,
         manager: manager.clone(),
+        more_metrics: vec![
+            Arc::new({
+                let storage = storage.clone();
+                move || storage.stats().render()
+            }),
+            Arc::new({
+                let rules = alerting.rules.clone();
+                move || rules.render_metrics()
+            }),
+            Arc::new({
+                let notifier = alerting.notifier.clone();
+                move || notifier.metrics.render()
+            }),
+        ],
     };
     let app = crate::api::targets::router(manager.clone())
         .merge(crate::api::lifecycle::router(lifecycle))
         .merge(crate::api::federate::router(
             storage.clone() as Arc<dyn Querier>
         ))
+        .merge(crate::api::rules::router(alerting.rules.clone()))
+        .merge(crate::api::alerts_admin::router(alerting.notifier.clone()))
         .merge(crate::api::app(ApiState {
-            engine: Engine::new(storage.clone() as Arc<dyn Querier>, EngineConfig::default()),
+            engine,
             metadata: storage as Arc<dyn MetadataSource>,
         }));
     let listener = bind(options.listen).await?;
@@ -100,6 +144,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .await
         .map_err(RunError::Serve)?;
     manager.shutdown().await;
+    let _ = stop_alerting.send(true);
     tracing::info!("osprey-collector stopped");
     Ok(())
 }
@@ -117,6 +162,29 @@ fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     let storage = Storage::open(data_dir, options)?;
     tracing::info!(data_dir = %data_dir.display(), "storage open");
     Ok(storage)
+}
+
+/// The host part of links back to the collector in notifications: the listen address, with an
+/// unspecified address replaced by this machine's name.
+fn external_host(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        format!("{host}:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
+/// The address to reach a server listening on `ip` from this machine.
+fn loopback_if_unspecified(ip: std::net::IpAddr) -> std::net::IpAddr {
+    if ip.is_unspecified() {
+        Ipv4Addr::LOCALHOST.into()
+    } else {
+        ip
+    }
 }
 
 fn base_dir_of(path: &Path) -> PathBuf {

@@ -52,6 +52,9 @@ pub struct LifecycleState {
     pub reload_status: Arc<ReloadStatus>,
     /// The scrape loops, for target counts.
     pub manager: Arc<ScrapeManager>,
+    /// Further self-metric families in the text format (storage, rules, notifications),
+    /// rendered on every request to `/metrics`.
+    pub more_metrics: Vec<Arc<dyn Fn() -> String + Send + Sync>>,
 }
 
 /// The routes of this module.
@@ -152,6 +155,9 @@ async fn metrics(State(state): State<LifecycleState>) -> Response {
         "Timestamp of the last successful configuration reload.",
         &[("", reload.last_success.load(Ordering::Relaxed) as f64)],
     );
+    for render in &state.more_metrics {
+        out.push_str(&render());
+    }
     (
         [(
             header::CONTENT_TYPE,

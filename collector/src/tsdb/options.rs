@@ -88,6 +88,104 @@ impl StorageStats {
     pub(crate) fn set(gauge: &AtomicU64, n: u64) {
         gauge.store(n, Ordering::Relaxed);
     }
+
+    /// The figures as `osprey_tsdb_*` families in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let families: [(&str, &str, &str, &AtomicU64); 14] = [
+            (
+                "samples_appended_total",
+                "counter",
+                "Samples accepted by committed batches.",
+                &self.samples_appended,
+            ),
+            (
+                "series_created_total",
+                "counter",
+                "Series created.",
+                &self.series_created,
+            ),
+            (
+                "series_removed_total",
+                "counter",
+                "Series removed by retention or deletion.",
+                &self.series_removed,
+            ),
+            (
+                "series_active",
+                "gauge",
+                "Series currently held.",
+                &self.series_active,
+            ),
+            (
+                "series_limit_hits_total",
+                "counter",
+                "Series creations refused by the total series limit.",
+                &self.series_limit_hits,
+            ),
+            (
+                "source_series_limit_hits_total",
+                "counter",
+                "Series creations refused by the per-target series limit.",
+                &self.source_limit_hits,
+            ),
+            (
+                "out_of_order_samples_total",
+                "counter",
+                "Samples refused for not being newer than their series' last sample.",
+                &self.out_of_order_samples,
+            ),
+            (
+                "wal_commits_total",
+                "counter",
+                "Durable write-ahead commits.",
+                &self.wal_commits,
+            ),
+            (
+                "write_failures_total",
+                "counter",
+                "Durability ticks that could not write (disk full or I/O error).",
+                &self.write_failures,
+            ),
+            (
+                "writes_blocked",
+                "gauge",
+                "1 while writes are refused for lack of disk space or after an I/O error.",
+                &self.writes_blocked,
+            ),
+            (
+                "appends_refused_total",
+                "counter",
+                "Batches refused because writes were blocked.",
+                &self.appends_refused,
+            ),
+            (
+                "chunks_written_total",
+                "counter",
+                "Raw chunks written.",
+                &self.chunks_written,
+            ),
+            (
+                "retention_drops_total",
+                "counter",
+                "Days or windows dropped by retention.",
+                &self.retention_drops,
+            ),
+            (
+                "file_bytes",
+                "gauge",
+                "Size of the database file in bytes.",
+                &self.file_bytes,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in families {
+            let value = value.load(Ordering::Relaxed);
+            out.push_str(&format!(
+                "# HELP osprey_tsdb_{name} {help}\n# TYPE osprey_tsdb_{name} {kind}\nosprey_tsdb_{name} {value}\n"
+            ));
+        }
+        out
+    }
 }
 
 /// Why opening, maintaining or backing up the store failed.

@@ -31,7 +31,7 @@ pub struct Storage {
 
 /// State shared by the storage handle, appenders, readers and the background thread.
 pub(crate) struct Shared {
-    pub db: Database,
+    pub db: Arc<Database>,
     pub path: PathBuf,
     pub options: StorageOptions,
     pub head: Mutex<Head>,
@@ -110,7 +110,7 @@ impl Storage {
         load(&db, &mut head)?;
         let background = options.background_compaction;
         let shared = Arc::new(Shared {
-            db,
+            db: Arc::new(db),
             path,
             options,
             head: Mutex::new(head),
@@ -147,7 +147,7 @@ impl Storage {
 
     /// The underlying database, for modules keeping their own tables next to the samples
     /// (rule state, notification queue). Keep their transactions short.
-    pub fn database(&self) -> &Database {
+    pub fn database(&self) -> &Arc<Database> {
         &self.shared.db
     }
 

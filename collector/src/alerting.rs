@@ -1,0 +1,178 @@
+//! Starts alerting from the configuration: loads the rule files, opens the notifier on the
+//! store's database, and evaluates every group on its interval through the query engine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::labels::Labels;
+use crate::notify::{Notifications, Notifier, NotifierError};
+use crate::promql::{Engine, QueryValue};
+use crate::rules::{RedbAlertStateStore, RuleDeps, RuleGroup, RuleManager, load_rule_file};
+use crate::tsdb::{Appendable, Storage};
+
+/// Where the single-node default looks for rule files when no configuration names any.
+pub const DEFAULT_RULES_DIR: &str = "alert-rules";
+
+/// How often a firing alert is handed to the notifier again (Prometheus's default).
+const RESEND_DELAY: Duration = Duration::from_secs(60);
+
+/// Why alerting could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AlertingError {
+    /// A rule file is invalid; the message lists every problem as promtool does.
+    #[error("{0}")]
+    Rules(String),
+    /// The Alertmanager configuration is invalid.
+    #[error("alertmanager configuration: {0}")]
+    Notifications(String),
+    /// The notifier's tables could not be opened.
+    #[error("cannot open the notification queue: {0}")]
+    Notifier(#[from] NotifierError),
+    /// The alert state table could not be opened.
+    #[error("cannot open the alert state table: {0}")]
+    State(String),
+}
+
+/// The running rule groups and notifier, for the API and `/metrics`.
+#[derive(Clone)]
+pub struct Alerting {
+    /// Every rule group.
+    pub rules: RuleManager,
+    /// Routing and delivery of alerts.
+    pub notifier: Notifier,
+}
+
+/// Where alerting takes its settings from.
+pub struct AlertingSource<'a> {
+    /// The collector's configuration.
+    pub config: &'a Config,
+    /// What relative paths in it are relative to.
+    pub base_dir: &'a Path,
+    /// Whether this is the single-node default (no configuration file), which loads the rules
+    /// in `alert-rules/` when present.
+    pub single_node: bool,
+}
+
+/// Loads the rules and notifications `source` names, then starts evaluation and delivery until
+/// `shutdown` turns true.
+pub fn start(
+    source: AlertingSource<'_>,
+    storage: &Arc<Storage>,
+    engine: Engine,
+    external_url: &str,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Alerting, AlertingError> {
+    let AlertingSource {
+        config,
+        base_dir,
+        single_node,
+    } = source;
+    let groups = load_groups(&rule_files(config, base_dir, single_node))?;
+    let notifications = notifications(config, base_dir)?;
+    let db = Arc::clone(storage.database());
+    let notifier = Notifier::open(notifications, Arc::clone(&db), external_url)?;
+    let state_store =
+        RedbAlertStateStore::new(db).map_err(|e| AlertingError::State(e.to_string()))?;
+    let query = move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms);
+    let deps = RuleDeps {
+        query: Arc::new(query),
+        storage: Arc::clone(storage) as Arc<dyn Appendable>,
+        notify: Arc::new(notifier.clone()),
+        state_store: Some(Arc::new(state_store)),
+        external_labels: config.global.external_labels.clone(),
+        external_url: external_url.to_owned(),
+        resend_delay: RESEND_DELAY,
+    };
+    let rule_count: usize = groups.iter().map(|g| g.rules.len()).sum();
+    let rules = RuleManager::new(groups, config.global.evaluation_interval.0, deps);
+    rules.spawn(shutdown.clone());
+    notifier.spawn(shutdown);
+    tracing::info!(rules = rule_count, "alerting started");
+    Ok(Alerting { rules, notifier })
+}
+
+/// The rule files to load: the configuration's `rule_files` (with `*` globs in file names), or
+/// for the single-node default the `alert-rules/` directory when present.
+fn rule_files(config: &Config, base_dir: &Path, single_node: bool) -> Vec<PathBuf> {
+    let patterns: Vec<PathBuf> = if config.rule_files.is_empty() && single_node {
+        vec![Path::new(DEFAULT_RULES_DIR).join("*.yml")]
+    } else {
+        config.rule_files.iter().map(|p| base_dir.join(p)).collect()
+    };
+    patterns.iter().flat_map(|p| expand_glob(p)).collect()
+}
+
+/// Expands `*` and `?` in the last path component; a pattern without them is returned as is.
+fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (
+        pattern.parent(),
+        pattern.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return vec![pattern.to_owned()];
+    };
+    if !name.contains(['*', '?']) {
+        return vec![pattern.to_owned()];
+    }
+    let regex = format!(
+        "^{}$",
+        regex::escape(name).replace("\\*", ".*").replace("\\?", ".")
+    );
+    let Ok(regex) = regex::Regex::new(&regex) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| regex.is_match(n)))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_groups(files: &[PathBuf]) -> Result<Vec<RuleGroup>, AlertingError> {
+    let mut groups = Vec::new();
+    for file in files {
+        let loaded = load_rule_file(file).map_err(|e| AlertingError::Rules(e.to_string()))?;
+        tracing::info!(file = %file.display(), groups = loaded.len(), "rule file loaded");
+        groups.extend(loaded);
+    }
+    Ok(groups)
+}
+
+/// The configured notifications, or a setup that records alerts without sending them.
+fn notifications(config: &Config, base_dir: &Path) -> Result<Notifications, AlertingError> {
+    let invalid = |e: crate::notify::ConfigError| AlertingError::Notifications(e.to_string());
+    if let Some(file) = &config.alertmanager_config_file {
+        return crate::notify::load_alertmanager_file(&base_dir.join(file)).map_err(invalid);
+    }
+    let text = match &config.alertmanager {
+        Some(inline) => serde_json::to_string(inline)
+            .map_err(|e| AlertingError::Notifications(e.to_string()))?,
+        None => {
+            tracing::info!("no alertmanager configuration: alerts are recorded, not sent");
+            "route:\n  receiver: none\nreceivers:\n  - name: none\n".to_owned()
+        }
+    };
+    crate::notify::parse_alertmanager_config(&text).map_err(invalid)
+}
+
+fn instant_vector(engine: &Engine, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    let parsed = crate::promql::parse(expr).map_err(|e| e.to_string())?;
+    match engine
+        .instant_blocking(&parsed, at_ms)
+        .map_err(|e| e.to_string())?
+    {
+        QueryValue::Vector(samples) => Ok(samples.into_iter().map(|(l, p)| (l, p.v)).collect()),
+        QueryValue::Scalar(point) => Ok(vec![(Labels::default(), point.v)]),
+        other => Err(format!(
+            "rule expression gave a {}, not a vector",
+            other.type_name()
+        )),
+    }
+}
