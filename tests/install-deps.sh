@@ -10,6 +10,7 @@ packages=(
   busybox-static             # the rootfs of the local test image (images cannot be pulled)
   python3-aiosmtpd           # a real SMTP server on loopback
   systemd                    # systemd-analyze verify / security for the unit file
+  openssl                    # a private CA for the STARTTLS mail test
 )
 missing=()
 for p in "${packages[@]}"; do

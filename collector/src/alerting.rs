@@ -94,6 +94,24 @@ pub fn start(
     Ok(Alerting { rules, notifier })
 }
 
+/// Checks the rule files and the Alertmanager configuration `source` names without starting
+/// anything; returns every problem found.
+pub fn check(source: AlertingSource<'_>) -> Vec<String> {
+    let AlertingSource {
+        config,
+        base_dir,
+        single_node,
+    } = source;
+    let mut problems: Vec<String> = rule_files(config, base_dir, single_node)
+        .iter()
+        .filter_map(|file| load_rule_file(file).err().map(|e| e.to_string()))
+        .collect();
+    if let Err(e) = notifications(config, base_dir) {
+        problems.push(e.to_string());
+    }
+    problems
+}
+
 /// The rule files to load: the configuration's `rule_files` (with `*` globs in file names), or
 /// for the single-node default the `alert-rules/` directory when present.
 fn rule_files(config: &Config, base_dir: &Path, single_node: bool) -> Vec<PathBuf> {

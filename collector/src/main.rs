@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use osprey_collector::alerting::{self, AlertingSource};
 use osprey_collector::config::Config;
 use osprey_collector::server::{RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
@@ -110,6 +111,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn check_config(file: &Path) -> ExitCode {
     match Config::load(file) {
         Ok(config) => {
+            let base_dir = file.parent().unwrap_or(Path::new("."));
+            let source = AlertingSource {
+                config: &config,
+                base_dir,
+                single_node: false,
+            };
+            let problems = alerting::check(source);
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                eprintln!(
+                    "{}: {} error(s) in rule files or notifications",
+                    file.display(),
+                    problems.len()
+                );
+                return ExitCode::FAILURE;
+            }
             println!(
                 "{}: OK ({} scrape jobs)",
                 file.display(),
