@@ -1,11 +1,15 @@
-//! The HTTP API: `app(state)` combines the routers of each API family.
+//! The HTTP API: `app(state)` combines the routers of each API family and the web UI.
 
 mod error;
+pub mod export;
 pub mod federate;
 pub mod lifecycle;
 pub mod prometheus;
+pub mod routes;
+pub mod security;
 mod state;
 pub mod targets;
+pub mod ui;
 
 use axum::Router;
 
@@ -14,5 +18,8 @@ pub use state::{ApiState, MetadataSource, NoMetadata};
 
 /// The collector's HTTP routes.
 pub fn app(state: ApiState) -> Router {
-    Router::new().merge(prometheus::router(state))
+    Router::new()
+        .merge(prometheus::router(state.clone()))
+        .merge(export::router(state))
+        .merge(ui::router())
 }
