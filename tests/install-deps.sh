@@ -10,6 +10,7 @@ packages=(
   busybox-static             # the rootfs of the local test image (images cannot be pulled)
   python3-aiosmtpd           # a real SMTP server on loopback
   systemd                    # systemd-analyze verify / security for the unit file
+  chromium                   # a real browser renders the collector's web UI
 )
 missing=()
 for p in "${packages[@]}"; do
