@@ -95,7 +95,8 @@ async function overview() {
 
 async function containers() {
   const sel = 'name!=""';
-  const [state, cpu, ws, limit, rx, tx, restarts] = await Promise.all([
+  const [dockerUp, state, cpu, ws, limit, rx, tx, restarts] = await Promise.all([
+    byLabel("osprey_docker_up", "instance"),
     query("osprey_container_state == 1"),
     byLabel(`sum by (name) (rate(container_cpu_usage_seconds_total{${sel}}[1m]))`, "name"),
     byLabel(`container_memory_working_set_bytes{${sel}}`, "name"),
@@ -108,8 +109,11 @@ async function containers() {
   for (const s of state) rows.set(s.metric.name, { state: s.metric.state, image: s.metric.image, instance: s.metric.instance });
   for (const name of ws.keys()) if (!rows.has(name)) rows.set(name, { state: "running" });
   if (rows.size === 0) {
-    page.innerHTML = `<h2>Containers</h2><div class="empty">No containers reported. Is Docker running
-      and is its socket readable by the agent?</div>`;
+    const unreachable = [...dockerUp].filter(([, v]) => v === 0).map(([instance]) => instance);
+    page.innerHTML = `<h2>Containers</h2><div class="empty">${unreachable.length
+      ? `The agent on ${esc(unreachable.join(", "))} cannot reach Docker (<code>osprey_docker_up</code> is 0):
+        is the daemon running and its socket readable by the agent?`
+      : "No containers reported."}</div>`;
     return;
   }
   const body = [...rows.keys()].sort().map((name) => {

@@ -28,7 +28,7 @@ const OspreyChart = (() => {
 
   function formatTime(t, span) {
     const d = new Date(t * 1000);
-    const hm = d.toTimeString().slice(0, 5);
+    const hm = d.toTimeString().slice(0, span < 1800 ? 8 : 5);
     return span > 2 * 86400 ? `${d.getMonth() + 1}/${d.getDate()} ${hm}` : hm;
   }
 
@@ -62,7 +62,11 @@ const OspreyChart = (() => {
       g.fillText(formatValue(v), 4, y(v) + 4);
     }
     const tickStep = ticks(t0, t1, Math.max(2, Math.floor(width / 110)));
-    for (const t of tickStep) g.fillText(formatTime(t, t1 - t0), x(t) - 14, height - 6);
+    for (const t of tickStep) {
+      const label = formatTime(t, t1 - t0);
+      const left = Math.min(x(t) - 14, width - pad.right - g.measureText(label).width);
+      g.fillText(label, left, height - 6);
+    }
     const colours = series.map((_, i) => COLOURS[i % COLOURS.length]);
     series.forEach((s, i) => {
       g.strokeStyle = colours[i];
