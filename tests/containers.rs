@@ -2,15 +2,12 @@
 
 #[path = "containers/agent.rs"]
 mod agent;
-#[path = "containers/socket_proxy.rs"]
-mod socket_proxy;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agent::{Agent, Samples};
 use osprey::docker::{Docker, docker};
-use socket_proxy::SocketProxy;
 
 /// How long Docker's event stream may take to reach the agent's output.
 const SETTLE: Duration = Duration::from_secs(15);
@@ -40,35 +37,46 @@ fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
         cpu_seconds(s, &burner.name).is_some()
     });
     std::thread::sleep(Duration::from_secs(2));
+    // Docker's percentage covers about one second inside the agent's window; when other work
+    // starves the busy loop unevenly the two windows can differ, so up to three measurements
+    // are taken. A wrong unit or counter misses on all three.
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let (agent_percent, docker_percent) = measure_cpu_percent(docker, &agent, &burner.name);
+        eprintln!("CPU: agent {agent_percent:.2}%, docker stats {docker_percent:.2}%");
+        if (agent_percent - docker_percent).abs() <= 0.10 * docker_percent {
+            return;
+        }
+        attempts.push(format!(
+            "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
+        ));
+    }
+    panic!("no agreement within 10%: {attempts:?}");
+}
 
+/// The container's CPU use in percent of one CPU, from two scrapes around one
+/// `docker stats --no-stream`, and as that command reports it.
+fn measure_cpu_percent(docker: &Docker, agent: &Agent, name: &str) -> (f64, f64) {
     let (first, started) = (agent.scrape(), Instant::now());
-    let stats = docker.run(&[
-        "stats",
-        "--no-stream",
-        "--format",
-        "{{.CPUPerc}}",
-        &burner.name,
-    ]);
+    let stats = docker.run(&["stats", "--no-stream", "--format", "{{.CPUPerc}}", name]);
     let (second, elapsed) = (agent.scrape(), started.elapsed().as_secs_f64());
-
     let (before, after) = (
-        cpu_seconds(&first, &burner.name).unwrap(),
-        cpu_seconds(&second, &burner.name).unwrap(),
+        cpu_seconds(&first, name).unwrap(),
+        cpu_seconds(&second, name).unwrap(),
     );
     assert!(
         after > before,
         "CPU usage did not rise: {before} -> {after}"
     );
-    let agent_percent = (after - before) / elapsed * 100.0;
-    eprintln!("CPU: agent {agent_percent:.2}%, docker stats {stats}");
-    let docker_percent: f64 = stats
+    // Under a CPU quota the kernel counts enforcement periods (throttling itself depends on
+    // whether the busy loop gets its half CPU on a shared machine, so it is not asserted).
+    let periods = second.value("container_cpu_cfs_periods_total", &[("name", name)]);
+    assert!(periods.unwrap_or(0.0) > 0.0, "CFS periods {periods:?}");
+    let docker_percent = stats
         .trim_end_matches('%')
         .parse()
         .unwrap_or_else(|_| panic!("docker stats said {stats:?}"));
-    assert!(
-        (agent_percent - docker_percent).abs() <= 0.10 * docker_percent,
-        "agent {agent_percent:.1}% vs docker stats {docker_percent:.1}%"
-    );
+    ((after - before) / elapsed * 100.0, docker_percent)
 }
 
 #[test]
@@ -93,6 +101,14 @@ fn memory_limit_is_the_spec_limit() {
         )
         .unwrap();
     assert!(usage > 0.0 && usage <= 67_108_864.0, "usage {usage}");
+    // Without a CPU quota there is nothing to throttle, and cAdvisor leaves the family out.
+    assert_eq!(
+        samples.value(
+            "container_cpu_cfs_periods_total",
+            &[("name", limited.name.as_str())]
+        ),
+        None
+    );
 }
 
 /// The disk holding Docker's data, as `/dev/<name>` of the whole disk.
@@ -297,58 +313,65 @@ fn allow_listed_labels_only_and_name_filters_apply() {
 }
 
 #[test]
-fn without_docker_host_metrics_go_on_and_one_line_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("docker.sock");
-    let agent = Agent::start(&["--docker-socket", &missing.display().to_string()]);
-    // Long enough for several reconnection attempts (0.5 s, 1 s, 2 s apart).
-    std::thread::sleep(Duration::from_secs(4));
-    let samples = agent.scrape();
-    assert_eq!(samples.value("osprey_docker_up", &[]), Some(0.0));
+fn health_and_pause_follow_docker() {
+    let Some(docker) = docker() else { return };
+    let checked = docker.start(
+        "osprey-health",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "300"],
+    );
+    let agent = agent_for(docker);
+    let name = checked.name.as_str();
+    agent.wait_for("healthy", SETTLE, |s| {
+        s.value(
+            "osprey_container_health_status",
+            &[("name", name), ("status", "healthy")],
+        ) == Some(1.0)
+    });
+    docker.run(&["pause", name]);
+    let samples = agent.wait_for("paused", SETTLE, |s| {
+        s.value(
+            "osprey_container_state",
+            &[("name", name), ("state", "paused")],
+        ) == Some(1.0)
+    });
     assert_eq!(
         samples.value(
-            "osprey_agent_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))]
+            "osprey_container_state",
+            &[("name", name), ("state", "running")]
         ),
-        Some(1.0)
+        Some(0.0)
     );
-    let log = agent.log();
-    let lines: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Docker unavailable"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{log}");
     assert!(
-        lines[0].contains("docker.sock") && lines[0].contains("No such file"),
-        "{}",
-        lines[0]
+        cpu_seconds(&samples, name).is_some(),
+        "a paused container keeps its counters"
     );
+    docker.run(&["unpause", name]);
 }
 
 #[test]
-fn agent_follows_docker_going_away_and_coming_back() {
+fn image_inventory_matches_docker() {
     let Some(docker) = docker() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("docker.sock");
-    let agent = Agent::start(&["--docker-socket", &socket.display().to_string()]);
-    let up = |s: &Samples| s.value("osprey_docker_up", &[]);
-    assert_eq!(up(&agent.scrape()), Some(0.0));
-
-    let proxy = SocketProxy::start(&socket, &docker.socket());
-    // Backoff doubles to at most 30 s between attempts, but stays under 4 s this early.
-    agent.wait_for("Docker to be up", SETTLE, |s| up(s) == Some(1.0));
-    drop(proxy);
-    agent.wait_for("Docker to be down", SETTLE, |s| up(s) == Some(0.0));
-    let _proxy = SocketProxy::start(&socket, &docker.socket());
-    agent.wait_for("Docker to be up again", Duration::from_secs(40), |s| {
-        up(s) == Some(1.0)
+    let agent = agent_for(docker);
+    let samples = agent.wait_for("Docker", SETTLE, |s| {
+        s.value("osprey_docker_up", &[]) == Some(1.0)
     });
-    let log = agent.log();
-    assert_eq!(
-        log.lines()
-            .filter(|l| l.contains("connected to Docker"))
-            .count(),
-        2,
-        "{log}"
-    );
+    let size: f64 = docker
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Size}}",
+            osprey::docker::TEST_IMAGE,
+        ])
+        .parse()
+        .unwrap();
+    let image = [("image", osprey::docker::TEST_IMAGE), ("tag", "latest")];
+    assert_eq!(samples.value("osprey_image_size_bytes", &image), Some(size));
+    let count = docker
+        .run(&["images", "-q", "--no-trunc"])
+        .lines()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(samples.value("osprey_images", &[]), Some(count as f64));
 }

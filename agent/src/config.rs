@@ -69,16 +69,26 @@ pub enum ConfigError {
 }
 
 impl AgentConfig {
-    /// Reads and validates a TOML configuration file.
+    /// Reads and validates a TOML configuration file; relative file paths in it are taken as
+    /// relative to its directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Invalid {
             path: path.to_owned(),
             message,
-        })
+        })?;
+        // Like the web-config file's TLS paths: relative to the file that names them.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for file in [&mut config.web_config_file, &mut config.bearer_token_file]
+            .into_iter()
+            .flatten()
+        {
+            *file = dir.join(&*file);
+        }
+        Ok(config)
     }
 
     /// Parses configuration text; the error message names the line and column of the problem.
@@ -107,10 +117,39 @@ mod tests {
     }
 
     #[test]
+    fn statvfs_timeout_must_be_positive() {
+        let err =
+            AgentConfig::parse("[host.filesystem]\nstatvfs_timeout_seconds = -1.0\n").unwrap_err();
+        assert!(err.contains("statvfs_timeout_seconds"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "bearer_token_file = \"token\"\nweb_config_file = \"/etc/web.yml\"\n",
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        assert_eq!(config.bearer_token_file, Some(dir.path().join("token")));
+        assert_eq!(config.web_config_file, Some(PathBuf::from("/etc/web.yml")));
+    }
+
+    #[test]
     fn invalid_regular_expression_is_an_error_naming_its_line() {
         let err = AgentConfig::parse("[host.netdev]\ndevices_exclude = \"(veth\"\n").unwrap_err();
         assert!(err.contains("invalid regular expression"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_packaged_example_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/agent.toml");
+        let config = AgentConfig::load(&example).unwrap();
+        assert_eq!(config.listen.port(), 9717);
+        assert!(config.host.disable.is_empty());
     }
 
     #[test]

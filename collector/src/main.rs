@@ -1,8 +1,8 @@
-//! The `osprey-collector` binary: reads flags, then runs the collector, checks a configuration
-//! or imports data; the work itself lives in the library.
+//! The `osprey-collector` binary: reads flags, then runs the collector, checks a configuration,
+//! imports data or backs up the store; the work itself lives in the library.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use osprey_agent::web::{Security, SecuritySources};
 use osprey_collector::config::Config;
 use osprey_collector::server::{RunOptions, run};
-use osprey_collector::tsdb::MemoryStorage;
+use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
 
 /// Osprey's central server: scrapes agents, stores series, answers PromQL, sends alerts.
 ///
@@ -53,13 +53,22 @@ enum Command {
         file: PathBuf,
     },
     /// Load OpenMetrics text with timestamps (what `promtool tsdb create-blocks-from
-    /// openmetrics` reads) into the database.
+    /// openmetrics` reads) into the database. The collector must not be running on it.
     Import {
         /// Directory of the database.
         #[arg(long, value_name = "DIR", default_value = "./data")]
         data_dir: PathBuf,
         /// The OpenMetrics file, ending with `# EOF`.
         file: PathBuf,
+    },
+    /// Write a consistent copy of the store to DEST, a new file that opens as a database
+    /// (restore by placing it as DATA_DIR/osprey.redb). The collector must not be running.
+    Backup {
+        /// The backup file to create; an existing file is not overwritten.
+        dest: PathBuf,
+        /// The collector's data directory.
+        #[arg(long, value_name = "DIR", default_value = "./data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -92,6 +101,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig { file }) => Ok(check_config(&file)),
         Some(Command::Import { data_dir, file }) => import(&data_dir, &file),
+        Some(Command::Backup { dest, data_dir }) => backup(&data_dir, &dest),
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -116,7 +126,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check_config(file: &std::path::Path) -> ExitCode {
+fn check_config(file: &Path) -> ExitCode {
     match Config::load(file) {
         Ok(config) => {
             println!(
@@ -134,12 +144,9 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn import(data_dir: &std::path::Path, file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    tracing::warn!(
-        data_dir = %data_dir.display(),
-        "storage is in memory for now: the import is checked and counted, not kept"
-    );
-    let storage = MemoryStorage::new();
+fn import(data_dir: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+    let storage = Storage::open(data_dir, StorageOptions::default())
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
@@ -150,11 +157,31 @@ fn import(data_dir: &std::path::Path, file: &std::path::Path) -> anyhow::Result<
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
+    storage.close().context("closing the store")?;
     println!(
-        "imported {} samples of {} series from {}",
+        "imported {} samples of {} series from {} into {}",
         report.samples,
         report.series,
-        file.display()
+        file.display(),
+        data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup(data_dir: &Path, dest: &Path) -> anyhow::Result<ExitCode> {
+    let file = data_dir.join(DB_FILE);
+    anyhow::ensure!(file.exists(), "no store at {}", file.display());
+    let storage = Storage::open(data_dir, StorageOptions::default())
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let report = storage
+        .backup(dest)
+        .with_context(|| format!("backing up to {}", dest.display()))?;
+    storage.close().context("closing the store")?;
+    println!(
+        "backed up {} entries ({} bytes) to {}",
+        report.entries,
+        report.bytes,
+        dest.display()
     );
     Ok(ExitCode::SUCCESS)
 }

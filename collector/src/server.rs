@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::api::ApiState;
 use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
+use crate::api::{ApiState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
-use crate::tsdb::{Appendable, MemoryStorage, Querier};
+use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
 use osprey_agent::web::{Security, TlsListener};
 
 /// How often file_sd files are checked for changes.
@@ -50,6 +50,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Storage(#[from] StorageError),
     /// The HTTP server failed.
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
@@ -57,12 +60,6 @@ pub enum RunError {
 
 /// Runs until SIGTERM or Ctrl-C.
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
-    tracing::warn!(
-        data_dir = %options.data_dir.display(),
-        "storage is in memory for now: samples are kept only while the collector runs"
-    );
-    let storage = Arc::new(MemoryStorage::new());
-    let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     let (config, base_dir) = match &options.config {
         Some(path) => (Config::load(path)?, base_dir_of(path)),
         None => {
@@ -71,6 +68,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             (Config::single_node(&agent.to_string()), PathBuf::from("."))
         }
     };
+    let storage = Arc::new(open_storage(&options.data_dir, &config)?);
+    let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     manager.apply(config, &base_dir).await?;
     manager.spawn_file_watcher(FILE_SD_POLL);
     let reload_status = Arc::new(ReloadStatus::default());
@@ -93,10 +92,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .merge(crate::api::federate::router(
             storage.clone() as Arc<dyn Querier>
         ))
-        .merge(crate::api::app(ApiState::new(Engine::new(
-            storage as Arc<dyn Querier>,
-            EngineConfig::default(),
-        ))));
+        .merge(crate::api::app(ApiState {
+            engine: Engine::new(storage.clone() as Arc<dyn Querier>, EngineConfig::default()),
+            metadata: storage as Arc<dyn MetadataSource>,
+        }));
     let app = crate::api::security::secure(app, &options.security);
     let listener = bind(options.listen).await?;
     tracing::info!(address = %options.listen, tls = options.security.tls.is_some(),
@@ -118,6 +117,21 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     manager.shutdown().await;
     tracing::info!("osprey-collector stopped");
     Ok(())
+}
+
+/// Opens the store in `data_dir` with the configuration's retention; the store's own defaults
+/// (15 days, no size limit) apply where the configuration says nothing.
+fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
+    let mut options = StorageOptions::default();
+    if let Some(time) = config.storage.retention_time {
+        options.retention_time = Some(time.0);
+    }
+    if let Some(size) = config.storage.retention_size {
+        options.retention_size = Some(size.0);
+    }
+    let storage = Storage::open(data_dir, options)?;
+    tracing::info!(data_dir = %data_dir.display(), "storage open");
+    Ok(storage)
 }
 
 fn base_dir_of(path: &Path) -> PathBuf {

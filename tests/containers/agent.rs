@@ -18,6 +18,11 @@ pub struct Agent {
 impl Agent {
     /// Starts the agent on a free loopback port with `args`, and waits until it is ready.
     pub fn start(args: &[&str]) -> Agent {
+        Agent::start_via(&[], args)
+    }
+
+    /// Like [`Agent::start`], with the agent run by a wrapper command (`setpriv ...`).
+    pub fn start_via(wrapper: &[&str], args: &[&str]) -> Agent {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -25,7 +30,17 @@ impl Agent {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("agent.log");
-        let child = Command::new(osprey::binary("osprey-agent"))
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command
+                    .args(wrapper_args)
+                    .arg(osprey::binary("osprey-agent"));
+                command
+            }
+            None => Command::new(osprey::binary("osprey-agent")),
+        };
+        let child = command
             .arg("--listen")
             .arg(addr.to_string())
             .args(args)

@@ -1,6 +1,7 @@
 //! A real Docker engine for the end-to-end tests: `dockerd` is started when no daemon answers,
 //! and a busybox image is made locally with `docker import` (images cannot be pulled).
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -52,8 +53,10 @@ fn start_dockerd() -> Result<(), String> {
     let log = std::fs::File::create(DOCKERD_LOG)
         .map_err(|e| format!("cannot create {DOCKERD_LOG}: {e}"))?;
     let stderr = log.try_clone().map_err(|e| e.to_string())?;
-    // Left running after the tests: later test binaries and runs reuse it.
+    // Left running after the tests (later test binaries and runs reuse it), in its own process
+    // group so that an interrupted test run does not take it down half-way.
     Command::new("dockerd")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(stderr)

@@ -1,11 +1,13 @@
 //! The HTTP API: `app(state)` combines the routers of each API family and the web UI.
 
+pub mod alerts_admin;
 mod error;
 pub mod export;
 pub mod federate;
 pub mod lifecycle;
 pub mod prometheus;
 pub mod routes;
+pub mod rules;
 pub mod security;
 mod state;
 pub mod targets;

@@ -37,3 +37,9 @@ impl ApiState {
         }
     }
 }
+
+impl MetadataSource for crate::tsdb::Storage {
+    fn all_metadata(&self) -> Vec<(String, Metadata)> {
+        crate::tsdb::Storage::all_metadata(self)
+    }
+}

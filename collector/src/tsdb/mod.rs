@@ -1,13 +1,37 @@
 //! The time-series store on redb.
 //!
-//! Not built yet: the interface other stages use lives here, with an in-memory implementation
-//! for their unit tests.
+//! [`Storage`] keeps a series registry with a postings index and an in-memory head of open
+//! chunks; every tick (500 ms by default) one durable transaction writes the tick's samples as a
+//! write-ahead record together with the chunks cut since the last tick, and a background thread
+//! compacts older windows into pco-compressed day groups (timestamps shared by series scraped
+//! together) and applies retention. The on-disk format is written down in `FORMAT.md` beside
+//! this file. Other stages use it only through [`Appendable`] and [`Querier`] (and
+//! [`MemoryStorage`] in their unit tests).
 
+mod append;
+mod backup;
+pub mod block;
+pub mod chunk;
+mod delete;
+mod flush;
+mod group;
+mod head;
+mod index;
 mod interface;
+mod maintain;
 mod memory;
+mod options;
+mod read;
+mod recovery;
+mod schema;
+mod storage;
+mod wal;
 
+pub use backup::BackupReport;
 pub use interface::{
     AppendError, Appendable, Appender, Metadata, Querier, QueryError, STALE_NAN_BITS, Sample,
     Series, SeriesRef, is_stale_nan,
 };
 pub use memory::MemoryStorage;
+pub use options::{StorageError, StorageOptions, StorageStats};
+pub use storage::{DB_FILE, Storage};

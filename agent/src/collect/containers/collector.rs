@@ -18,10 +18,15 @@ use crate::expose::Exposition;
 /// Fixed inputs of the collector.
 #[derive(Debug)]
 pub(crate) struct Settings {
+    /// The host's cgroup hierarchy.
     pub hierarchy: Hierarchy,
+    /// Where the host's procfs is mounted.
     pub proc_root: PathBuf,
+    /// Names to include (all when empty).
     pub include: NamePatterns,
+    /// Names to leave out.
     pub exclude: NamePatterns,
+    /// Docker labels that become metric labels.
     pub labels: LabelAllowList,
 }
 

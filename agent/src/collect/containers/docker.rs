@@ -25,7 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Why a session with Docker ended.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DockerError {
+pub(crate) enum DockerError {
     /// The socket is missing, forbidden or nobody listens on it.
     #[error("cannot connect to {path}: {source}")]
     Connect {
@@ -51,7 +51,7 @@ pub struct Discovery {
 
 impl Discovery {
     /// Discovery through the Docker socket at `socket`, feeding `inventory`.
-    pub fn new(socket: PathBuf, inventory: Inventory) -> Self {
+    pub(crate) fn new(socket: PathBuf, inventory: Inventory) -> Self {
         Discovery { socket, inventory }
     }
 

@@ -32,9 +32,9 @@ use MetricType::{Counter, Gauge};
 const SCALARS: &[Scalar] = &[
     Scalar { name: "container_cpu_user_seconds_total", help: "Cumulative user cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_user_seconds) },
     Scalar { name: "container_cpu_system_seconds_total", help: "Cumulative system cpu time consumed in seconds.", kind: Counter, value: |m| Some(m.cgroup.cpu_system_seconds) },
-    Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_periods as f64) },
-    Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_periods as f64) },
-    Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| Some(m.cgroup.cfs_throttled_seconds) },
+    Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_periods as f64) },
+    Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_seconds) },
     Scalar { name: "container_memory_usage_bytes", help: "Current memory usage in bytes, including all memory regardless of when it was accessed.", kind: Gauge, value: |m| Some(m.cgroup.memory_usage_bytes as f64) },
     Scalar { name: "container_memory_working_set_bytes", help: "Current working set in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_working_set_bytes as f64) },
     Scalar { name: "container_memory_rss", help: "Size of RSS in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_rss_bytes as f64) },
@@ -49,6 +49,11 @@ const SCALARS: &[Scalar] = &[
     Scalar { name: "container_spec_cpu_quota", help: "CPU quota of the container in microseconds per period (absent when unlimited).", kind: Gauge, value: |m| m.limits.cpu_quota_micros.map(|q| q as f64) },
     Scalar { name: "container_spec_cpu_period", help: "CPU period of the container in microseconds.", kind: Gauge, value: |m| (m.limits.cpu_period_micros > 0).then_some(m.limits.cpu_period_micros as f64) },
 ];
+
+/// CFS throttling counters exist only for containers with a CPU quota (as in cAdvisor).
+fn throttling(measured: &Measured, value: f64) -> Option<f64> {
+    measured.limits.cpu_quota_micros.map(|_| value)
+}
 
 /// A family with one sample per interface of each running container.
 struct Network {
@@ -304,5 +309,84 @@ fn write_images(out: &mut Exposition, snapshot: &Snapshot) {
                 size,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::cgroup::Hierarchy;
+    use super::super::collector::{ContainerCollector, Settings};
+    use super::super::inventory::Inventory;
+    use super::super::inventory::tests::container;
+    use super::super::{LabelAllowList, NamePatterns};
+    use crate::collect::Collector as _;
+    use crate::expose::{Exposition, Format};
+
+    /// Scrapes one container whose init process is the fixture tree's pid.
+    fn scrape_fixture(tree: &str, pid: u32) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(tree);
+        let inventory = Inventory::new();
+        let mut web = container("3f4e", "web");
+        web.pid = Some(pid);
+        web.labels.insert("team".to_owned(), "blue".to_owned());
+        inventory.replace_containers(vec![web, container("9a9a", "stopped-job")]);
+        let mut stopped = container("9a9a", "stopped-job");
+        stopped.pid = None;
+        stopped.state = super::ContainerState::Exited;
+        inventory.upsert_container(stopped);
+        inventory.set_docker_up(true);
+        let settings = Settings {
+            hierarchy: Hierarchy::detect(&root.join("sys")),
+            proc_root: root.join("proc"),
+            include: NamePatterns::default(),
+            exclude: NamePatterns::default(),
+            labels: LabelAllowList::from(vec!["team".to_owned()]),
+        };
+        let collector = ContainerCollector::new(inventory, settings, root.join("sys"));
+        let mut out = Exposition::new(Format::Text004);
+        collector.collect(&mut out).unwrap();
+        out.finish()
+    }
+
+    #[test]
+    fn v2_fixture_scrape_has_cadvisor_names_and_labels() {
+        let text = scrape_fixture("cgroup-v2", 4242);
+        let id = "/system.slice/docker-3f4e1b2c9d8a7f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a1908aa11.scope";
+        let labels =
+            format!("id=\"{id}\",container_label_team=\"blue\",image=\"busybox\",name=\"web\"");
+        for line in [
+            format!("container_cpu_usage_seconds_total{{{labels},cpu=\"total\"}} 1813.529462"),
+            format!("container_memory_working_set_bytes{{{labels}}} 63889408"),
+            format!("container_spec_memory_limit_bytes{{{labels}}} 134217728"),
+            format!("container_spec_cpu_quota{{{labels}}} 150000"),
+            format!("container_fs_writes_bytes_total{{{labels},device=\"/dev/sdb\"}} 314773504"),
+            format!(
+                "container_network_receive_bytes_total{{{labels},interface=\"eth0\"}} 48213597"
+            ),
+            format!("container_oom_events_total{{{labels}}} 1"),
+            "osprey_docker_up 1".to_owned(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+        }
+        assert!(!text.contains("interface=\"lo\""));
+    }
+
+    #[test]
+    fn stopped_containers_have_state_but_no_counters() {
+        let text = scrape_fixture("cgroup-v1", 19838);
+        let stopped: Vec<_> = text
+            .lines()
+            .filter(|l| l.contains("name=\"stopped-job\""))
+            .collect();
+        assert!(
+            stopped.iter().all(|l| l.starts_with("osprey_container_")),
+            "{stopped:?}"
+        );
+        assert!(stopped.contains(&"osprey_container_state{container_id=\"9a9a\",image=\"busybox\",name=\"stopped-job\",state=\"exited\"} 1"));
+        assert!(text.contains("container_fs_writes_bytes_total{id=\"/docker/e2726244f643fcd628082a5aa247420d05f75d594127d16cd05bb5e77097bece\",container_label_team=\"blue\",image=\"busybox\",name=\"web\",device=\"/dev/vda\"} 8404992"), "{text}");
     }
 }

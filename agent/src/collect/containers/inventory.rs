@@ -151,13 +151,13 @@ impl State {
 
 /// The shared inventory: written by Docker discovery, read by scrapes.
 #[derive(Debug, Clone, Default)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     state: Arc<RwLock<State>>,
 }
 
 impl Inventory {
     /// An empty inventory; Docker counts as down until discovery connects.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Inventory::default()
     }
 

@@ -21,11 +21,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use regex::RegexSet;
+
+use inventory::Inventory;
 use serde::Deserialize;
 
 pub use collector::ContainerCollector;
-pub use docker::{Discovery, DockerError};
-pub use inventory::Inventory;
+pub use docker::Discovery;
 
 /// The `[containers]` section of the agent's configuration.
 #[derive(Debug, Clone, Deserialize)]

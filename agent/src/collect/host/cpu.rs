@@ -1,8 +1,9 @@
 //! Per-CPU time by mode from `/proc/stat`, as node_exporter's `cpu` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, parse_error, read};
+use super::kept_file::KeptFile;
+use super::{number, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -13,7 +14,7 @@ const MODES: [&str; 8] = [
 
 /// `node_cpu_seconds_total{cpu,mode}` and `node_cpu_guest_seconds_total{cpu,mode}`.
 pub(super) struct Cpu {
-    stat: PathBuf,
+    stat: KeptFile,
     ticks_per_second: f64,
 }
 
@@ -22,7 +23,7 @@ impl Cpu {
         // SAFETY: sysconf only reads a constant of the C library.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         Cpu {
-            stat: proc_root.join("stat"),
+            stat: KeptFile::new(proc_root.join("stat")),
             ticks_per_second: if ticks > 0 { ticks as f64 } else { 100.0 },
         }
     }
@@ -66,8 +67,8 @@ impl Collector for Cpu {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = read(&self.stat)?;
-        let lines = cpu_lines(&self.stat, &text)?;
+        let text = self.stat.read()?;
+        let lines = cpu_lines(self.stat.path(), &text)?;
         let mut family = out.family(
             "node_cpu_seconds_total",
             "Seconds the CPUs spent in each mode.",

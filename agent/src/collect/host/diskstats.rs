@@ -1,11 +1,10 @@
 //! Block device I/O counters from `/proc/diskstats`, as node_exporter's `diskstats` collector.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use procfs::{DiskStat, DiskStats, FromBufRead as _};
 
+use super::kept_file::KeptFile;
 use super::{DeviceFilterConfig, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
@@ -128,14 +127,14 @@ const FAMILIES: [(&str, &str, MetricType, Field); 17] = [
 
 /// `node_disk_*{device}` for each block device not excluded.
 pub(super) struct Diskstats {
-    diskstats: PathBuf,
+    diskstats: KeptFile,
     filter: DeviceFilterConfig,
 }
 
 impl Diskstats {
     pub(super) fn new(proc_root: &Path, filter: DeviceFilterConfig) -> Self {
         Diskstats {
-            diskstats: proc_root.join("diskstats"),
+            diskstats: KeptFile::new(proc_root.join("diskstats")),
             filter,
         }
     }
@@ -147,12 +146,9 @@ impl Collector for Diskstats {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let file = File::open(&self.diskstats).map_err(|source| CollectError::Read {
-            path: self.diskstats.display().to_string(),
-            source,
-        })?;
-        let DiskStats(mut disks) = DiskStats::from_buf_read(BufReader::new(file))
-            .map_err(|e| parse_error(&self.diskstats, e.to_string()))?;
+        let text = self.diskstats.read()?;
+        let DiskStats(mut disks) = DiskStats::from_buf_read(text.as_bytes())
+            .map_err(|e| parse_error(self.diskstats.path(), e.to_string()))?;
         disks.retain(|d| !self.filter.devices_exclude.is_match(&d.name));
         let mut family = out.family(
             "node_disk_info",

@@ -1,22 +1,23 @@
 //! The kernel's entropy pool, as node_exporter's `entropy` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_entropy_available_bits` and `node_entropy_pool_size_bits`.
 pub(super) struct Entropy {
-    available: PathBuf,
-    pool_size: PathBuf,
+    available: KeptFile,
+    pool_size: KeptFile,
 }
 
 impl Entropy {
     pub(super) fn new(proc_root: &Path) -> Self {
         Entropy {
-            available: proc_root.join("sys/kernel/random/entropy_avail"),
-            pool_size: proc_root.join("sys/kernel/random/poolsize"),
+            available: KeptFile::new(proc_root.join("sys/kernel/random/entropy_avail")),
+            pool_size: KeptFile::new(proc_root.join("sys/kernel/random/poolsize")),
         }
     }
 }
@@ -27,7 +28,7 @@ impl Collector for Entropy {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        for (path, name, help) in [
+        for (file, name, help) in [
             (
                 &self.available,
                 "node_entropy_available_bits",
@@ -39,7 +40,7 @@ impl Collector for Entropy {
                 "Bits of entropy pool.",
             ),
         ] {
-            let value = number(path, read(path)?.split_ascii_whitespace().next())?;
+            let value = number(file.path(), file.read()?.split_ascii_whitespace().next())?;
             out.family(name, help, MetricType::Gauge).sample(&[], value);
         }
         Ok(())

@@ -1,20 +1,21 @@
 //! Open file handles system-wide from `/proc/sys/fs/file-nr`, as node_exporter's `filefd`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_filefd_allocated` and `node_filefd_maximum`.
 pub(super) struct Filefd {
-    file_nr: PathBuf,
+    file_nr: KeptFile,
 }
 
 impl Filefd {
     pub(super) fn new(proc_root: &Path) -> Self {
         Filefd {
-            file_nr: proc_root.join("sys/fs/file-nr"),
+            file_nr: KeptFile::new(proc_root.join("sys/fs/file-nr")),
         }
     }
 }
@@ -26,10 +27,10 @@ impl Collector for Filefd {
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         // Three numbers: allocated, allocated but unused (always 0 since Linux 2.6), maximum.
-        let text = read(&self.file_nr)?;
+        let text = self.file_nr.read()?;
         let mut fields = text.split_ascii_whitespace();
-        let allocated = number(&self.file_nr, fields.next())?;
-        let maximum = number(&self.file_nr, fields.nth(1))?;
+        let allocated = number(self.file_nr.path(), fields.next())?;
+        let maximum = number(self.file_nr.path(), fields.nth(1))?;
         out.family(
             "node_filefd_allocated",
             "File descriptor statistics: allocated.",

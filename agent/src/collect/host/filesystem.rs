@@ -1,12 +1,13 @@
 //! Mounted filesystems' size, free space and inodes, as node_exporter's `filesystem` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Pattern;
+use super::kept_file::KeptFile;
 use super::statvfs::{Outcome, Statvfs, Usage};
-use super::{Pattern, read};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -51,19 +52,19 @@ struct Mount {
 /// `node_filesystem_*{device,fstype,mountpoint}` for each mount not excluded.
 pub(super) struct Filesystem {
     /// Init's mount table (the host's view), then our own if init's is not readable.
-    mountinfo: [PathBuf; 2],
+    mountinfo: [KeptFile; 2],
     config: FilesystemConfig,
     statvfs: Statvfs,
 }
 
 impl Filesystem {
     pub(super) fn new(proc_root: &Path, config: FilesystemConfig) -> Self {
-        let timeout = Duration::try_from_secs_f64(config.statvfs_timeout_seconds)
-            .unwrap_or(Duration::from_secs(1));
+        // Validated to be positive and finite when the configuration was read.
+        let timeout = Duration::from_secs_f64(config.statvfs_timeout_seconds);
         Filesystem {
             mountinfo: [
-                proc_root.join("1/mountinfo"),
-                proc_root.join("self/mountinfo"),
+                KeptFile::new(proc_root.join("1/mountinfo")),
+                KeptFile::new(proc_root.join("self/mountinfo")),
             ],
             config,
             statvfs: Statvfs::new(timeout),
@@ -71,7 +72,7 @@ impl Filesystem {
     }
 
     fn mounts(&self) -> Result<Vec<Mount>, CollectError> {
-        let text = read(&self.mountinfo[0]).or_else(|_| read(&self.mountinfo[1]))?;
+        let text = (self.mountinfo[0].read()).or_else(|_| self.mountinfo[1].read())?;
         let mut mounts: Vec<Mount> = text
             .lines()
             .filter_map(parse_mountinfo_line)

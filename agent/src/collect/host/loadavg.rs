@@ -2,21 +2,22 @@
 //!
 //! Parsed by hand: procfs's `LoadAverage` holds `f32`, which would print 0.15 as 0.15000000596.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_load1`, `node_load5`, `node_load15`.
 pub(super) struct Loadavg {
-    loadavg: PathBuf,
+    loadavg: KeptFile,
 }
 
 impl Loadavg {
     pub(super) fn new(proc_root: &Path) -> Self {
         Loadavg {
-            loadavg: proc_root.join("loadavg"),
+            loadavg: KeptFile::new(proc_root.join("loadavg")),
         }
     }
 }
@@ -27,14 +28,14 @@ impl Collector for Loadavg {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = read(&self.loadavg)?;
+        let text = self.loadavg.read()?;
         let mut fields = text.split_ascii_whitespace();
         for (name, help) in [
             ("node_load1", "1m load average."),
             ("node_load5", "5m load average."),
             ("node_load15", "15m load average."),
         ] {
-            let value = number(&self.loadavg, fields.next())?;
+            let value = number(self.loadavg.path(), fields.next())?;
             out.family(name, help, MetricType::Gauge).sample(&[], value);
         }
         Ok(())

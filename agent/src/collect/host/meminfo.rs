@@ -3,21 +3,22 @@
 //! Parsed by hand rather than with procfs's `Meminfo`: node_exporter exposes every line the
 //! kernel prints (new kernels add lines), while procfs's struct only knows a fixed set.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, parse_error, read};
+use super::kept_file::KeptFile;
+use super::{number, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_memory_<Key>_bytes` for each `kB` line, `node_memory_<Key>` for the page counts.
 pub(super) struct Meminfo {
-    meminfo: PathBuf,
+    meminfo: KeptFile,
 }
 
 impl Meminfo {
     pub(super) fn new(proc_root: &Path) -> Self {
         Meminfo {
-            meminfo: proc_root.join("meminfo"),
+            meminfo: KeptFile::new(proc_root.join("meminfo")),
         }
     }
 }
@@ -45,13 +46,16 @@ impl Collector for Meminfo {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = read(&self.meminfo)?;
+        let text = self.meminfo.read()?;
         for line in text.lines() {
             let Some((key, rest)) = line.split_once(':') else {
-                return Err(parse_error(&self.meminfo, format!("no colon in {line:?}")));
+                return Err(parse_error(
+                    self.meminfo.path(),
+                    format!("no colon in {line:?}"),
+                ));
             };
             let mut fields = rest.split_ascii_whitespace();
-            let value = number(&self.meminfo, fields.next())?;
+            let value = number(self.meminfo.path(), fields.next())?;
             let in_kilobytes = fields.next() == Some("kB");
             let name = metric_name(key, in_kilobytes);
             let help = format!(

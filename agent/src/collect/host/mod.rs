@@ -9,12 +9,15 @@ mod entropy;
 mod filefd;
 mod filesystem;
 mod hwmon;
+mod kept_file;
 mod loadavg;
 mod meminfo;
 mod netclass;
 mod netdev;
+mod netstat;
 mod pressure;
 mod processes;
+mod sockstat;
 mod stat;
 mod statvfs;
 mod time;
@@ -61,19 +64,23 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// Checks what serde cannot: every name in `disable` is a host collector.
+    /// Checks what serde cannot: every name in `disable` is a host collector, and the statvfs
+    /// timeout is a usable duration.
     pub fn validate(&self) -> Result<(), String> {
-        match self
-            .disable
-            .iter()
-            .find(|name| !NAMES.contains(&name.as_str()))
-        {
-            Some(name) => Err(format!(
+        let unknown = self.disable.iter().find(|n| !NAMES.contains(&n.as_str()));
+        if let Some(name) = unknown {
+            return Err(format!(
                 "[host] disable: unknown collector {name:?}; known: {}",
                 NAMES.join(", ")
-            )),
-            None => Ok(()),
+            ));
         }
+        let timeout = self.filesystem.statvfs_timeout_seconds;
+        if !(timeout > 0.0 && timeout <= 3600.0) {
+            return Err(format!(
+                "[host.filesystem] statvfs_timeout_seconds: {timeout} is not between 0 and 3600"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -122,8 +129,10 @@ pub const NAMES: &[&str] = &[
     "meminfo",
     "netclass",
     "netdev",
+    "netstat",
     "pressure",
     "processes",
+    "sockstat",
     "stat",
     "time",
     "uname",
@@ -149,8 +158,10 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
         Box::new(meminfo::Meminfo::new(proc_root)),
         Box::new(netclass::Netclass::new(sys_root, host.netdev.clone())),
         Box::new(netdev::Netdev::new(proc_root, host.netdev.clone())),
+        Box::new(netstat::Netstat::new(proc_root)),
         Box::new(pressure::Pressure::new(proc_root)),
         Box::new(processes::Processes::new(proc_root)),
+        Box::new(sockstat::Sockstat::new(proc_root)),
         Box::new(stat::Stat::new(proc_root)),
         Box::new(time::Time),
         Box::new(uname::Uname::new()),
@@ -159,14 +170,6 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
     all.into_iter()
         .filter(|c| !host.disable.iter().any(|name| name == c.name()))
         .collect()
-}
-
-/// Reads a whole (small) procfs or sysfs file.
-fn read(path: &Path) -> Result<String, CollectError> {
-    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 /// A parse error for `path`.
@@ -199,4 +202,27 @@ fn scrape_one(collector: &dyn Collector) -> String {
     let mut out = crate::expose::Exposition::new(crate::expose::Format::Text004);
     collector.collect(&mut out).expect("collector succeeds");
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lists_every_collector_in_order() {
+        let built: Vec<&str> = collectors(&AgentConfig::default())
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(built, NAMES);
+    }
+
+    #[test]
+    fn disabled_collectors_are_left_out() {
+        let mut config = AgentConfig::default();
+        config.host.disable = vec!["hwmon".to_owned(), "netclass".to_owned()];
+        let built: Vec<&str> = collectors(&config).iter().map(|c| c.name()).collect();
+        assert_eq!(built.len(), NAMES.len() - 2);
+        assert!(!built.contains(&"hwmon") && !built.contains(&"netclass"));
+    }
 }

@@ -1,8 +1,11 @@
 //! Network device properties from `/sys/class/net`, as node_exporter's `netclass` collector.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use super::DeviceFilterConfig;
+use super::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -68,6 +71,8 @@ struct Device {
 pub(super) struct Netclass {
     class_net: PathBuf,
     filter: DeviceFilterConfig,
+    /// Open attribute files per device present at the last scrape.
+    files: Mutex<HashMap<String, DeviceFiles>>,
 }
 
 impl Netclass {
@@ -75,22 +80,38 @@ impl Netclass {
         Netclass {
             class_net: sys_root.join("class/net"),
             filter,
+            files: Mutex::new(HashMap::new()),
         }
     }
 
-    fn device(&self, name: String) -> Device {
-        let dir = self.class_net.join(&name);
-        let attribute = |file: &str| {
-            std::fs::read_to_string(dir.join(file))
-                .map(|text| text.trim_end().to_owned())
-                .ok()
-        };
-        let number = |file: &str| attribute(file).and_then(|text| text.parse::<f64>().ok());
+    /// Reads one device's attributes through its kept files.
+    fn device(name: String, files: &DeviceFiles) -> Device {
+        let text = |file: &KeptFile| file.read().ok().map(|t| t.trim_end().to_owned());
+        let number = |file: &KeptFile| text(file)?.parse::<f64>().ok();
         Device {
-            info: INFO_ATTRIBUTES.map(|file| attribute(file).unwrap_or_default()),
-            numbers: NUMERIC_ATTRIBUTES.map(|(file, .., factor)| number(file).map(|v| v * factor)),
-            transmit_queue_length: number("tx_queue_len"),
+            info: files.info.each_ref().map(|f| text(f).unwrap_or_default()),
+            numbers: std::array::from_fn(|i| {
+                number(&files.numbers[i]).map(|v| v * NUMERIC_ATTRIBUTES[i].4)
+            }),
+            transmit_queue_length: number(&files.transmit_queue_length),
             name,
+        }
+    }
+}
+
+/// The attribute files of one device, kept open across scrapes.
+struct DeviceFiles {
+    info: [KeptFile; INFO_ATTRIBUTES.len()],
+    numbers: [KeptFile; NUMERIC_ATTRIBUTES.len()],
+    transmit_queue_length: KeptFile,
+}
+
+impl DeviceFiles {
+    fn new(dir: &Path) -> Self {
+        DeviceFiles {
+            info: INFO_ATTRIBUTES.map(|file| KeptFile::new(dir.join(file))),
+            numbers: NUMERIC_ATTRIBUTES.map(|(file, ..)| KeptFile::new(dir.join(file))),
+            transmit_queue_length: KeptFile::new(dir.join("tx_queue_len")),
         }
     }
 }
@@ -111,7 +132,18 @@ impl Collector for Netclass {
             .filter(|name| !self.filter.devices_exclude.is_match(name))
             .collect();
         names.sort_unstable();
-        let devices: Vec<Device> = names.into_iter().map(|name| self.device(name)).collect();
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        files.retain(|name, _| names.contains(name));
+        let devices: Vec<Device> = names
+            .into_iter()
+            .map(|name| {
+                let device_files = files
+                    .entry(name.clone())
+                    .or_insert_with(|| DeviceFiles::new(&self.class_net.join(&name)));
+                Self::device(name, device_files)
+            })
+            .collect();
+        drop(files);
 
         let mut family = out.family(
             "node_network_info",

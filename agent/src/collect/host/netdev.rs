@@ -1,12 +1,11 @@
 //! Network device counters from `/proc/net/dev`, as node_exporter's `netdev` collector.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use procfs::FromBufRead as _;
 use procfs::net::{DeviceStatus, InterfaceDeviceStatus};
 
+use super::kept_file::KeptFile;
 use super::{DeviceFilterConfig, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
@@ -41,14 +40,14 @@ const STATISTICS: [(&str, Field); 16] = [
 
 /// `node_network_{receive,transmit}_*_total{device}` for each device not excluded.
 pub(super) struct Netdev {
-    dev: PathBuf,
+    dev: KeptFile,
     filter: DeviceFilterConfig,
 }
 
 impl Netdev {
     pub(super) fn new(proc_root: &Path, filter: DeviceFilterConfig) -> Self {
         Netdev {
-            dev: proc_root.join("net/dev"),
+            dev: KeptFile::new(proc_root.join("net/dev")),
             filter,
         }
     }
@@ -60,13 +59,9 @@ impl Collector for Netdev {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let file = File::open(&self.dev).map_err(|source| CollectError::Read {
-            path: self.dev.display().to_string(),
-            source,
-        })?;
-        let InterfaceDeviceStatus(devices) =
-            InterfaceDeviceStatus::from_buf_read(BufReader::new(file))
-                .map_err(|e| parse_error(&self.dev, e.to_string()))?;
+        let text = self.dev.read()?;
+        let InterfaceDeviceStatus(devices) = InterfaceDeviceStatus::from_buf_read(text.as_bytes())
+            .map_err(|e| parse_error(self.dev.path(), e.to_string()))?;
         let mut devices: Vec<&DeviceStatus> = devices
             .values()
             .filter(|d| !self.filter.devices_exclude.is_match(&d.name))

@@ -5,57 +5,62 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{number, parse_error, read};
+use rustix::fs::{Dir, Mode, OFlags};
+
+use super::kept_file::KeptFile;
+use super::{number, parse_error};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
 /// `node_processes_pids`, `node_processes_threads` and their `max_` limits.
 pub(super) struct Processes {
     proc_root: PathBuf,
-    loadavg: PathBuf,
-    pid_max: PathBuf,
-    threads_max: PathBuf,
+    loadavg: KeptFile,
+    pid_max: KeptFile,
+    threads_max: KeptFile,
 }
 
 impl Processes {
     pub(super) fn new(proc_root: &Path) -> Self {
         Processes {
             proc_root: proc_root.to_owned(),
-            loadavg: proc_root.join("loadavg"),
-            pid_max: proc_root.join("sys/kernel/pid_max"),
-            threads_max: proc_root.join("sys/kernel/threads-max"),
+            loadavg: KeptFile::new(proc_root.join("loadavg")),
+            pid_max: KeptFile::new(proc_root.join("sys/kernel/pid_max")),
+            threads_max: KeptFile::new(proc_root.join("sys/kernel/threads-max")),
         }
     }
 
-    /// Processes are the numeric directories of /proc.
+    /// Processes are the numeric directories of /proc. rustix's `Dir` rather than
+    /// `std::fs::read_dir`: no allocation per entry, and a busy host has thousands.
     fn count_pids(&self) -> Result<f64, CollectError> {
-        let entries = std::fs::read_dir(&self.proc_root).map_err(|source| CollectError::Read {
+        let read_error = |source: rustix::io::Errno| CollectError::Read {
             path: self.proc_root.display().to_string(),
-            source,
-        })?;
-        let count = entries
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .as_encoded_bytes()
-                    .iter()
-                    .all(u8::is_ascii_digit)
-            })
-            .count();
-        Ok(count as f64)
+            source: source.into(),
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&self.proc_root, flags, Mode::empty()).map_err(read_error)?;
+        let mut count = 0;
+        for entry in Dir::new(fd).map_err(read_error)? {
+            let entry = entry.map_err(read_error)?;
+            let name = entry.file_name().to_bytes();
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) {
+                count += 1;
+            }
+        }
+        Ok(f64::from(count))
     }
 
     /// The fourth field of /proc/loadavg is `running/total` scheduling entities, i.e. threads.
     fn count_threads(&self) -> Result<f64, CollectError> {
-        let text = read(&self.loadavg)?;
+        let text = self.loadavg.read()?;
         let field = text.split_ascii_whitespace().nth(3);
         let total = field
             .and_then(|f| f.split_once('/'))
             .map(|(_, total)| total);
         if total.is_none() {
-            return Err(parse_error(&self.loadavg, "no running/total field"));
+            return Err(parse_error(self.loadavg.path(), "no running/total field"));
         }
-        number(&self.loadavg, total)
+        number(self.loadavg.path(), total)
     }
 }
 
@@ -65,7 +70,8 @@ impl Collector for Processes {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let single = |path: &Path| number(path, read(path)?.split_ascii_whitespace().next());
+        let single =
+            |file: &KeptFile| number(file.path(), file.read()?.split_ascii_whitespace().next());
         let values = [
             ("node_processes_pids", "Number of PIDs", self.count_pids()?),
             (

@@ -1,8 +1,9 @@
 //! Kernel-wide counters from `/proc/stat`, as node_exporter's `stat` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -48,13 +49,13 @@ const FAMILIES: [(&str, &str, &str, MetricType); 6] = [
 
 /// Boot time, context switches, forks, interrupts, running and blocked processes.
 pub(super) struct Stat {
-    stat: PathBuf,
+    stat: KeptFile,
 }
 
 impl Stat {
     pub(super) fn new(proc_root: &Path) -> Self {
         Stat {
-            stat: proc_root.join("stat"),
+            stat: KeptFile::new(proc_root.join("stat")),
         }
     }
 }
@@ -65,14 +66,14 @@ impl Collector for Stat {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = read(&self.stat)?;
+        let text = self.stat.read()?;
         let mut values = [None; FAMILIES.len()];
         for line in text.lines() {
             let mut fields = line.split_ascii_whitespace();
             let Some(key) = fields.next() else { continue };
             if let Some(i) = FAMILIES.iter().position(|(k, ..)| *k == key) {
                 // For `intr` the first number is the total; the rest are per-interrupt counts.
-                values[i] = Some(number(&self.stat, fields.next())?);
+                values[i] = Some(number(self.stat.path(), fields.next())?);
             }
         }
         for ((_, name, help, kind), value) in FAMILIES.iter().zip(values) {

@@ -1,8 +1,9 @@
 //! Paging and OOM counters from `/proc/vmstat`, as node_exporter's `vmstat` collector.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{number, read};
+use super::kept_file::KeptFile;
+use super::number;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -16,13 +17,13 @@ fn is_exposed(field: &str) -> bool {
 
 /// `node_vmstat_<field>`, untyped as in node_exporter.
 pub(super) struct Vmstat {
-    vmstat: PathBuf,
+    vmstat: KeptFile,
 }
 
 impl Vmstat {
     pub(super) fn new(proc_root: &Path) -> Self {
         Vmstat {
-            vmstat: proc_root.join("vmstat"),
+            vmstat: KeptFile::new(proc_root.join("vmstat")),
         }
     }
 }
@@ -33,13 +34,13 @@ impl Collector for Vmstat {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = read(&self.vmstat)?;
+        let text = self.vmstat.read()?;
         for line in text.lines() {
             let mut fields = line.split_ascii_whitespace();
             let Some(field) = fields.next().filter(|f| is_exposed(f)) else {
                 continue;
             };
-            let value = number(&self.vmstat, fields.next())?;
+            let value = number(self.vmstat.path(), fields.next())?;
             let name = format!("node_vmstat_{field}");
             let help = format!("/proc/vmstat information field {field}.");
             out.family(&name, &help, MetricType::Untyped)

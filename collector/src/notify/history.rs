@@ -1,0 +1,345 @@
+//! Alert history in redb: every firing and resolve with times, value and labels, and what
+//! people did about it (acknowledged, resolved by hand).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::payload::fingerprint;
+
+/// Table `alert_history`: record id (ascending = order of firing) -> JSON record.
+const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("alert_history");
+
+/// Who or what acknowledged an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// Who.
+    pub by: String,
+    /// Why / what is being done.
+    pub comment: String,
+    /// When (Unix ms).
+    pub at: i64,
+}
+
+/// One firing of an alert, from start to resolve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Record id.
+    pub id: u64,
+    /// Alertmanager fingerprint of the labels, as 16 hex digits.
+    pub fingerprint: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations when it fired.
+    pub annotations: BTreeMap<String, String>,
+    /// Value when it fired.
+    pub value: f64,
+    /// Latest value seen.
+    pub last_value: f64,
+    /// When it started firing (Unix ms).
+    pub started_at: i64,
+    /// When it resolved (Unix ms), if it has.
+    pub resolved_at: Option<i64>,
+    /// `rule` when the condition cleared, or the person who resolved it by hand.
+    pub resolved_by: Option<String>,
+    /// Acknowledgement, if any.
+    pub acknowledged: Option<Acknowledgement>,
+}
+
+/// Why a history operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// No such record.
+    #[error("alert record {0} not found")]
+    NotFound(u64),
+    /// The database failed.
+    #[error("alert history storage: {0}")]
+    Database(#[from] redb::Error),
+}
+
+fn db_err(e: impl Into<redb::Error>) -> HistoryError {
+    HistoryError::Database(e.into())
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Records active at or after this time (Unix ms).
+    pub from: Option<i64>,
+    /// Records that started at or before this time (Unix ms).
+    pub to: Option<i64>,
+    /// Only alerts whose `instance` label is this host (with or without port).
+    pub host: Option<String>,
+    /// Only records still open.
+    pub open_only: bool,
+}
+
+/// The history store.
+pub struct AlertHistory {
+    db: Arc<redb::Database>,
+    open: Mutex<HashMap<String, u64>>,
+}
+
+impl AlertHistory {
+    /// Opens the history in `db`.
+    pub fn open(db: Arc<redb::Database>) -> Result<Self, HistoryError> {
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(HISTORY).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        let history = AlertHistory {
+            db,
+            open: Mutex::new(HashMap::new()),
+        };
+        let open = history
+            .list(&HistoryQuery {
+                open_only: true,
+                ..HistoryQuery::default()
+            })?
+            .into_iter()
+            .map(|r| (r.fingerprint, r.id))
+            .collect();
+        *history.open.lock().unwrap_or_else(|p| p.into_inner()) = open;
+        Ok(history)
+    }
+
+    /// Writes a record; `flush: false` leaves it to the next durable commit of the database
+    /// (the notification queued right after), keeping fsyncs off the alerting path.
+    fn write(&self, record: &AlertRecord, flush: bool) -> Result<(), HistoryError> {
+        let bytes = serde_json::to_vec(record).expect("records serialize to JSON");
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        if !flush {
+            txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
+        txn.open_table(HISTORY)
+            .map_err(db_err)?
+            .insert(record.id, bytes.as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(())
+    }
+
+    /// One record.
+    pub fn get(&self, id: u64) -> Result<AlertRecord, HistoryError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(HISTORY).map_err(db_err)?;
+        let bytes = table
+            .get(id)
+            .map_err(db_err)?
+            .ok_or(HistoryError::NotFound(id))?;
+        serde_json::from_slice(bytes.value()).map_err(|_| HistoryError::NotFound(id))
+    }
+
+    /// Records an alert the rules report: opens a record when it starts firing, updates the
+    /// value, closes it when it resolves.
+    pub fn observe(
+        &self,
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+        value: f64,
+        started_at: i64,
+        resolved_at: Option<i64>,
+    ) -> Result<(), HistoryError> {
+        let fp = format!("{:016x}", fingerprint(labels));
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut record = match open.get(&fp) {
+            Some(id) => self.get(*id)?,
+            None if resolved_at.is_some() => return Ok(()),
+            None => {
+                let txn = self.db.begin_read().map_err(db_err)?;
+                let table = txn.open_table(HISTORY).map_err(db_err)?;
+                let id = table
+                    .last()
+                    .map_err(db_err)?
+                    .map_or(1, |(k, _)| k.value() + 1);
+                AlertRecord {
+                    id,
+                    fingerprint: fp.clone(),
+                    labels: labels.clone(),
+                    annotations: annotations.clone(),
+                    value,
+                    last_value: value,
+                    started_at,
+                    resolved_at: None,
+                    resolved_by: None,
+                    acknowledged: None,
+                }
+            }
+        };
+        record.last_value = value;
+        if let Some(at) = resolved_at {
+            record.resolved_at = Some(at);
+            record.resolved_by = Some("rule".to_owned());
+            open.remove(&fp);
+        } else {
+            open.insert(fp, record.id);
+        }
+        self.write(&record, false)
+    }
+
+    /// Lists records, newest first.
+    pub fn list(&self, query: &HistoryQuery) -> Result<Vec<AlertRecord>, HistoryError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(HISTORY).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db_err)?.rev() {
+            let (_, bytes) = entry.map_err(db_err)?;
+            let Ok(record) = serde_json::from_slice::<AlertRecord>(bytes.value()) else {
+                continue;
+            };
+            let host_matches = query.host.as_deref().is_none_or(|host| {
+                let instance = record.labels.get("instance").map_or("", String::as_str);
+                instance == host || instance.rsplit_once(':').is_some_and(|(h, _)| h == host)
+            });
+            let in_range = query
+                .from
+                .is_none_or(|from| record.resolved_at.is_none_or(|r| r >= from))
+                && query.to.is_none_or(|to| record.started_at <= to);
+            if host_matches && in_range && (!query.open_only || record.resolved_at.is_none()) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges a record.
+    pub fn acknowledge(
+        &self,
+        id: u64,
+        by: &str,
+        comment: &str,
+        now: i64,
+    ) -> Result<AlertRecord, HistoryError> {
+        let mut record = self.get(id)?;
+        record.acknowledged = Some(Acknowledgement {
+            by: by.to_owned(),
+            comment: comment.to_owned(),
+            at: now,
+        });
+        self.write(&record, true)?;
+        Ok(record)
+    }
+
+    /// Resolves records by hand: the given ids, or every open record when `ids` is empty.
+    /// Returns the records resolved.
+    pub fn resolve(
+        &self,
+        ids: &[u64],
+        by: &str,
+        now: i64,
+    ) -> Result<Vec<AlertRecord>, HistoryError> {
+        let ids: Vec<u64> = if ids.is_empty() {
+            self.open
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .copied()
+                .collect()
+        } else {
+            ids.to_vec()
+        };
+        let mut resolved = Vec::new();
+        for id in ids {
+            let mut record = self.get(id)?;
+            if record.resolved_at.is_some() {
+                continue;
+            }
+            record.resolved_at = Some(now);
+            record.resolved_by = Some(by.to_owned());
+            self.open
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&record.fingerprint);
+            self.write(&record, true)?;
+            resolved.push(record);
+        }
+        Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(instance: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("alertname".into(), "Cpu".into()),
+            ("instance".into(), instance.into()),
+        ])
+    }
+
+    #[test]
+    fn records_firing_resolve_ack_and_manual_resolve_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        let none = BTreeMap::new();
+        {
+            let history =
+                AlertHistory::open(Arc::new(redb::Database::create(&path).unwrap())).unwrap();
+            history
+                .observe(&labels("a:9100"), &none, 91.0, 1000, None)
+                .unwrap();
+            history
+                .observe(&labels("a:9100"), &none, 95.0, 1000, None)
+                .unwrap();
+            history
+                .observe(&labels("b:9100"), &none, 85.0, 2000, None)
+                .unwrap();
+            history
+                .observe(&labels("a:9100"), &none, 70.0, 1000, Some(5000))
+                .unwrap();
+        }
+        let history = AlertHistory::open(Arc::new(redb::Database::create(&path).unwrap())).unwrap();
+        let all = history.list(&HistoryQuery::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        let a = all
+            .iter()
+            .find(|r| r.labels["instance"] == "a:9100")
+            .unwrap();
+        assert_eq!(
+            (a.value, a.last_value, a.resolved_at),
+            (91.0, 70.0, Some(5000))
+        );
+        assert_eq!(a.resolved_by.as_deref(), Some("rule"));
+        let by_host = history
+            .list(&HistoryQuery {
+                host: Some("b".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(by_host.len(), 1);
+        let later = history
+            .list(&HistoryQuery {
+                from: Some(6000),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(later.len(), 1, "a resolved before 6000");
+        let acked = history
+            .acknowledge(by_host[0].id, "ana", "looking", 7000)
+            .unwrap();
+        assert_eq!(acked.acknowledged.unwrap().by, "ana");
+        let resolved = history.resolve(&[], "ana", 8000).unwrap();
+        assert_eq!(resolved.len(), 1, "bulk resolve closes every open record");
+        assert_eq!(resolved[0].resolved_by.as_deref(), Some("ana"));
+        assert!(
+            history
+                .list(&HistoryQuery {
+                    open_only: true,
+                    ..Default::default()
+                })
+                .unwrap()
+                .is_empty()
+        );
+        history
+            .observe(&labels("a:9100"), &none, 99.0, 9000, None)
+            .unwrap();
+        assert_eq!(
+            history.list(&HistoryQuery::default()).unwrap().len(),
+            3,
+            "a new firing opens a new record"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The notification log: what each receiver was last told about each group, kept in redb so
+//! that a restart does not repeat a notification.
+
+use std::sync::Arc;
+
+use redb::{ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// Table `notification_log`: `group key \0 receiver \0 integration` -> JSON entry.
+const LOG: TableDefinition<&str, &[u8]> = TableDefinition::new("notification_log");
+
+/// How long entries are kept (Alertmanager: 120 h).
+const RETENTION_MS: i64 = 120 * 3600 * 1000;
+
+/// The last notification about a group to one destination.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Fingerprints of the alerts that were firing.
+    pub firing: Vec<u64>,
+    /// Fingerprints of the alerts that were resolved.
+    pub resolved: Vec<u64>,
+    /// When it was sent (Unix ms).
+    pub timestamp_ms: i64,
+}
+
+/// Why the log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("notification log: {0}")]
+pub struct LogError(#[from] redb::Error);
+
+fn db_err(e: impl Into<redb::Error>) -> LogError {
+    LogError(e.into())
+}
+
+/// The persisted notification log.
+pub struct NotificationLog {
+    db: Arc<redb::Database>,
+}
+
+impl NotificationLog {
+    /// Opens the log in `db`, dropping entries past retention.
+    pub fn open(db: Arc<redb::Database>, now_ms: i64) -> Result<Self, LogError> {
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(LOG).map_err(db_err)?;
+            table
+                .retain(|_, bytes| {
+                    serde_json::from_slice::<LogEntry>(bytes)
+                        .is_ok_and(|e| now_ms - e.timestamp_ms < RETENTION_MS)
+                })
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(NotificationLog { db })
+    }
+
+    /// The entry for a destination, if any.
+    pub fn get(&self, key: &str) -> Result<Option<LogEntry>, LogError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(LOG).map_err(db_err)?;
+        Ok(table
+            .get(key)
+            .map_err(db_err)?
+            .and_then(|bytes| serde_json::from_slice(bytes.value()).ok()))
+    }
+
+    /// Records a notification. The commit is not flushed on its own: the dispatcher queues the
+    /// notification right after, and that durable commit persists this one with it.
+    pub fn set(&self, key: &str, entry: &LogEntry) -> Result<(), LogError> {
+        let bytes = serde_json::to_vec(entry).expect("log entries serialize to JSON");
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
+        txn.open_table(LOG)
+            .map_err(db_err)?
+            .insert(key, bytes.as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(())
+    }
+}
+
+/// Alertmanager's dedup decision: whether a destination must hear about a group now.
+pub fn needs_update(
+    entry: Option<&LogEntry>,
+    firing: &[u64],
+    resolved: &[u64],
+    send_resolved: bool,
+    repeat_interval_ms: i64,
+    now_ms: i64,
+) -> bool {
+    let Some(entry) = entry else {
+        return !firing.is_empty();
+    };
+    let subset = |small: &[u64], big: &[u64]| small.iter().all(|fp| big.contains(fp));
+    if !subset(firing, &entry.firing) {
+        return true;
+    }
+    if firing.is_empty() {
+        // Everything resolved: say so once (also clears the log's firing set).
+        return !entry.firing.is_empty();
+    }
+    if send_resolved && !subset(resolved, &entry.resolved) {
+        return true;
+    }
+    entry.timestamp_ms < now_ms - repeat_interval_ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_follows_alertmanager() {
+        let sent = LogEntry {
+            firing: vec![1, 2],
+            resolved: vec![],
+            timestamp_ms: 1000,
+        };
+        let hour = 3_600_000;
+        assert!(
+            needs_update(None, &[1], &[], false, hour, 2000),
+            "first notification"
+        );
+        assert!(
+            !needs_update(None, &[], &[1], true, hour, 2000),
+            "nothing to say about resolved-only"
+        );
+        assert!(
+            !needs_update(Some(&sent), &[1, 2], &[], false, hour, 2000),
+            "unchanged"
+        );
+        assert!(
+            !needs_update(Some(&sent), &[1], &[2], false, hour, 2000),
+            "one resolved, not sent"
+        );
+        assert!(
+            needs_update(Some(&sent), &[1], &[2], true, hour, 2000),
+            "one resolved, send_resolved"
+        );
+        assert!(
+            needs_update(Some(&sent), &[1, 2, 3], &[], false, hour, 2000),
+            "a new alert"
+        );
+        assert!(
+            needs_update(Some(&sent), &[], &[1, 2], false, hour, 2000),
+            "all resolved"
+        );
+        assert!(
+            needs_update(Some(&sent), &[1, 2], &[], false, hour, 1000 + hour + 1),
+            "repeat"
+        );
+    }
+}

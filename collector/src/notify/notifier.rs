@@ -1,0 +1,163 @@
+//! The notifier as the rest of the collector sees it: takes alerts from the rules, runs the
+//! dispatcher and the delivery worker, and exposes silences and metrics.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::Notifications;
+use super::deliver::Deliverer;
+use super::dispatch::{Dispatcher, SharedNotifications};
+use super::history::{AlertHistory, HistoryError};
+use super::metrics::NotifyMetrics;
+use super::nflog::{LogError, NotificationLog};
+use super::payload::{AmAlert, label_map};
+use super::queue::{DeliveryQueue, QueueError};
+use super::silence::{SilenceError, Silences};
+use crate::rules::{NotifierAlert, Notify};
+
+/// Why the notifier could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifierError {
+    /// The delivery queue.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The notification log.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The silences.
+    #[error(transparent)]
+    Silences(#[from] SilenceError),
+    /// The alert history.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// Routing, grouping and delivery of alerts.
+#[derive(Clone)]
+pub struct Notifier {
+    dispatcher: Arc<Mutex<Dispatcher>>,
+    wake: Arc<tokio::sync::Notify>,
+    deliverer: Arc<Deliverer>,
+    config: SharedNotifications,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<NotifyMetrics>,
+    /// Silences, for the API.
+    pub silences: Arc<Silences>,
+    /// Alert history, for the API.
+    pub history: Arc<AlertHistory>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Notifier {
+    /// Opens the queue, log and silences in `db` (picking up what a previous run left).
+    pub fn open(
+        notifications: Notifications,
+        db: Arc<redb::Database>,
+        external_url: &str,
+    ) -> Result<Self, NotifierError> {
+        for warning in &notifications.warnings {
+            tracing::warn!("alertmanager configuration: {warning}");
+        }
+        let metrics = Arc::new(NotifyMetrics::default());
+        let queue = Arc::new(DeliveryQueue::open(Arc::clone(&db), Arc::clone(&metrics))?);
+        let log = NotificationLog::open(Arc::clone(&db), now_ms())?;
+        let silences = Arc::new(Silences::open(Arc::clone(&db))?);
+        let history = Arc::new(AlertHistory::open(db)?);
+        let config: SharedNotifications = Arc::new(RwLock::new(Arc::new(notifications)));
+        let external_url = external_url.trim_end_matches('/').to_owned();
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&config),
+            external_url,
+            log,
+            Arc::clone(&queue),
+            Arc::clone(&silences),
+        );
+        let deliverer = Arc::new(Deliverer::new(
+            queue,
+            Arc::clone(&config),
+            Arc::clone(&metrics),
+        ));
+        Ok(Notifier {
+            dispatcher: Arc::new(Mutex::new(dispatcher)),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            deliverer,
+            config,
+            metrics,
+            silences,
+            history,
+        })
+    }
+
+    /// Replaces the configuration (on reload); groups and the queue carry on.
+    pub fn reload(&self, notifications: Notifications) {
+        for warning in &notifications.warnings {
+            tracing::warn!("alertmanager configuration: {warning}");
+        }
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(notifications);
+        self.deliverer.forget_clients();
+    }
+
+    /// Starts the dispatcher and the delivery worker until `shutdown` turns true.
+    pub fn spawn(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let deliverer = tokio::spawn(Arc::clone(&self.deliverer).run(shutdown.clone()));
+        let dispatcher = Arc::clone(&self.dispatcher);
+        let wake = Arc::clone(&self.wake);
+        let mut shutdown = shutdown;
+        let flusher = tokio::spawn(async move {
+            loop {
+                let now = now_ms();
+                let next = dispatcher
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .flush_due(now);
+                let wait = next.map_or(1000, |t| (t - now).clamp(0, 1000)) as u64;
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+        vec![deliverer, flusher]
+    }
+}
+
+impl Notify for Notifier {
+    fn notify(&self, alerts: Vec<NotifierAlert>) {
+        let now = now_ms();
+        for alert in &alerts {
+            let resolved = alert.resolved.then_some(alert.ends_at);
+            let labels = label_map(&alert.labels);
+            if let Err(e) = self.history.observe(
+                &labels,
+                &alert.annotations,
+                alert.value,
+                alert.starts_at,
+                resolved,
+            ) {
+                tracing::warn!("{e}");
+            }
+        }
+        let alerts = alerts
+            .into_iter()
+            .map(|a| AmAlert {
+                labels: label_map(&a.labels),
+                annotations: a.annotations,
+                starts_at: a.starts_at,
+                ends_at: a.ends_at,
+                generator_url: a.generator_url,
+            })
+            .collect();
+        self.dispatcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .receive(alerts, now);
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,213 @@
+//! Silences: matchers and a time window during which matching alerts are not notified,
+//! kept in redb.
+
+use std::sync::{Arc, Mutex};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::labels::{Labels, MatchOp, Matcher};
+
+/// Table `silences`: id -> JSON silence.
+const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("silences");
+
+/// A matcher in Alertmanager's API form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceMatcher {
+    /// Label name.
+    pub name: String,
+    /// Value or regular expression.
+    pub value: String,
+    /// Regular expression?
+    pub is_regex: bool,
+    /// Equality (default) or inequality.
+    #[serde(default = "default_true")]
+    pub is_equal: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl SilenceMatcher {
+    fn to_matcher(&self) -> Result<Matcher, String> {
+        let op = match (self.is_regex, self.is_equal) {
+            (false, true) => MatchOp::Equal,
+            (false, false) => MatchOp::NotEqual,
+            (true, true) => MatchOp::Regex,
+            (true, false) => MatchOp::NotRegex,
+        };
+        Matcher::new(op, &self.name, &self.value).map_err(|e| format!("matcher {}: {e}", self.name))
+    }
+}
+
+/// A silence (times in Unix ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    /// Identifier.
+    pub id: String,
+    /// All must match.
+    pub matchers: Vec<SilenceMatcher>,
+    /// Start.
+    pub starts_at: i64,
+    /// End (set to the expiry time when expired early).
+    pub ends_at: i64,
+    /// Who made it.
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+}
+
+impl Silence {
+    /// Whether it mutes at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+
+    /// `pending`, `active` or `expired`, as Alertmanager reports.
+    pub fn state(&self, now: i64) -> &'static str {
+        if now < self.starts_at {
+            "pending"
+        } else if now < self.ends_at {
+            "active"
+        } else {
+            "expired"
+        }
+    }
+}
+
+/// Why a silence operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SilenceError {
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such silence.
+    #[error("silence {0} not found")]
+    NotFound(String),
+    /// The database failed.
+    #[error("silence storage: {0}")]
+    Database(#[from] redb::Error),
+}
+
+fn db_err(e: impl Into<redb::Error>) -> SilenceError {
+    SilenceError::Database(e.into())
+}
+
+/// Every silence, cached in memory and written through to redb.
+pub struct Silences {
+    db: Arc<redb::Database>,
+    cache: Mutex<Vec<(Silence, Vec<Matcher>)>>,
+}
+
+impl Silences {
+    /// Loads the silences stored in `db`.
+    pub fn open(db: Arc<redb::Database>) -> Result<Self, SilenceError> {
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(SILENCES).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        let mut cache = Vec::new();
+        let txn = db.begin_read().map_err(db_err)?;
+        for entry in txn
+            .open_table(SILENCES)
+            .map_err(db_err)?
+            .iter()
+            .map_err(db_err)?
+        {
+            let (_, bytes) = entry.map_err(db_err)?;
+            if let Ok(silence) = serde_json::from_slice::<Silence>(bytes.value())
+                && let Ok(matchers) = silence
+                    .matchers
+                    .iter()
+                    .map(SilenceMatcher::to_matcher)
+                    .collect()
+            {
+                cache.push((silence, matchers));
+            }
+        }
+        Ok(Silences {
+            db,
+            cache: Mutex::new(cache),
+        })
+    }
+
+    fn store(&self, silence: &Silence) -> Result<(), SilenceError> {
+        let bytes = serde_json::to_vec(silence).expect("silences serialize to JSON");
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(SILENCES)
+            .map_err(db_err)?
+            .insert(silence.id.as_str(), bytes.as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Creates a silence; returns its id.
+    pub fn create(&self, mut silence: Silence) -> Result<String, SilenceError> {
+        if silence.matchers.is_empty() {
+            return Err(SilenceError::Invalid(
+                "at least one matcher is required".to_owned(),
+            ));
+        }
+        if silence.ends_at <= silence.starts_at {
+            return Err(SilenceError::Invalid(
+                "end time must be after start time".to_owned(),
+            ));
+        }
+        let matchers = silence
+            .matchers
+            .iter()
+            .map(SilenceMatcher::to_matcher)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(SilenceError::Invalid)?;
+        if matchers.iter().all(Matcher::matches_empty) {
+            return Err(SilenceError::Invalid(
+                "at least one matcher must not match the empty string".to_owned(),
+            ));
+        }
+        silence.id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        self.store(&silence)?;
+        let id = silence.id.clone();
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((silence, matchers));
+        Ok(id)
+    }
+
+    /// Every silence, newest first.
+    pub fn list(&self) -> Vec<Silence> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<Silence> = cache.iter().map(|(s, _)| s.clone()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.starts_at));
+        all
+    }
+
+    /// Ends a silence now.
+    pub fn expire(&self, id: &str, now: i64) -> Result<(), SilenceError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (silence, _) = cache
+            .iter_mut()
+            .find(|(s, _)| s.id == id)
+            .ok_or_else(|| SilenceError::NotFound(id.to_owned()))?;
+        if silence.ends_at > now {
+            silence.ends_at = now;
+            if silence.starts_at > now {
+                silence.starts_at = now;
+            }
+        }
+        let updated = silence.clone();
+        drop(cache);
+        self.store(&updated)
+    }
+
+    /// Whether an active silence mutes alerts with these labels.
+    pub fn is_silenced(&self, labels: &Labels, now: i64) -> bool {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.iter().any(|(s, matchers)| {
+            s.is_active(now) && matchers.iter().all(|m| m.matches_labels(labels))
+        })
+    }
+}

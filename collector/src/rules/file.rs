@@ -1,0 +1,354 @@
+//! Prometheus rule files: strict YAML into groups of alerting and recording rules, validated
+//! with promtool's checks and messages (`file: line:col: group "g", rule N, "name": msg`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::duration::parse_duration;
+use super::template::check_alert_template;
+
+/// A validated rule group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleGroup {
+    /// The group's name, unique within its file.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Evaluation interval; `None` means the global evaluation interval.
+    pub interval: Option<Duration>,
+    /// How far back in time the group evaluates, to wait for late samples.
+    pub query_offset: Option<Duration>,
+    /// Most alerts or series one evaluation of a rule may produce (0: no limit).
+    pub limit: usize,
+    /// Labels added to every rule's output.
+    pub labels: BTreeMap<String, String>,
+    /// The rules in evaluation order.
+    pub rules: Vec<Rule>,
+}
+
+/// One validated rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// The alert name or the recorded metric name.
+    pub name: String,
+    /// The PromQL expression.
+    pub expr: String,
+    /// Labels added (alerting rules: templates) to the result.
+    pub labels: BTreeMap<String, String>,
+    /// What kind of rule this is.
+    pub kind: RuleKind,
+}
+
+/// Alerting or recording.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// `alert:`; raises alerts.
+    Alerting {
+        /// How long a condition must hold before the alert fires.
+        hold: Duration,
+        /// How long a firing alert keeps firing after its condition clears.
+        keep_firing_for: Duration,
+        /// Templated annotations.
+        annotations: BTreeMap<String, String>,
+    },
+    /// `record:`; writes its result as series named after the rule.
+    Recording,
+}
+
+/// Every problem found in one rule file, one per line as promtool prints them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct RuleFileErrors {
+    /// `file: message` lines.
+    pub messages: Vec<String>,
+}
+
+impl fmt::Display for RuleFileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.messages.join("\n"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    groups: Vec<Spanned<RawGroup>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    #[serde(default)]
+    name: String,
+    interval: Option<String>,
+    query_offset: Option<String>,
+    #[serde(default)]
+    limit: usize,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    record: Option<Spanned<String>>,
+    alert: Option<Spanned<String>>,
+    expr: Option<Spanned<ExprText>>,
+    #[serde(rename = "for")]
+    hold: Option<String>,
+    keep_firing_for: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+/// An expression as written; YAML may give a bare number (`expr: 1`), which is valid PromQL.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ExprText {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+impl ExprText {
+    fn into_string(self) -> String {
+        match self {
+            ExprText::Text(s) => s,
+            ExprText::Integer(i) => i.to_string(),
+            ExprText::Float(f) => f.to_string(),
+        }
+    }
+}
+
+/// Reads and validates a rule file.
+pub fn load_rule_file(path: &Path) -> Result<Vec<RuleGroup>, RuleFileErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| RuleFileErrors {
+        messages: vec![format!("{file}: {e}")],
+    })?;
+    parse_rule_file(path, &text)
+}
+
+/// Parses and validates rule-file text; `path` names the file in messages.
+pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFileErrors> {
+    let file = path.display().to_string();
+    let raw: RawFile = if text.trim().is_empty() {
+        RawFile { groups: Vec::new() }
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| RuleFileErrors {
+            messages: vec![format!("{file}: {}", yaml_error_line(&e.to_string()))],
+        })?
+    };
+    let mut messages = Vec::new();
+    let mut groups = Vec::new();
+    let mut seen = HashSet::new();
+    for spanned in raw.groups {
+        let at = position(&spanned);
+        let raw_group = spanned.value;
+        if raw_group.name.is_empty() {
+            messages.push(format!("{file}: {at}: Groupname must not be empty"));
+        }
+        if !seen.insert(raw_group.name.clone()) {
+            messages.push(format!(
+                "{file}: {at}: groupname: \"{}\" is repeated in the same file",
+                raw_group.name
+            ));
+        }
+        let mut problems = Vec::new();
+        for (k, v) in &raw_group.labels {
+            check_label(k, v, &mut problems);
+        }
+        messages.extend(problems.into_iter().map(|p| format!("{file}: {p}")));
+        let interval = duration_field(&file, raw_group.interval.as_deref(), &mut messages);
+        let query_offset = duration_field(&file, raw_group.query_offset.as_deref(), &mut messages);
+        let mut rules = Vec::new();
+        for (index, raw_rule) in raw_group.rules.into_iter().enumerate() {
+            let name = rule_name(&raw_rule);
+            let prefix = format!(
+                "group \"{}\", rule {}, \"{name}\"",
+                raw_group.name,
+                index + 1
+            );
+            match validate_rule(raw_rule, &file, &mut messages) {
+                Ok(rule) => rules.push(rule),
+                Err(problems) => {
+                    for (at, problem) in problems {
+                        let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
+                        messages.push(format!("{file}: {at}{prefix}: {problem}"));
+                    }
+                }
+            }
+        }
+        groups.push(RuleGroup {
+            name: raw_group.name,
+            file: path.to_owned(),
+            interval,
+            query_offset,
+            limit: raw_group.limit,
+            labels: raw_group.labels,
+            rules,
+        });
+    }
+    if messages.is_empty() {
+        Ok(groups)
+    } else {
+        Err(RuleFileErrors { messages })
+    }
+}
+
+/// The first line of a YAML error message, without the source excerpt that follows it.
+pub fn yaml_error_line(message: &str) -> &str {
+    let first = message.lines().next().unwrap_or(message);
+    first.strip_prefix("error: ").unwrap_or(first)
+}
+
+fn position<T>(spanned: &Spanned<T>) -> String {
+    format!(
+        "{}:{}",
+        spanned.referenced.line(),
+        spanned.referenced.column()
+    )
+}
+
+fn duration_field(file: &str, text: Option<&str>, messages: &mut Vec<String>) -> Option<Duration> {
+    match text.map(parse_duration) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            messages.push(format!("{file}: {e}"));
+            None
+        }
+        None => None,
+    }
+}
+
+fn rule_name(rule: &RawRule) -> String {
+    match (&rule.alert, &rule.record) {
+        (Some(alert), _) if !alert.value.is_empty() => alert.value.clone(),
+        (_, Some(record)) => record.value.clone(),
+        _ => String::new(),
+    }
+}
+
+type Problems = Vec<(Option<String>, String)>;
+
+fn validate_rule(raw: RawRule, file: &str, messages: &mut Vec<String>) -> Result<Rule, Problems> {
+    let mut problems: Problems = Vec::new();
+    let record = raw.record.as_ref().filter(|r| !r.value.is_empty());
+    let alert = raw.alert.as_ref().filter(|a| !a.value.is_empty());
+    let record_at = raw.record.as_ref().map_or("0:0".to_owned(), position);
+    match (record, alert) {
+        (Some(r), Some(a)) => problems.push((
+            Some(format!("{}: {}", position(r), position(a))),
+            "only one of 'record' and 'alert' must be set".to_owned(),
+        )),
+        (None, None) => problems.push((
+            Some(record_at.clone()),
+            "one of 'record' or 'alert' must be set".to_owned(),
+        )),
+        _ => {}
+    }
+    let expr_at = raw.expr.as_ref().map_or("0:0".to_owned(), position);
+    let expr = raw.expr.map(|e| e.value.into_string()).unwrap_or_default();
+    if expr.is_empty() {
+        problems.push((Some(expr_at), "field 'expr' must be set in rule".to_owned()));
+    } else if let Err(e) = promql_parser::parser::parse(&expr) {
+        problems.push((Some(expr_at), format!("could not parse expression: {e}")));
+    }
+    let hold = duration_field(file, raw.hold.as_deref(), messages).unwrap_or_default();
+    let keep_firing_for =
+        duration_field(file, raw.keep_firing_for.as_deref(), messages).unwrap_or_default();
+    if record.is_some() {
+        let mut misplaced = |what: &str| {
+            let message = format!("invalid field '{what}' in recording rule");
+            problems.push((Some(record_at.clone()), message));
+        };
+        if !raw.annotations.is_empty() {
+            misplaced("annotations");
+        }
+        if !hold.is_zero() {
+            misplaced("for");
+        }
+        if !keep_firing_for.is_zero() {
+            misplaced("keep_firing_for");
+        }
+        let name = &record.map(|r| r.value.clone()).unwrap_or_default();
+        if !is_metric_name(name) {
+            let message = format!("invalid recording rule name: {name}");
+            problems.push((Some(record_at.clone()), message));
+        }
+    }
+    let mut label_problems = Vec::new();
+    for (k, v) in &raw.labels {
+        check_label(k, v, &mut label_problems);
+    }
+    for k in raw.annotations.keys() {
+        if !is_label_name(k) {
+            label_problems.push(format!("invalid annotation name: {k}"));
+        }
+    }
+    if let Some(alert) = alert {
+        let templates = raw.labels.iter().map(|(k, v)| ("label", k, v));
+        for (what, key, text) in
+            templates.chain(raw.annotations.iter().map(|(k, v)| ("annotation", k, v)))
+        {
+            if let Err(e) = check_alert_template(&alert.value, text) {
+                label_problems.push(format!("{what} {key:?}: {e}"));
+            }
+        }
+    }
+    problems.extend(label_problems.into_iter().map(|p| (None, p)));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let (name, kind) = match (alert, record) {
+        (Some(alert), _) => (
+            alert.value.clone(),
+            RuleKind::Alerting {
+                hold,
+                keep_firing_for,
+                annotations: raw.annotations,
+            },
+        ),
+        (None, Some(record)) => (record.value.clone(), RuleKind::Recording),
+        (None, None) => unreachable!("reported above"),
+    };
+    Ok(Rule {
+        name,
+        expr,
+        labels: raw.labels,
+        kind,
+    })
+}
+
+fn check_label(name: &str, _value: &str, problems: &mut Vec<String>) {
+    if !is_label_name(name) || name == crate::labels::METRIC_NAME {
+        problems.push(format!("invalid label name: {name}"));
+    }
+}
+
+/// Prometheus's classic label-name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Prometheus's classic metric-name rule: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}

@@ -1,0 +1,276 @@
+//! The alert state machine and rule groups against in-memory storage and a scripted query.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::labels::{Labels, MatchOp, Matcher};
+use crate::tsdb::{MemoryStorage, Querier, is_stale_nan};
+
+const MINUTE: i64 = 60_000;
+
+/// A query whose answer the test sets; records the times it was asked at.
+#[derive(Default)]
+struct Script {
+    answer: Mutex<Vec<(Labels, f64)>>,
+}
+
+impl Script {
+    fn set(&self, answer: Vec<(Labels, f64)>) {
+        *self.answer.lock().unwrap() = answer;
+    }
+}
+
+struct Harness {
+    script: Arc<Script>,
+    storage: Arc<MemoryStorage>,
+    sent: Arc<Mutex<Vec<NotifierAlert>>>,
+    manager: RuleManager,
+}
+
+fn harness(rules: &str, store: Option<Arc<dyn AlertStateStore>>) -> Harness {
+    let groups = parse_rule_file(Path::new("test.yml"), rules).unwrap();
+    let script = Arc::new(Script::default());
+    let storage = Arc::new(MemoryStorage::new());
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let answer = Arc::clone(&script);
+    let sink = Arc::clone(&sent);
+    let deps = RuleDeps {
+        query: Arc::new(move |_: &str, _: i64| Ok(answer.answer.lock().unwrap().clone())),
+        storage: storage.clone(),
+        notify: Arc::new(move |alerts: Vec<NotifierAlert>| sink.lock().unwrap().extend(alerts)),
+        state_store: store,
+        external_labels: [("site".to_owned(), "lab".to_owned())].into(),
+        external_url: "http://collector:9718".to_owned(),
+        resend_delay: Duration::from_secs(60),
+    };
+    let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
+    Harness {
+        script,
+        storage,
+        sent,
+        manager,
+    }
+}
+
+impl Harness {
+    fn take_sent(&self) -> Vec<NotifierAlert> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
+    fn alerts(&self) -> Vec<Alert> {
+        self.manager.snapshot()[0].rules[0]
+            .alerts
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The values of series named `name` at exactly time `t`.
+    fn series_at(&self, name: &str, t: i64) -> Vec<(Labels, f64)> {
+        let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
+        self.storage
+            .select(&[m], t, t)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.labels, s.samples[0].v))
+            .collect()
+    }
+}
+
+const CPU_RULE: &str = "groups:\n- name: host\n  rules:\n  - alert: HighCpu\n    expr: cpu > 80\n    for: 2m\n    labels:\n      severity: warning\n    annotations:\n      summary: 'CPU {{ $value | printf \"%.1f\" }}% on {{ $labels.instance }}'\n";
+
+fn cpu(instance: &str, value: f64) -> (Labels, f64) {
+    (
+        Labels::from_pairs([("__name__", "cpu"), ("instance", instance)]),
+        value,
+    )
+}
+
+#[test]
+fn pending_becomes_firing_after_for_and_writes_alerts_series() {
+    let h = harness(CPU_RULE, None);
+    h.script.set(vec![cpu("a", 93.25)]);
+    h.manager.evaluate_all(0);
+    let alerts = h.alerts();
+    assert_eq!(alerts[0].state, AlertState::Pending);
+    assert!(h.take_sent().is_empty(), "pending alerts are not sent");
+    let series = h.series_at("ALERTS", 0);
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].0.get("alertstate"), Some("pending"));
+    assert_eq!(series[0].0.get("alertname"), Some("HighCpu"));
+    assert_eq!(series[0].0.get("severity"), Some("warning"));
+
+    h.manager.evaluate_all(MINUTE);
+    assert_eq!(h.alerts()[0].state, AlertState::Pending);
+    h.manager.evaluate_all(2 * MINUTE);
+    assert_eq!(h.alerts()[0].state, AlertState::Firing);
+    let sent = h.take_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].starts_at, 2 * MINUTE);
+    assert_eq!(sent[0].annotations["summary"], "CPU 93.2% on a");
+    assert_eq!(
+        sent[0].generator_url,
+        "http://collector:9718/graph?g0.expr=cpu+%3E+80&g0.tab=1"
+    );
+    assert_eq!(
+        h.series_at("ALERTS", 2 * MINUTE)[0].0.get("alertstate"),
+        Some("firing")
+    );
+    let for_state = h.series_at("ALERTS_FOR_STATE", 2 * MINUTE);
+    assert_eq!(
+        for_state[0].1, 0.0,
+        "ALERTS_FOR_STATE holds the activation time in seconds"
+    );
+}
+
+#[test]
+fn pending_alerts_vanish_silently_and_resolved_ones_are_sent_then_kept_15_minutes() {
+    let h = harness(CPU_RULE, None);
+    h.script.set(vec![cpu("a", 95.0)]);
+    h.manager.evaluate_all(0);
+    h.script.set(vec![]);
+    h.manager.evaluate_all(MINUTE);
+    assert!(h.alerts().is_empty(), "a pending alert is dropped");
+    assert!(h.take_sent().is_empty());
+    let stale = h.series_at("ALERTS", MINUTE);
+    assert!(
+        is_stale_nan(stale[0].1),
+        "the vanished series gets a staleness marker"
+    );
+
+    h.script.set(vec![cpu("a", 95.0)]);
+    for t in [2, 3, 4] {
+        h.manager.evaluate_all(t * MINUTE);
+    }
+    assert_eq!(h.take_sent().len(), 1, "fired at 4m, once");
+    h.script.set(vec![]);
+    h.manager.evaluate_all(5 * MINUTE);
+    let resolved = h.take_sent();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].ends_at, 5 * MINUTE);
+    assert_eq!(h.alerts()[0].state, AlertState::Inactive);
+    h.manager.evaluate_all(20 * MINUTE);
+    assert_eq!(h.alerts().len(), 1, "kept exactly 15 minutes");
+    h.manager.evaluate_all(20 * MINUTE + 1);
+    assert!(h.alerts().is_empty(), "dropped after 15 minutes");
+}
+
+#[test]
+fn firing_alerts_are_resent_after_the_resend_delay_only() {
+    let h = harness(CPU_RULE, None);
+    h.script.set(vec![cpu("a", 95.0)]);
+    for t in 0..=2 {
+        h.manager.evaluate_all(t * MINUTE);
+    }
+    assert_eq!(h.take_sent().len(), 1);
+    h.manager.evaluate_all(2 * MINUTE + 30_000);
+    assert!(h.take_sent().is_empty(), "within the resend delay");
+    h.manager.evaluate_all(3 * MINUTE + 1);
+    assert_eq!(h.take_sent().len(), 1, "resent after a minute");
+}
+
+#[test]
+fn keep_firing_for_holds_a_firing_alert() {
+    let rules = "groups:\n- name: g\n  rules:\n  - alert: Flappy\n    expr: cpu > 80\n    keep_firing_for: 3m\n    labels:\n      severity: warning\n";
+    let h = harness(rules, None);
+    h.script.set(vec![cpu("a", 95.0)]);
+    h.manager.evaluate_all(0);
+    assert_eq!(
+        h.alerts()[0].state,
+        AlertState::Firing,
+        "for: 0 fires at once"
+    );
+    h.script.set(vec![]);
+    h.manager.evaluate_all(MINUTE);
+    h.manager.evaluate_all(3 * MINUTE);
+    assert_eq!(h.alerts()[0].state, AlertState::Firing);
+    assert_eq!(h.alerts()[0].keep_firing_since, MINUTE);
+    h.manager.evaluate_all(4 * MINUTE);
+    assert_eq!(h.alerts()[0].state, AlertState::Inactive);
+    assert_eq!(h.alerts()[0].resolved_at, 4 * MINUTE);
+}
+
+#[test]
+fn duplicate_label_sets_are_an_evaluation_error() {
+    let rules = "groups:\n- name: g\n  rules:\n  - alert: Dup\n    expr: cpu\n    labels:\n      instance: same\n      severity: warning\n";
+    let h = harness(rules, None);
+    h.script.set(vec![cpu("a", 1.0), cpu("b", 2.0)]);
+    h.manager.evaluate_all(0);
+    let group = &h.manager.snapshot()[0];
+    let error = group.health[0].last_error.as_deref();
+    assert_eq!(
+        error,
+        Some("vector contains metrics with the same labelset after applying alert labels")
+    );
+    assert_eq!(group.failures, 1);
+    let metrics = h.manager.render_metrics();
+    assert!(
+        metrics.contains("osprey_rule_evaluation_failures_total{rule_group=\"g\"} 1\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn limit_exceeded_is_an_error_and_clears_alerts() {
+    let rules = "groups:\n- name: g\n  limit: 1\n  rules:\n  - alert: Many\n    expr: cpu\n    labels:\n      severity: warning\n";
+    let h = harness(rules, None);
+    h.script.set(vec![cpu("a", 1.0), cpu("b", 2.0)]);
+    h.manager.evaluate_all(0);
+    let group = &h.manager.snapshot()[0];
+    assert_eq!(
+        group.health[0].last_error.as_deref(),
+        Some("exceeded limit of 1 with 2 alerts")
+    );
+    assert!(group.rules[0].alerts.is_empty());
+}
+
+#[test]
+fn recording_rules_write_their_result_as_series() {
+    let rules = "groups:\n- name: rec\n  labels:\n    team: ops\n  rules:\n  - record: instance:cpu:ratio\n    expr: cpu / 100\n    labels:\n      source: rule\n";
+    let h = harness(rules, None);
+    h.script.set(vec![cpu("a", 0.5), cpu("b", 0.25)]);
+    h.manager.evaluate_all(1000);
+    let series = h.series_at("instance:cpu:ratio", 1000);
+    assert_eq!(series.len(), 2);
+    let expected = Labels::from_pairs([
+        ("__name__", "instance:cpu:ratio"),
+        ("instance", "a"),
+        ("source", "rule"),
+        ("team", "ops"),
+    ]);
+    assert_eq!(series[0], (expected, 0.5));
+}
+
+#[test]
+fn firing_state_survives_a_restart_without_a_second_first_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("collector.redb");
+    let open = || -> Arc<dyn AlertStateStore> {
+        let db = Arc::new(redb::Database::create(&path).unwrap());
+        Arc::new(RedbAlertStateStore::new(db).unwrap())
+    };
+    {
+        let h = harness(CPU_RULE, Some(open()));
+        h.script.set(vec![cpu("a", 95.0)]);
+        for t in 0..=2 {
+            h.manager.evaluate_all(t * MINUTE);
+        }
+        assert_eq!(h.take_sent().len(), 1);
+    }
+    let h = harness(CPU_RULE, Some(open()));
+    assert_eq!(
+        h.alerts()[0].state,
+        AlertState::Firing,
+        "restored before any evaluation"
+    );
+    h.script.set(vec![cpu("a", 95.0)]);
+    h.manager.evaluate_all(2 * MINUTE + 15_000);
+    assert_eq!(h.alerts()[0].state, AlertState::Firing);
+    assert_eq!(h.alerts()[0].active_at, 0, "activation time kept");
+    assert!(
+        h.take_sent().is_empty(),
+        "no new first notification after the restart"
+    );
+}

@@ -1,0 +1,145 @@
+//! Appending batches: series lookup and creation under the series limits, order checks, and
+//! handing committed samples to the head (and so to the next durability tick).
+
+use std::sync::Arc;
+
+use super::interface::{AppendError, Appendable, Appender, Metadata, SeriesRef};
+use super::options::StorageStats;
+use super::storage::{Shared, Storage, writes_blocked};
+use crate::labels::Labels;
+
+impl Appendable for Storage {
+    fn appender(&self, source: &str) -> Box<dyn Appender + '_> {
+        Box::new(StorageAppender {
+            shared: &self.shared,
+            source: source.into(),
+            pending: Vec::new(),
+            metadata: Vec::new(),
+        })
+    }
+}
+
+struct StorageAppender<'a> {
+    shared: &'a Arc<Shared>,
+    source: Box<str>,
+    pending: Vec<(u64, i64, f64)>,
+    metadata: Vec<(String, Metadata)>,
+}
+
+impl StorageAppender<'_> {
+    fn refuse_if_blocked(&self) -> Result<(), AppendError> {
+        if writes_blocked(self.shared) {
+            StorageStats::add(&self.shared.stats.appends_refused, 1);
+            return Err(AppendError::Storage(
+                "writes are suspended: the last durable write failed (disk full?); \
+                 retrying every tick"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `t, v` may follow a series' newest sample `last_t, last_v` (an identical repeat is
+/// accepted and later dropped).
+fn in_order(last_t: i64, last_v: u64, t: i64, v: f64) -> bool {
+    t > last_t || (t == last_t && v.to_bits() == last_v)
+}
+
+impl Appender for StorageAppender<'_> {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError> {
+        self.refuse_if_blocked()?;
+        let shared = self.shared;
+        let mut head = shared.head_for_append();
+        if let Some(&id) = head.by_labels.get(labels) {
+            let series = &head.series[&id];
+            if !in_order(series.last_t, series.last_v, t, v) {
+                StorageStats::add(&shared.stats.out_of_order_samples, 1);
+                return Err(AppendError::OutOfOrder(labels.to_string()));
+            }
+            drop(head);
+            self.pending.push((id, t, v));
+            return Ok(SeriesRef(id));
+        }
+        let options = &shared.options;
+        if head.series.len() as u64 >= options.max_series {
+            StorageStats::add(&shared.stats.series_limit_hits, 1);
+            return Err(AppendError::SeriesLimit(format!(
+                "the store holds {} series (storage max_series); {labels} not created",
+                options.max_series
+            )));
+        }
+        let of_source = head.per_source.get(&*self.source).copied().unwrap_or(0);
+        if of_source >= options.max_series_per_source {
+            StorageStats::add(&shared.stats.source_limit_hits, 1);
+            return Err(AppendError::SeriesLimit(format!(
+                "source {:?} created {of_source} series (storage max_series_per_source); \
+                 {labels} not created",
+                self.source
+            )));
+        }
+        let id = head.create(labels.clone(), &self.source, t);
+        StorageStats::add(&shared.stats.series_created, 1);
+        StorageStats::set(&shared.stats.series_active, head.series.len() as u64);
+        drop(head);
+        self.pending.push((id, t, v));
+        Ok(SeriesRef(id))
+    }
+
+    fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError> {
+        self.refuse_if_blocked()?;
+        let head = self.shared.head_for_append();
+        let found = head.series.get(&series.0).ok_or(AppendError::UnknownRef)?;
+        if !in_order(found.last_t, found.last_v, t, v) {
+            StorageStats::add(&self.shared.stats.out_of_order_samples, 1);
+            return Err(AppendError::OutOfOrder(found.labels.to_string()));
+        }
+        drop(head);
+        self.pending.push((series.0, t, v));
+        Ok(())
+    }
+
+    fn set_metadata(&mut self, metric: &str, metadata: Metadata) {
+        self.metadata.push((metric.to_owned(), metadata));
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), AppendError> {
+        self.refuse_if_blocked()?;
+        let stats = &self.shared.stats;
+        let mut head = self.shared.head_for_append();
+        let (mut accepted, mut refused) = (0, 0);
+        for &(id, t, v) in &self.pending {
+            let Some(series) = head.series.get(&id) else {
+                continue;
+            };
+            if t > series.last_t {
+                head.push(id, t, v);
+                accepted += 1;
+            } else if !in_order(series.last_t, series.last_v, t, v) {
+                refused += 1;
+            }
+        }
+        for (metric, metadata) in self.metadata {
+            if head.metadata.get(&metric) != Some(&metadata) {
+                head.metadata.insert(metric.clone(), metadata);
+                head.dirty_metadata.insert(metric);
+            }
+        }
+        if head.wal.len() >= self.shared.options.max_unsynced_samples {
+            self.shared.flush_soon();
+            while head.wal.len() >= self.shared.options.max_unsynced_samples {
+                head = self
+                    .shared
+                    .taken
+                    .wait(head)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
+        drop(head);
+        StorageStats::add(&stats.samples_appended, accepted);
+        StorageStats::add(&stats.out_of_order_samples, refused);
+        Ok(())
+    }
+
+    fn rollback(self: Box<Self>) {}
+}

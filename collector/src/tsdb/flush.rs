@@ -1,0 +1,247 @@
+//! The durability tick: one transaction that writes the tick's write-ahead record, new series,
+//! chunks cut since the last tick (at most a bounded number, so cuts stay staggered), changed
+//! metadata, and drops write-ahead records no open chunk needs any more.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use redb::{Database, Durability, WriteTransaction};
+
+use super::head::SealedChunk;
+use super::interface::Metadata;
+use super::options::{StorageError, StorageStats, db_err};
+use super::schema::{
+    self, CHUNKS, META, METADATA, PERSISTED, SERIES, SeriesRecord, WAL, window_of,
+};
+use super::storage::Shared;
+
+/// Most series whose cut chunks one tick writes; the rest wait for the next tick, so a mass
+/// cut (say after a restart) never becomes one huge transaction.
+const MAX_SERIES_PER_TICK: usize = 20_000;
+
+/// Ticks between truncations of the `wal` table.
+const TRUNCATE_EVERY: u64 = 8;
+
+/// A write transaction that is on disk when `commit` returns and reopens quickly after a crash.
+pub fn durable_txn(db: &Database) -> Result<WriteTransaction, StorageError> {
+    let mut txn = db.begin_write().map_err(db_err)?;
+    txn.set_durability(Durability::Immediate).map_err(db_err)?;
+    txn.set_quick_repair(true);
+    Ok(txn)
+}
+
+/// Refuses to write while the filesystem holding the database is nearly full: a write that
+/// fails half way would make redb refuse reads too until it is reopened.
+pub fn check_free_space(shared: &Shared) -> Result<(), StorageError> {
+    let dir = shared.path.parent().unwrap_or(&shared.path);
+    let stat = rustix::fs::statvfs(dir).map_err(|e| StorageError::Io {
+        context: format!("checking free space on {}", dir.display()),
+        source: e.into(),
+    })?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if free < shared.options.min_free_bytes {
+        return Err(StorageError::DiskFull(format!(
+            "{free} bytes free on {}, need {}",
+            dir.display(),
+            shared.options.min_free_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// What one tick writes, taken from the head.
+#[derive(Default)]
+struct Batch {
+    records: Vec<(u64, Vec<u8>)>,
+    series: Vec<(u64, Vec<u8>)>,
+    new_ids: Vec<u64>,
+    chunks: Vec<(u64, Vec<SealedChunk>)>,
+    metadata: Vec<(String, Metadata)>,
+    truncate_below: u64,
+    next_id: u64,
+    next_seq: u64,
+}
+
+impl Batch {
+    fn is_empty(&self, wal_floor: u64) -> bool {
+        self.records.is_empty()
+            && self.series.is_empty()
+            && self.chunks.is_empty()
+            && self.metadata.is_empty()
+            && self.truncate_below <= wal_floor
+    }
+}
+
+/// Runs one durability tick now.
+pub fn tick(shared: &Shared) -> Result<(), StorageError> {
+    let _writer = shared.writer();
+    tick_locked(shared)
+}
+
+/// Cuts every open chunk and writes them all out, in bounded transactions.
+pub fn flush_head(shared: &Shared) -> Result<(), StorageError> {
+    let _writer = shared.writer();
+    {
+        let mut head = shared.head();
+        let head = &mut *head;
+        for (&id, series) in head.series.iter_mut() {
+            if series.seal() {
+                head.sealed_ids.insert(id);
+            }
+        }
+    }
+    loop {
+        tick_locked(shared)?;
+        let head = shared.head();
+        if head.sealed_ids.is_empty() && head.unwritten.is_empty() && head.wal.is_empty() {
+            // One more tick drops the write-ahead records the chunks just written replaced.
+            let mut head = head;
+            head.truncate_now = true;
+            drop(head);
+            return tick_locked(shared);
+        }
+    }
+}
+
+/// A tick for a caller already holding the writer lock.
+pub(crate) fn tick_locked(shared: &Shared) -> Result<(), StorageError> {
+    let (batch, wal_floor) = take_batch(shared);
+    if batch.is_empty(wal_floor) {
+        return Ok(());
+    }
+    let written = check_free_space(shared).and_then(|()| write(shared, &batch));
+    let mut head = shared.head();
+    if let Err(e) = written {
+        // Keep everything for the next tick; appends are refused meanwhile.
+        head.new_series.splice(0..0, batch.new_ids);
+        head.dirty_metadata
+            .extend(batch.metadata.into_iter().map(|(name, _)| name));
+        StorageStats::add(&shared.stats.write_failures, 1);
+        StorageStats::set(&shared.stats.writes_blocked, 1);
+        shared.blocked.store(true, Ordering::Release);
+        return Err(e);
+    }
+    shared.blocked.store(false, Ordering::Release);
+    StorageStats::set(&shared.stats.writes_blocked, 0);
+    StorageStats::add(&shared.stats.wal_commits, 1);
+    let written_seqs: BTreeSet<u64> = batch.records.iter().map(|(seq, _)| *seq).collect();
+    head.unwritten
+        .retain(|(seq, _)| !written_seqs.contains(seq));
+    head.wal_floor = head.wal_floor.max(batch.truncate_below);
+    let mut chunk_count = 0;
+    for (id, chunks) in &batch.chunks {
+        chunk_count += chunks.len() as u64;
+        for chunk in chunks {
+            head.raw_windows.insert(window_of(chunk.first_t));
+        }
+        let Some(series) = head.series.get_mut(id) else {
+            continue;
+        };
+        series.sealed.drain(..chunks.len().min(series.sealed.len()));
+        if let Some(last) = chunks.last() {
+            series.persisted_t = series.persisted_t.max(last.last_t);
+        }
+        if series.sealed.is_empty() {
+            head.sealed_ids.remove(id);
+        }
+    }
+    StorageStats::add(&shared.stats.chunks_written, chunk_count);
+    if let Ok(meta) = std::fs::metadata(&shared.path) {
+        StorageStats::set(&shared.stats.file_bytes, meta.len());
+    }
+    Ok(())
+}
+
+fn take_batch(shared: &Shared) -> (Batch, u64) {
+    let mut head = shared.head();
+    let head = &mut *head;
+    if !head.wal.is_empty() {
+        let record = head.wal.take();
+        head.unwritten.push((head.wal_seq, record));
+        head.wal_seq += 1;
+        shared.taken.notify_all();
+    }
+    let new_ids = std::mem::take(&mut head.new_series);
+    let series = new_ids
+        .iter()
+        .filter_map(|id| {
+            let s = head.series.get(id)?;
+            let record = SeriesRecord {
+                source: s.source.to_string(),
+                first_t: s.first_t,
+                labels: (*s.labels).clone(),
+            };
+            Some((*id, record.encode()))
+        })
+        .collect();
+    let chunks = head
+        .sealed_ids
+        .iter()
+        .take(MAX_SERIES_PER_TICK)
+        .filter_map(|id| Some((*id, head.series.get(id)?.sealed.clone())))
+        .collect();
+    let metadata = std::mem::take(&mut head.dirty_metadata)
+        .into_iter()
+        .filter_map(|name| {
+            let m = head.metadata.get(&name)?.clone();
+            Some((name, m))
+        })
+        .collect();
+    head.ticks += 1;
+    let truncate_below = if head.ticks.is_multiple_of(TRUNCATE_EVERY) || head.truncate_now {
+        head.truncate_now = false;
+        head.oldest_needed_seq()
+    } else {
+        head.wal_floor
+    };
+    let batch = Batch {
+        records: head.unwritten.clone(),
+        series,
+        new_ids,
+        chunks,
+        metadata,
+        truncate_below,
+        next_id: head.next_id,
+        next_seq: head.wal_seq,
+    };
+    (batch, head.wal_floor)
+}
+
+fn write(shared: &Shared, batch: &Batch) -> Result<(), StorageError> {
+    let txn = durable_txn(&shared.db)?;
+    {
+        let mut wal = txn.open_table(WAL).map_err(db_err)?;
+        for (seq, record) in &batch.records {
+            wal.insert(*seq, record.as_slice()).map_err(db_err)?;
+        }
+        wal.retain_in(..batch.truncate_below, |_, _| false)
+            .map_err(db_err)?;
+        let mut series = txn.open_table(SERIES).map_err(db_err)?;
+        for (id, record) in &batch.series {
+            series.insert(*id, record.as_slice()).map_err(db_err)?;
+        }
+        let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
+        let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
+        for (id, sealed) in &batch.chunks {
+            for chunk in sealed {
+                let key = (window_of(chunk.first_t), *id, chunk.first_t);
+                chunks.insert(key, &*chunk.bytes).map_err(db_err)?;
+            }
+            if let Some(last) = sealed.last() {
+                persisted.insert(*id, last.last_t).map_err(db_err)?;
+            }
+        }
+        let mut metadata = txn.open_table(METADATA).map_err(db_err)?;
+        for (name, m) in &batch.metadata {
+            metadata
+                .insert(name.as_str(), schema::encode_metadata(m).as_slice())
+                .map_err(db_err)?;
+        }
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        meta.insert("next_series_id", batch.next_id)
+            .map_err(db_err)?;
+        meta.insert("next_wal_seq", batch.next_seq)
+            .map_err(db_err)?;
+    }
+    txn.commit().map_err(db_err)
+}

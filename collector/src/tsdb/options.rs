@@ -1,0 +1,132 @@
+//! What a storage is told when it opens, what it counts while it runs, and how it fails.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Settings for [`super::Storage::open`].
+#[derive(Debug, Clone)]
+pub struct StorageOptions {
+    /// Drop samples older than this, measured back from the newest sample; `None` keeps all.
+    pub retention_time: Option<Duration>,
+    /// Drop the oldest days while the database uses more bytes than this; `None` for no limit.
+    pub retention_size: Option<u64>,
+    /// Most series the store holds; creating one more fails with `SeriesLimit`.
+    pub max_series: u64,
+    /// Most series one source (scrape target) may create.
+    pub max_series_per_source: u64,
+    /// How often appended samples are written durably (the most a kill -9 can lose).
+    pub flush_interval: Duration,
+    /// Most samples appended but not yet durable; a commit past this waits for the next tick
+    /// to take them, so a writer faster than the disk slows down instead of widening what a
+    /// crash can lose.
+    pub max_unsynced_samples: usize,
+    /// Whether a background thread compacts older windows and applies retention.
+    pub background_compaction: bool,
+    /// Refuse writes while the filesystem has less free space than this, so a full disk never
+    /// fails a write half way (which would also stop reads until reopening).
+    pub min_free_bytes: u64,
+    /// Page cache size for redb.
+    pub cache_bytes: usize,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            retention_time: Some(Duration::from_secs(15 * 24 * 3600)),
+            retention_size: None,
+            max_series: 5_000_000,
+            max_series_per_source: 200_000,
+            flush_interval: Duration::from_millis(500),
+            max_unsynced_samples: 500_000,
+            background_compaction: true,
+            min_free_bytes: 64 << 20,
+            cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Counters the collector's own `/metrics` renders; all monotonic except where noted.
+#[derive(Debug, Default)]
+pub struct StorageStats {
+    /// Samples accepted by committed batches.
+    pub samples_appended: AtomicU64,
+    /// Series created.
+    pub series_created: AtomicU64,
+    /// Series removed by retention or deletion.
+    pub series_removed: AtomicU64,
+    /// Series currently held (a gauge).
+    pub series_active: AtomicU64,
+    /// Series creations refused by the total limit.
+    pub series_limit_hits: AtomicU64,
+    /// Series creations refused by the per-source limit.
+    pub source_limit_hits: AtomicU64,
+    /// Samples refused because they were not newer than the series' last sample.
+    pub out_of_order_samples: AtomicU64,
+    /// Durable write-ahead commits.
+    pub wal_commits: AtomicU64,
+    /// Durability ticks that could not write (disk full or I/O error).
+    pub write_failures: AtomicU64,
+    /// 1 while writes are refused for lack of disk space or after an I/O error (a gauge).
+    pub writes_blocked: AtomicU64,
+    /// Batches refused because writes were blocked.
+    pub appends_refused: AtomicU64,
+    /// Raw chunks written.
+    pub chunks_written: AtomicU64,
+    /// Series-days compacted into blocks.
+    pub blocks_written: AtomicU64,
+    /// Days or windows dropped by retention.
+    pub retention_drops: AtomicU64,
+    /// Size of the database file in bytes (a gauge, updated by the background thread).
+    pub file_bytes: AtomicU64,
+}
+
+impl StorageStats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set(gauge: &AtomicU64, n: u64) {
+        gauge.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Why opening, maintaining or backing up the store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The database was written by an incompatible version.
+    #[error("database format version {found}, this build reads version {expected}")]
+    FormatVersion {
+        /// The version on disk.
+        found: u64,
+        /// The version this build understands.
+        expected: u64,
+    },
+    /// Stored bytes could not be decoded.
+    #[error("corrupt data in table {table}: {detail}")]
+    Corrupt {
+        /// The table holding the bad bytes.
+        table: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The filesystem is too full to write safely.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+}
+
+/// Converts any redb error into a [`StorageError`].
+pub(crate) fn db_err(e: impl Into<redb::Error>) -> StorageError {
+    StorageError::Database(e.into())
+}

@@ -1,0 +1,185 @@
+//! Reading: matchers resolve through the postings index to series ids, then each series'
+//! samples come from compacted blocks, raw chunks and the head, merged in time order.
+
+use std::sync::Arc;
+
+use redb::ReadableDatabase;
+
+use super::interface::{Querier, QueryError, Sample, Series};
+use super::schema::{BLOCKS, CHUNKS, WINDOW_MS, day_of, group_range, window_of};
+use super::storage::{Shared, Storage};
+use super::{chunk, group};
+use crate::labels::{Labels, Matcher};
+
+/// A series chosen by the matchers, with what the head holds of it.
+struct Candidate {
+    id: u64,
+    labels: Arc<Labels>,
+    head: Vec<Sample>,
+}
+
+/// The series to read and where on disk their samples may be.
+struct Plan {
+    candidates: Vec<Candidate>,
+    windows: Vec<i64>,
+    days: Vec<i64>,
+}
+
+/// Takes the plan and a read transaction together under the head lock, so every sample is in
+/// the head copy or in the transaction's view (chunks move from head to disk, and from chunks
+/// to blocks, under that lock's protection: see `flush` and `maintain`).
+fn plan(
+    shared: &Shared,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    samples: bool,
+) -> Result<(Plan, redb::ReadTransaction), QueryError> {
+    let head = shared.head();
+    let txn = shared.db.begin_read().map_err(storage_error)?;
+    let ids = head
+        .postings
+        .candidates(matchers)
+        .unwrap_or_else(|| head.series.keys().copied().collect());
+    let mut candidates = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(series) = head.series.get(&id) else {
+            continue;
+        };
+        if series.last_t < start
+            || series.first_t > end
+            || !matchers.iter().all(|m| m.matches_labels(&series.labels))
+        {
+            continue;
+        }
+        let mut in_head = Vec::new();
+        if samples {
+            series.head_samples(start, end, &mut in_head);
+        }
+        candidates.push(Candidate {
+            id,
+            labels: series.labels.clone(),
+            head: in_head,
+        });
+    }
+    // A chunk spans at most one window past the one it starts in; a block one window past
+    // its day.
+    let windows = head
+        .raw_windows
+        .range(window_of(start).saturating_sub(WINDOW_MS)..=window_of(end))
+        .copied()
+        .collect();
+    let days = head
+        .block_days
+        .range(day_of(start.saturating_sub(WINDOW_MS))..=day_of(end))
+        .copied()
+        .collect();
+    let plan = Plan {
+        candidates,
+        windows,
+        days,
+    };
+    Ok((plan, txn))
+}
+
+fn storage_error(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Storage(e.to_string())
+}
+
+impl Storage {
+    fn read_series(
+        plan: Plan,
+        txn: &redb::ReadTransaction,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        let chunks = txn.open_table(CHUNKS).map_err(storage_error)?;
+        let blocks = txn.open_table(BLOCKS).map_err(storage_error)?;
+        let mut found = Vec::with_capacity(plan.candidates.len());
+        let mut decoded = Vec::new();
+        for candidate in plan.candidates {
+            let mut samples = Vec::new();
+            for &day in &plan.days {
+                let range = group_range(day, candidate.id);
+                let Some(entry) = blocks.range(range).map_err(storage_error)?.next_back() else {
+                    continue;
+                };
+                let (_, bytes) = entry.map_err(storage_error)?;
+                if let Some(found) =
+                    group::find(bytes.value(), candidate.id).map_err(storage_error)?
+                {
+                    samples.extend(found.into_iter().filter(|s| s.t >= start && s.t <= end));
+                }
+            }
+            for &window in &plan.windows {
+                let range = (window, candidate.id, i64::MIN)..=(window, candidate.id, end);
+                for entry in chunks.range(range).map_err(storage_error)? {
+                    let (_, bytes) = entry.map_err(storage_error)?;
+                    decoded.clear();
+                    chunk::decode_into(bytes.value(), &mut decoded).map_err(storage_error)?;
+                    samples.extend(decoded.iter().filter(|s| s.t >= start && s.t <= end));
+                }
+            }
+            samples.extend(candidate.head);
+            // Blocks, chunks and head never overlap except for a chunk caught in flight
+            // between head and disk: identical samples, dropped here.
+            samples.sort_by_key(|s| s.t);
+            samples.dedup_by_key(|s| s.t);
+            if !samples.is_empty() {
+                found.push(Series {
+                    labels: (*candidate.labels).clone(),
+                    samples,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(found)
+    }
+}
+
+impl Querier for Storage {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        let (plan, txn) = plan(&self.shared, matchers, start, end, true)?;
+        Self::read_series(plan, &txn, start, end)
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError> {
+        let (plan, _) = plan(&self.shared, matchers, start, end, false)?;
+        let mut names: Vec<String> = plan
+            .candidates
+            .iter()
+            .flat_map(|c| c.labels.iter().map(|l| l.name.clone()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, QueryError> {
+        let (plan, _) = plan(&self.shared, matchers, start, end, false)?;
+        let mut values: Vec<String> = plan
+            .candidates
+            .iter()
+            .filter_map(|c| c.labels.get(name).map(str::to_owned))
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        Ok(values)
+    }
+}

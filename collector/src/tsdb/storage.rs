@@ -1,0 +1,286 @@
+//! The storage handle: opens the database (rebuilding the head, see `recovery`), owns the state
+//! appenders, readers and maintenance share, and runs the background thread that makes appends
+//! durable every tick, compacts older windows and applies retention.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redb::{Database, ReadableDatabase};
+
+use super::head::Head;
+use super::interface::Metadata;
+use super::options::{StorageError, StorageOptions, StorageStats, db_err};
+use super::recovery::{init_tables, load};
+use super::schema::STATE;
+use super::{flush, maintain};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "osprey.redb";
+
+/// How often the background thread looks at compaction and retention.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(10);
+
+/// The time-series store on redb; see the module docs of [`crate::tsdb`].
+pub struct Storage {
+    pub(crate) shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// State shared by the storage handle, appenders, readers and the background thread.
+pub(crate) struct Shared {
+    pub db: Database,
+    pub path: PathBuf,
+    pub options: StorageOptions,
+    pub head: Mutex<Head>,
+    /// Held for the whole of every write transaction this store makes, before `head`.
+    pub writer: Mutex<()>,
+    pub stats: StorageStats,
+    /// Set while the disk refuses writes: appends fail until a tick succeeds again.
+    pub blocked: AtomicBool,
+    /// Threads other than appenders waiting for `head`; appenders step aside for them.
+    waiting: AtomicUsize,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    /// Notified (with `head`) each time a tick takes the pending write-ahead samples.
+    pub taken: Condvar,
+}
+
+/// What the background thread is asked to do.
+#[derive(Debug, Default)]
+struct Signal {
+    stop: bool,
+    flush_now: bool,
+}
+
+impl Shared {
+    /// The head, even if a thread panicked while holding it (its data stays consistent).
+    pub fn head(&self) -> MutexGuard<'_, Head> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        head
+    }
+
+    fn signal(&self) -> MutexGuard<'_, Signal> {
+        self.signal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the background thread for a tick now rather than at the end of the interval.
+    pub fn flush_soon(&self) {
+        self.signal().flush_now = true;
+        self.wake.notify_all();
+    }
+
+    /// The head for an appender: the mutex is not fair, and an appender looping at full speed
+    /// would otherwise starve the durability tick (and so lose more than a tick on a crash).
+    pub fn head_for_append(&self) -> MutexGuard<'_, Head> {
+        for _ in 0..100_000 {
+            if self.waiting.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        self.head.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Exclusive right to write to the database.
+    pub fn writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Storage {
+    /// Opens (creating if needed) the store in `dir`, recovering from a crash if there was one.
+    pub fn open(dir: impl AsRef<Path>, options: StorageOptions) -> Result<Storage, StorageError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(&path)
+            .map_err(db_err)?;
+        init_tables(&db)?;
+        let mut head = Head::default();
+        load(&db, &mut head)?;
+        let background = options.background_compaction;
+        let shared = Arc::new(Shared {
+            db,
+            path,
+            options,
+            head: Mutex::new(head),
+            writer: Mutex::new(()),
+            stats: StorageStats::default(),
+            blocked: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+            taken: Condvar::new(),
+        });
+        StorageStats::set(
+            &shared.stats.series_active,
+            shared.head().series.len() as u64,
+        );
+        let worker_shared = shared.clone();
+        let worker = std::thread::Builder::new()
+            .name("tsdb-flush".into())
+            .spawn(move || run_background(&worker_shared, background))
+            .map_err(|source| StorageError::Io {
+                context: "starting the storage thread".into(),
+                source,
+            })?;
+        Ok(Storage {
+            shared,
+            worker: Some(worker),
+        })
+    }
+
+    /// Counters for the collector's own metrics.
+    pub fn stats(&self) -> &StorageStats {
+        &self.shared.stats
+    }
+
+    /// The underlying database, for modules keeping their own tables next to the samples
+    /// (rule state, notification queue). Keep their transactions short.
+    pub fn database(&self) -> &Database {
+        &self.shared.db
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Bytes the database has allocated in its file: what the retention size budget counts.
+    pub fn allocated_bytes(&self) -> Result<u64, StorageError> {
+        maintain::used_bytes(&self.shared)
+    }
+
+    /// HELP/TYPE/UNIT last recorded for `metric`.
+    pub fn metadata(&self, metric: &str) -> Option<Metadata> {
+        self.shared.head().metadata.get(metric).cloned()
+    }
+
+    /// Every metric's metadata, sorted by metric name.
+    pub fn all_metadata(&self) -> Vec<(String, Metadata)> {
+        let head = self.shared.head();
+        head.metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Reads a value another module stored with [`Storage::put_state`].
+    pub fn get_state(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let txn = self.shared.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(STATE).map_err(db_err)?;
+        Ok(table.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Stores (or with `None`, removes) a small value durably.
+    pub fn put_state(&self, key: &str, value: Option<&[u8]>) -> Result<(), StorageError> {
+        let _writer = self.shared.writer();
+        flush::check_free_space(&self.shared)?;
+        let txn = flush::durable_txn(&self.shared.db)?;
+        {
+            let mut table = txn.open_table(STATE).map_err(db_err)?;
+            match value {
+                Some(v) => table.insert(key, v).map(drop),
+                None => table.remove(key).map(drop),
+            }
+            .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// Writes everything appended so far durably now, without waiting for the next tick.
+    pub fn sync(&self) -> Result<(), StorageError> {
+        flush::tick(&self.shared)
+    }
+
+    /// Cuts every open chunk and writes it, so the write-ahead table empties; used before a
+    /// clean shutdown and by tests and benchmarks that measure the compacted size.
+    pub fn flush_head(&self) -> Result<(), StorageError> {
+        flush::flush_head(&self.shared)
+    }
+
+    /// Compacts every window old enough (or, with `all`, every window) into blocks and applies
+    /// retention; the background thread does this on its own every few seconds.
+    pub fn compact(&self, all: bool) -> Result<(), StorageError> {
+        maintain::compact(&self.shared, all)?;
+        maintain::apply_retention(&self.shared)
+    }
+
+    /// Stops the background thread and writes the head out; reopening then replays nothing.
+    pub fn close(mut self) -> Result<(), StorageError> {
+        self.stop_worker();
+        flush::flush_head(&self.shared)
+    }
+
+    fn stop_worker(&mut self) {
+        self.shared.signal().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            tracing::error!("the storage thread panicked");
+        }
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if self.worker.is_some() {
+            self.stop_worker();
+            if let Err(e) = flush::tick(&self.shared) {
+                tracing::error!("final storage write failed: {e}");
+            }
+        }
+    }
+}
+
+fn run_background(shared: &Shared, maintenance: bool) {
+    let mut last_maintenance = Instant::now();
+    loop {
+        let signal = shared.signal();
+        let (mut signal, _) = shared
+            .wake
+            .wait_timeout_while(signal, shared.options.flush_interval, |s| {
+                !s.stop && !s.flush_now
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        if signal.stop {
+            return;
+        }
+        signal.flush_now = false;
+        drop(signal);
+        if let Err(e) = flush::tick(shared) {
+            tracing::warn!("storage write failed, retrying next tick: {e}");
+        }
+        if maintenance && last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+            last_maintenance = Instant::now();
+            if let Err(e) = maintain::compact(shared, false).and(maintain::apply_retention(shared))
+            {
+                tracing::warn!("storage maintenance failed: {e}");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether writes are currently refused (disk full or a failed write).
+pub(crate) fn writes_blocked(shared: &Shared) -> bool {
+    shared.blocked.load(Ordering::Acquire)
+}

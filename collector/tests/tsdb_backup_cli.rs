@@ -1,0 +1,68 @@
+//! `osprey-collector backup DEST --data-dir DIR` writes a file that opens as a store holding the
+//! same samples, and fails clearly where there is no store.
+
+use std::process::Command;
+use std::time::Duration;
+
+use osprey_collector::labels::{Labels, MatchOp, Matcher};
+use osprey_collector::tsdb::{Appendable, DB_FILE, Querier, Storage, StorageOptions};
+
+fn options() -> StorageOptions {
+    StorageOptions {
+        retention_time: None,
+        flush_interval: Duration::from_secs(3600),
+        min_free_bytes: 0,
+        ..StorageOptions::default()
+    }
+}
+
+#[test]
+fn backup_subcommand_copies_the_store() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let storage = Storage::open(data.path(), options()).unwrap();
+    let up = Labels::from_pairs([("__name__", "up"), ("instance", "a")]);
+    let mut app = storage.appender("");
+    for i in 0..300 {
+        app.append(&up, 1_700_000_000_000 + i * 15_000, (i % 2) as f64)
+            .unwrap();
+    }
+    app.commit().unwrap();
+    storage.sync().unwrap();
+    drop(storage);
+
+    let dest = out.path().join("restored").join(DB_FILE);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_osprey-collector"))
+        .arg("backup")
+        .arg(&dest)
+        .arg("--data-dir")
+        .arg(data.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let all = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
+    let original = Storage::open(data.path(), options()).unwrap();
+    let restored = Storage::open(dest.parent().unwrap(), options()).unwrap();
+    let want = original
+        .select(std::slice::from_ref(&all), i64::MIN, i64::MAX)
+        .unwrap();
+    assert_eq!(want[0].samples.len(), 300);
+    assert_eq!(restored.select(&[all], i64::MIN, i64::MAX).unwrap(), want);
+}
+
+#[test]
+fn backup_subcommand_without_a_store_fails_with_a_message() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_osprey-collector"))
+        .arg("backup")
+        .arg(empty.path().join("copy.redb"))
+        .arg("--data-dir")
+        .arg(empty.path().join("missing"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no store at"), "{stderr}");
+}

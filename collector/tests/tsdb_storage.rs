@@ -1,0 +1,419 @@
+//! Behaviour of the redb store beyond round-tripping samples: series limits, deletion,
+//! retention, backup, metadata and state, label queries, and a full disk.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use osprey_collector::labels::{Labels, MatchOp, Matcher};
+use osprey_collector::tsdb::{AppendError, Appendable, Metadata, Querier, Storage, StorageOptions};
+
+const HOUR: i64 = 3_600_000;
+
+fn options() -> StorageOptions {
+    StorageOptions {
+        retention_time: None,
+        flush_interval: Duration::from_secs(3600),
+        background_compaction: false,
+        min_free_bytes: 0,
+        ..StorageOptions::default()
+    }
+}
+
+fn labels(name: &str, instance: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("instance", instance)])
+}
+
+fn eq(name: &str, value: &str) -> Matcher {
+    Matcher::new(MatchOp::Equal, name, value).unwrap()
+}
+
+/// Appends `count` samples 15 s apart from `start` to each labels.
+fn fill(storage: &Storage, series: &[Labels], start: i64, count: i64) {
+    for i in 0..count {
+        let mut app = storage.appender("");
+        for l in series {
+            app.append(l, start + i * 15_000, i as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+}
+
+fn times(storage: &Storage, matchers: &[Matcher]) -> Vec<Vec<i64>> {
+    storage
+        .select(matchers, i64::MIN, i64::MAX)
+        .unwrap()
+        .iter()
+        .map(|s| s.samples.iter().map(|x| x.t).collect())
+        .collect()
+}
+
+#[test]
+fn series_limits_refuse_new_series_with_a_counted_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(
+        dir.path(),
+        StorageOptions {
+            max_series: 3,
+            max_series_per_source: 2,
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut a = storage.appender("target-a");
+    a.append(&labels("m", "1"), 1, 1.0).unwrap();
+    a.append(&labels("m", "2"), 1, 1.0).unwrap();
+    let err = a.append(&labels("m", "3"), 1, 1.0).unwrap_err();
+    assert!(
+        matches!(err, AppendError::SeriesLimit(ref m) if m.contains("target-a")),
+        "{err}"
+    );
+    // Existing series still take samples.
+    a.append(&labels("m", "1"), 2, 1.0).unwrap();
+    a.commit().unwrap();
+    let mut b = storage.appender("target-b");
+    b.append(&labels("m", "3"), 1, 1.0).unwrap();
+    let err = b.append(&labels("m", "4"), 1, 1.0).unwrap_err();
+    assert!(
+        matches!(err, AppendError::SeriesLimit(ref m) if m.contains("max_series")),
+        "{err}"
+    );
+    b.commit().unwrap();
+    let stats = storage.stats();
+    assert_eq!(
+        stats
+            .source_limit_hits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        stats
+            .series_limit_hits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[test]
+fn out_of_order_samples_are_refused_but_identical_repeats_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let up = labels("up", "a");
+    let mut app = storage.appender("");
+    let r = app.append(&up, 1000, 1.0).unwrap();
+    app.commit().unwrap();
+    let mut app = storage.appender("");
+    assert!(matches!(
+        app.append_ref(r, 999, 1.0),
+        Err(AppendError::OutOfOrder(_))
+    ));
+    assert!(matches!(
+        app.append_ref(r, 1000, 2.0),
+        Err(AppendError::OutOfOrder(_))
+    ));
+    app.append_ref(r, 1000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000]]);
+}
+
+#[test]
+fn deleted_samples_stay_deleted_after_reopen_and_empty_series_vanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = 1_700_000_000_000;
+    let a = labels("cpu", "a");
+    let b = labels("cpu", "b");
+    {
+        let storage = Storage::open(dir.path(), options()).unwrap();
+        // 8 hours: compacted blocks, raw chunks and head all hold some of it.
+        fill(&storage, &[a.clone(), b.clone()], base, 8 * 240);
+        storage.flush_head().unwrap();
+        storage.compact(true).unwrap();
+        fill(&storage, &[a.clone(), b.clone()], base + 8 * HOUR, 240);
+        let cut_from = base + 2 * HOUR;
+        let cut_to = base + 9 * HOUR;
+        assert_eq!(
+            storage
+                .delete_series(&[eq("instance", "a")], cut_from, cut_to)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            storage
+                .delete_series(&[eq("instance", "b")], i64::MIN, i64::MAX)
+                .unwrap(),
+            1
+        );
+        let left = times(&storage, &[eq("__name__", "cpu")]);
+        assert_eq!(left.len(), 1);
+        assert!(left[0].iter().all(|&t| t < cut_from || t > cut_to));
+        assert_eq!(left[0].len(), 2 * 240);
+        storage.sync().unwrap();
+        // Dropped without closing: the write-ahead records are replayed on open.
+    }
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let left = times(&storage, &[eq("__name__", "cpu")]);
+    assert_eq!(
+        left.len(),
+        1,
+        "series b is gone, a keeps its samples outside the range"
+    );
+    assert_eq!(left[0].len(), 2 * 240);
+    assert_eq!(
+        storage
+            .label_values("instance", &[], i64::MIN, i64::MAX)
+            .unwrap(),
+        ["a"]
+    );
+}
+
+#[test]
+fn retention_by_time_drops_old_days_and_their_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(
+        dir.path(),
+        StorageOptions {
+            retention_time: Some(Duration::from_secs(24 * 3600)),
+            ..options()
+        },
+    )
+    .unwrap();
+    let day0 = 1_699_920_000_000; // a UTC midnight
+    let old = labels("old", "x");
+    let kept = labels("kept", "x");
+    fill(&storage, &[old.clone(), kept.clone()], day0, 240);
+    fill(
+        &storage,
+        std::slice::from_ref(&kept),
+        day0 + 3 * 24 * HOUR,
+        240,
+    );
+    storage.flush_head().unwrap();
+    storage.compact(false).unwrap();
+    assert!(times(&storage, &[eq("__name__", "old")]).is_empty());
+    let kept_times = times(&storage, &[eq("__name__", "kept")]);
+    assert_eq!(kept_times[0].len(), 240);
+    assert_eq!(
+        storage
+            .label_values("__name__", &[], i64::MIN, i64::MAX)
+            .unwrap(),
+        ["kept"]
+    );
+}
+
+#[test]
+fn retention_by_size_keeps_the_database_under_budget_dropping_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 2 << 20;
+    let storage = Storage::open(
+        dir.path(),
+        StorageOptions {
+            retention_size: Some(budget),
+            ..options()
+        },
+    )
+    .unwrap();
+    let series: Vec<Labels> = (0..200).map(|i| labels("noise", &i.to_string())).collect();
+    let day0 = 1_699_920_000_000;
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for day in 0..6 {
+        let mut app = storage.appender("");
+        for i in 0..480 {
+            for l in &series {
+                // Incompressible values, so six days clearly exceed the budget.
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let v = (rng >> 11) as f64;
+                app.append(l, day0 + day * 24 * HOUR + i as i64 * 180_000, v)
+                    .unwrap();
+            }
+        }
+        app.commit().unwrap();
+        storage.flush_head().unwrap();
+    }
+    storage.compact(true).unwrap();
+    let left = storage
+        .select(&[eq("__name__", "noise")], i64::MIN, i64::MAX)
+        .unwrap();
+    assert!(!left.is_empty(), "everything was dropped");
+    let oldest = left.iter().map(|s| s.samples[0].t).min().unwrap();
+    let newest = left
+        .iter()
+        .map(|s| s.samples.last().unwrap().t)
+        .max()
+        .unwrap();
+    assert!(oldest > day0, "the oldest day should have gone");
+    assert!(newest > day0 + 5 * 24 * HOUR, "the newest day should stay");
+    assert!(storage.allocated_bytes().unwrap() <= budget);
+}
+
+#[test]
+fn backup_opens_as_a_store_with_the_same_samples_metadata_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let series = [labels("a", "1"), labels("b", "2")];
+    fill(&storage, &series, 1_700_000_000_000, 500);
+    storage.flush_head().unwrap();
+    storage.compact(true).unwrap();
+    fill(&storage, &series, 1_700_100_000_000, 50);
+    let mut app = storage.appender("");
+    let help = Metadata {
+        kind: "gauge".into(),
+        help: "A test gauge.".into(),
+        unit: String::new(),
+    };
+    app.set_metadata("a", help.clone());
+    app.commit().unwrap();
+    storage
+        .put_state("rules/for", Some(b"pending since 5"))
+        .unwrap();
+    let file = dest.path().join("copy").join("osprey.redb");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let report = storage.backup(&file).unwrap();
+    assert!(report.bytes > 0 && report.entries > 0);
+    assert!(
+        storage.backup(&file).is_err(),
+        "an existing file is not overwritten"
+    );
+    let copy = Storage::open(file.parent().unwrap(), options()).unwrap();
+    let all = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
+    assert_eq!(
+        copy.select(std::slice::from_ref(&all), i64::MIN, i64::MAX)
+            .unwrap(),
+        storage.select(&[all], i64::MIN, i64::MAX).unwrap()
+    );
+    assert_eq!(copy.metadata("a"), Some(help));
+    assert_eq!(
+        copy.get_state("rules/for").unwrap().as_deref(),
+        Some(&b"pending since 5"[..])
+    );
+}
+
+#[test]
+fn label_names_and_values_follow_matchers_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let early = Labels::from_pairs([("__name__", "x"), ("job", "early"), ("zone", "a")]);
+    let late = Labels::from_pairs([("__name__", "x"), ("job", "late")]);
+    fill(&storage, &[early], 0, 10);
+    fill(&storage, &[late], 10 * HOUR, 10);
+    assert_eq!(
+        storage.label_values("job", &[], 0, i64::MAX).unwrap(),
+        ["early", "late"]
+    );
+    assert_eq!(
+        storage
+            .label_values("job", &[], 5 * HOUR, i64::MAX)
+            .unwrap(),
+        ["late"]
+    );
+    let not_late = Matcher::new(MatchOp::NotEqual, "job", "late").unwrap();
+    assert_eq!(
+        storage.label_names(&[not_late], 0, i64::MAX).unwrap(),
+        ["__name__", "job", "zone"]
+    );
+    let no_zone = eq("zone", "");
+    assert_eq!(times(&storage, &[no_zone]).len(), 1);
+}
+
+/// Mounts a small tmpfs for the disk-full test; `None` (and a message) where mounting is not
+/// allowed, which fails in CI.
+fn small_filesystem(dir: &Path) -> Option<()> {
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48m", "tmpfs"])
+        .arg(dir)
+        .status();
+    if matches!(status, Ok(s) if s.success()) {
+        return Some(());
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the disk-full test needs to mount a tmpfs (run as root)"
+    );
+    eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+    None
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_appends_keeps_queries_and_resumes_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    if small_filesystem(dir.path()).is_none() {
+        return;
+    }
+    let result = std::panic::catch_unwind(|| disk_full_scenario(dir.path()));
+    let _ = std::process::Command::new("umount")
+        .arg(dir.path())
+        .status();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn disk_full_scenario(root: &Path) {
+    let data = root.join("data");
+    let storage = Storage::open(
+        &data,
+        StorageOptions {
+            flush_interval: Duration::from_millis(50),
+            min_free_bytes: 8 << 20,
+            cache_bytes: 4 << 20,
+            ..options()
+        },
+    )
+    .unwrap();
+    let up = labels("up", "a");
+    let next_t = std::cell::Cell::new(0i64);
+    let append = |storage: &Storage| {
+        let mut app = storage.appender("");
+        let t = next_t.get();
+        let result = app.append(&up, t, t as f64);
+        if result.is_ok() {
+            app.commit().unwrap();
+            next_t.set(t + 1000);
+        }
+        result.map(|_| ())
+    };
+    for _ in 0..100 {
+        append(&storage).unwrap();
+    }
+    storage.sync().unwrap();
+    // Fill the filesystem until less than the margin is free.
+    let free = rustix::fs::statvfs(root).unwrap();
+    let free = free.f_bavail * free.f_frsize;
+    std::fs::write(root.join("filler"), vec![1u8; (free - (4 << 20)) as usize]).unwrap();
+    // Samples accepted before the next tick notices stay in memory; after it, appends fail.
+    wait_until("appends are refused", || append(&storage).is_err());
+    let refused = append(&storage).unwrap_err();
+    assert!(matches!(refused, AppendError::Storage(_)), "{refused}");
+    let blocked = storage
+        .stats()
+        .writes_blocked
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(blocked, 1);
+    let accepted = next_t.get() / 1000;
+    let stored = times(&storage, &[eq("__name__", "up")]);
+    assert_eq!(
+        stored[0].len() as i64,
+        accepted,
+        "queries keep working and see every sample"
+    );
+    std::fs::remove_file(root.join("filler")).unwrap();
+    wait_until("appends resume", || append(&storage).is_ok());
+    let accepted = next_t.get() / 1000;
+    storage.close().unwrap();
+    let storage = Storage::open(&data, options()).unwrap();
+    let stored = times(&storage, &[eq("__name__", "up")]);
+    assert_eq!(
+        stored[0].len() as i64,
+        accepted,
+        "nothing accepted was lost"
+    );
+}

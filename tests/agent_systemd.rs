@@ -1,0 +1,58 @@
+//! The packaged systemd unit passes `systemd-analyze verify` and keeps a low exposure score.
+
+mod agent_support;
+
+use std::process::Command;
+
+use agent_support::peer;
+
+/// The unit with ExecStart pointing at the freshly built binary (verify checks that it exists).
+fn unit_in_temp_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let unit = std::fs::read_to_string(
+        osprey::workspace_root().join("packaging/systemd/osprey-agent.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/bin/osprey-agent "),
+        "ExecStart moved"
+    );
+    let binary = osprey::binary("osprey-agent");
+    let unit = unit.replace("/usr/bin/osprey-agent", binary.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osprey-agent.service");
+    std::fs::write(&path, unit).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn unit_verifies_and_exposure_is_at_most_two() {
+    let Some(systemd_analyze) = peer("/usr/bin/systemd-analyze") else {
+        return;
+    };
+    let (_dir, unit) = unit_in_temp_dir();
+    let verify = Command::new(&systemd_analyze)
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && stderr.trim().is_empty(),
+        "verify: {stderr}"
+    );
+
+    let security = Command::new(&systemd_analyze)
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&security.stdout);
+    let score: f64 = report
+        .lines()
+        .find_map(|l| l.split("osprey-agent.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|score| score.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
+    println!("systemd-analyze security exposure level: {score}");
+    assert!(score <= 2.0, "exposure {score} above 2.0:\n{report}");
+}
