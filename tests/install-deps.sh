@@ -11,6 +11,7 @@ packages=(
   python3-aiosmtpd           # a real SMTP server on loopback
   systemd                    # systemd-analyze verify / security for the unit file
   openssl                    # a private CA for the STARTTLS mail test
+  chromium                   # a real browser renders the collector's web UI
 )
 missing=()
 for p in "${packages[@]}"; do

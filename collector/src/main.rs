@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use osprey_agent::web::{Security, SecuritySources};
 use osprey_collector::alerting::{self, AlertingSource};
 use osprey_collector::config::Config;
 use osprey_collector::server::{RunOptions, run};
@@ -27,6 +29,15 @@ struct Cli {
     /// Address of the HTTP server.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9718")]
     listen: SocketAddr,
+    /// Web config file (TLS, basic auth, admin_users), as node_exporter's --web.config.file.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// File holding a bearer token that grants read access (as the agent's bearer_token_file).
+    #[arg(long = "web.bearer-token-file", value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
+    /// Accept basic-auth credentials over plain HTTP on a non-loopback address.
+    #[arg(long = "web.allow-insecure-credentials")]
+    allow_insecure_credentials: bool,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -97,10 +108,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
+            let security = Security::load_from(SecuritySources {
+                web_config_file: cli.web_config_file.as_deref(),
+                bearer_token_file: cli.bearer_token_file.as_deref(),
+                listen: cli.listen,
+                allow_insecure_credentials: cli.allow_insecure_credentials,
+                how_to_allow: "pass --web.allow-insecure-credentials",
+            })?;
             let options = RunOptions {
                 config: cli.config,
                 listen: cli.listen,
                 data_dir: cli.data_dir,
+                security: Arc::new(security),
             };
             runtime.block_on(run(options))?;
             Ok(ExitCode::SUCCESS)

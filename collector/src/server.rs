@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
+use osprey_agent::web::{Security, TlsListener};
 
 /// How often file_sd files are checked for changes.
 const FILE_SD_POLL: Duration = Duration::from_secs(1);
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// Where the database lives.
     pub data_dir: PathBuf,
+    /// TLS and authentication from `--web.config.file`; the default is neither.
+    pub security: Arc<Security>,
 }
 
 /// Why the collector could not start or stopped with an error.
@@ -137,12 +140,24 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             engine,
             metadata: storage as Arc<dyn MetadataSource>,
         }));
+    let app = crate::api::security::secure(app, &options.security);
     let listener = bind(options.listen).await?;
-    tracing::info!(address = %options.listen, version = env!("CARGO_PKG_VERSION"), "osprey-collector listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(RunError::Serve)?;
+    tracing::info!(address = %options.listen, tls = options.security.tls.is_some(),
+        auth = options.security.auth.is_some(), version = env!("CARGO_PKG_VERSION"), "osprey-collector listening");
+    match options.security.tls.clone() {
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls).map_err(RunError::Serve)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+    }
+    .map_err(RunError::Serve)?;
     manager.shutdown().await;
     let _ = stop_alerting.send(true);
     tracing::info!("osprey-collector stopped");

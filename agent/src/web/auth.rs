@@ -17,6 +17,15 @@ const CACHE_LIMIT: usize = 64;
 /// wrong user name takes as long as a wrong password.
 const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
+/// Who a request was authenticated as; the middleware stores it in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A basic-auth user, by name.
+    User(String),
+    /// Whoever holds the bearer token.
+    BearerToken,
+}
+
 /// Who may scrape: basic-auth users, a bearer token, or both.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -37,34 +46,37 @@ impl Authenticator {
 
     /// Whether the `Authorization` header value grants access.
     pub fn allows(&self, authorization: &str) -> bool {
+        self.identify(authorization).is_some()
+    }
+
+    /// Who the `Authorization` header value authenticates, if anyone.
+    pub fn identify(&self, authorization: &str) -> Option<Principal> {
         if let (Some(token), Some(given)) =
             (&self.bearer_token, authorization.strip_prefix("Bearer "))
         {
-            return constant_time_eq(token.as_bytes(), given.trim().as_bytes());
+            return constant_time_eq(token.as_bytes(), given.trim().as_bytes())
+                .then_some(Principal::BearerToken);
         }
-        let Some(encoded) = authorization.strip_prefix("Basic ") else {
-            return false;
-        };
+        let encoded = authorization.strip_prefix("Basic ")?;
         if self.users.is_empty() {
-            return false;
+            return None;
         }
+        let (user, password) = decode_basic(encoded)?;
         let verified = || self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified().contains(authorization) {
-            return true;
+            return Some(Principal::User(user));
         }
-        let Some((user, password)) = decode_basic(encoded) else {
-            return false;
-        };
         let hash = self.users.get(&user).map_or(DUMMY_HASH, String::as_str);
         let ok = bcrypt::verify(&password, hash).unwrap_or(false) && self.users.contains_key(&user);
-        if ok {
-            let mut verified = verified();
-            if verified.len() >= CACHE_LIMIT {
-                verified.clear();
-            }
-            verified.insert(authorization.to_owned());
+        if !ok {
+            return None;
         }
-        ok
+        let mut verified = verified();
+        if verified.len() >= CACHE_LIMIT {
+            verified.clear();
+        }
+        verified.insert(authorization.to_owned());
+        Some(Principal::User(user))
     }
 
     /// The challenge sent with a 401.
@@ -90,10 +102,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-/// Axum middleware: passes the request on when authorized, else answers 401.
+/// Axum middleware: passes the request on, with its [`Principal`] as an extension, when
+/// authorized; else answers 401.
 pub async fn require_auth(
     State(auth): State<Arc<Authenticator>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let authorization = request
@@ -101,17 +114,18 @@ pub async fn require_auth(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let allowed = match authorization {
+    let principal = match authorization {
         // bcrypt is deliberately slow: keep it off the async workers.
         Some(value) => {
             let auth = Arc::clone(&auth);
-            tokio::task::spawn_blocking(move || auth.allows(&value))
+            tokio::task::spawn_blocking(move || auth.identify(&value))
                 .await
-                .unwrap_or(false)
+                .unwrap_or(None)
         }
-        None => false,
+        None => None,
     };
-    if allowed {
+    if let Some(principal) = principal {
+        request.extensions_mut().insert(principal);
         return next.run(request).await;
     }
     let mut response = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
@@ -155,6 +169,16 @@ mod tests {
     #[test]
     fn the_dummy_hash_is_a_real_bcrypt_hash() {
         assert_eq!(bcrypt::verify("anything", DUMMY_HASH).ok(), Some(false));
+    }
+
+    #[test]
+    fn identify_names_the_user_or_the_token() {
+        let auth = authenticator();
+        let alice = Some(Principal::User("alice".into()));
+        assert_eq!(auth.identify(&basic("alice", "s3cret")), alice);
+        assert_eq!(auth.identify(&basic("alice", "s3cret")), alice, "cached");
+        assert_eq!(auth.identify("Bearer tok"), Some(Principal::BearerToken));
+        assert_eq!(auth.identify(&basic("alice", "nope")), None);
     }
 
     #[test]

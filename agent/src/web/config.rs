@@ -58,6 +58,11 @@ pub struct WebConfig {
     /// User name to bcrypt hash; empty means no basic auth.
     #[serde(default)]
     pub basic_auth_users: BTreeMap<String, String>,
+    /// Osprey's extension: the basic-auth users allowed to call state-changing routes (the
+    /// collector's reload, deletion, silences, acknowledgements). Empty means every
+    /// authenticated client may. The agent has no such routes.
+    #[serde(default)]
+    pub admin_users: Vec<String>,
 }
 
 /// `tls_server_config`, with file paths relative to the web config file's directory.
@@ -124,6 +129,16 @@ impl WebConfig {
                     message: format!("basic_auth_users: the hash of user {user:?} is not bcrypt"),
                 });
             }
+        }
+        if let Some(user) = config
+            .admin_users
+            .iter()
+            .find(|user| !config.basic_auth_users.contains_key(*user))
+        {
+            return Err(WebConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!("admin_users: {user:?} is not one of basic_auth_users"),
+            });
         }
         Ok(config)
     }

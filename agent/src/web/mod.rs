@@ -5,13 +5,14 @@ mod auth;
 mod config;
 mod tls;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
 
-pub use auth::Authenticator;
+pub use auth::{Authenticator, Principal};
 pub use config::{WebConfig, WebConfigError};
 pub use tls::TlsListener;
 
@@ -36,11 +37,13 @@ pub enum SecurityError {
     #[error(
         "refusing to accept credentials over plain HTTP on {listen}: anyone on the network path \
          could read them. Add tls_server_config to the web config file, listen on a loopback \
-         address, or set allow_insecure_credentials = true in the agent config"
+         address, or {how_to_allow}"
     )]
     InsecureCredentials {
         /// The non-loopback listen address.
         listen: SocketAddr,
+        /// How the server's operator can accept the risk anyway.
+        how_to_allow: &'static str,
     },
 }
 
@@ -51,16 +54,44 @@ pub struct Security {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The authenticator, when any credential is configured.
     pub auth: Option<Arc<Authenticator>>,
+    /// The users allowed to call state-changing routes; empty means every authenticated client.
+    pub admin_users: BTreeSet<String>,
+}
+
+/// Where a server's security settings come from, for servers other than the agent.
+#[derive(Debug, Clone, Copy)]
+pub struct SecuritySources<'a> {
+    /// The web-config file, if any.
+    pub web_config_file: Option<&'a Path>,
+    /// A file holding the bearer token, if any.
+    pub bearer_token_file: Option<&'a Path>,
+    /// Where the server listens.
+    pub listen: SocketAddr,
+    /// Whether credentials may travel over plain HTTP on a non-loopback address.
+    pub allow_insecure_credentials: bool,
+    /// Told to the operator when plain-HTTP credentials are refused.
+    pub how_to_allow: &'static str,
 }
 
 impl Security {
     /// Loads the web-config and bearer token files named in `config` and checks them together.
     pub fn load(config: &AgentConfig) -> Result<Self, SecurityError> {
-        let (web, web_path) = match &config.web_config_file {
-            Some(path) => (WebConfig::load(path)?, path.clone()),
+        Self::load_from(SecuritySources {
+            web_config_file: config.web_config_file.as_deref(),
+            bearer_token_file: config.bearer_token_file.as_deref(),
+            listen: config.listen,
+            allow_insecure_credentials: config.allow_insecure_credentials,
+            how_to_allow: "set allow_insecure_credentials = true in the agent config",
+        })
+    }
+
+    /// Loads the files named in `sources` and checks them together.
+    pub fn load_from(sources: SecuritySources<'_>) -> Result<Self, SecurityError> {
+        let (web, web_path) = match sources.web_config_file {
+            Some(path) => (WebConfig::load(path)?, path.to_owned()),
             None => (WebConfig::default(), PathBuf::new()),
         };
-        let bearer_token = match &config.bearer_token_file {
+        let bearer_token = match sources.bearer_token_file {
             Some(path) => Some(read_token(path)?),
             None => None,
         };
@@ -71,16 +102,22 @@ impl Security {
         let has_credentials = !web.basic_auth_users.is_empty() || bearer_token.is_some();
         if has_credentials
             && tls.is_none()
-            && !config.listen.ip().is_loopback()
-            && !config.allow_insecure_credentials
+            && !sources.listen.ip().is_loopback()
+            && !sources.allow_insecure_credentials
         {
             return Err(SecurityError::InsecureCredentials {
-                listen: config.listen,
+                listen: sources.listen,
+                how_to_allow: sources.how_to_allow,
             });
         }
+        let admin_users = web.admin_users.into_iter().collect();
         let auth = has_credentials
             .then(|| Arc::new(Authenticator::new(web.basic_auth_users, bearer_token)));
-        Ok(Security { tls, auth })
+        Ok(Security {
+            tls,
+            auth,
+            admin_users,
+        })
     }
 
     /// Puts every route behind authentication when credentials are configured.
@@ -95,7 +132,7 @@ impl Security {
     }
 }
 
-fn read_token(path: &std::path::Path) -> Result<String, SecurityError> {
+fn read_token(path: &Path) -> Result<String, SecurityError> {
     let error = |message: String| SecurityError::BearerToken {
         path: path.to_owned(),
         message,
@@ -143,6 +180,28 @@ mod tests {
         assert!(Security::load(&config).unwrap().auth.is_some());
         let (_dir, config) = config_with_users("0.0.0.0:9717", true);
         assert!(Security::load(&config).unwrap().auth.is_some());
+    }
+
+    #[test]
+    fn admin_users_must_be_basic_auth_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let web = dir.path().join("web.yml");
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let text = format!("basic_auth_users:\n  alice: {hash}\nadmin_users: [alice]\n");
+        std::fs::write(&web, &text).unwrap();
+        let config = AgentConfig {
+            listen: "127.0.0.1:9717".parse().unwrap(),
+            web_config_file: Some(web.clone()),
+            ..AgentConfig::default()
+        };
+        let security = Security::load(&config).unwrap();
+        assert!(security.admin_users.contains("alice"));
+        std::fs::write(&web, text.replace("[alice]", "[bob]")).unwrap();
+        let err = Security::load(&config).unwrap_err().to_string();
+        assert!(
+            err.contains("\"bob\" is not one of basic_auth_users"),
+            "{err}"
+        );
     }
 
     #[test]

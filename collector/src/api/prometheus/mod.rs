@@ -13,6 +13,8 @@ use axum::routing::get;
 
 use super::state::ApiState;
 
+pub use query::range_value;
+
 /// Routes of the query API.
 pub fn router(state: ApiState) -> Router {
     Router::new()

@@ -9,6 +9,7 @@ use super::params::{Params, now_ms};
 use super::{json, json_response};
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;
+use crate::promql::QueryValue;
 
 /// An instant query at `time` (default now).
 pub async fn instant(
@@ -32,7 +33,19 @@ pub async fn range(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(query.as_deref(), &headers, &body)?;
+    let value = range_value(&state, query.as_deref(), &headers, &body).await?;
+    Ok(json_response(json::success(&json::query_data(&value))))
+}
+
+/// Reads a range query's parameters (`query`, `start`, `end`, `step`, `timeout`) from the URL
+/// or a form body and evaluates it.
+pub async fn range_value(
+    state: &ApiState,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<QueryValue, ApiError> {
+    let params = Params::new(query, headers, body)?;
     let start = required_time(&params, "start")?;
     let end = required_time(&params, "end")?;
     if end < start {
@@ -46,9 +59,8 @@ pub async fn range(
         .ok_or_else(|| ApiError::bad_param("step", "cannot parse \"\" to a valid duration"))?;
     let step = step.as_millis() as i64;
     let expr = required_query(&params)?;
-    let engine = with_timeout(&state, &params)?;
-    let value = engine.range_query(expr, start, end, step).await?;
-    Ok(json_response(json::success(&json::query_data(&value))))
+    let engine = with_timeout(state, &params)?;
+    Ok(engine.range_query(expr, start, end, step).await?)
 }
 
 /// The query reformatted by the parser's pretty printer.

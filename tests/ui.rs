@@ -1,0 +1,106 @@
+//! The built-in web UI rendered by a real browser: headless Chromium loads the collector's
+//! pages, runs their script against the live API and the resulting DOM shows this machine.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn chromium_available() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    assert!(
+        !osprey::in_ci(),
+        "{CHROMIUM} is missing (tests/install-deps.sh installs it)"
+    );
+    eprintln!("skipping: {CHROMIUM} is not installed");
+    false
+}
+
+/// The DOM after the page's script ran for up to ten seconds of virtual time.
+fn rendered(url: &str, profile: &Path) -> String {
+    let output = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run chromium");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn get(url: &str) -> Option<String> {
+    reqwest::blocking::get(url).ok()?.text().ok()
+}
+
+#[test]
+fn the_ui_shows_this_machine_with_live_data() {
+    if !chromium_available() {
+        return;
+    }
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap();
+    let _collector = Running(
+        Command::new(osprey::binary("osprey-collector"))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--data-dir={}", data.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start osprey-collector"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !get(&format!("{base}/api/v1/query?query=node_uname_info"))
+        .is_some_and(|body| body.contains("nodename"))
+    {
+        assert!(Instant::now() < deadline, "no node_uname_info after 30 s");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let profile = tempfile::tempdir().unwrap();
+
+    let overview = rendered(&format!("{base}/#/overview"), profile.path());
+    assert!(overview.contains("<h2>Hosts</h2>"), "{overview}");
+    assert!(
+        overview.contains(&format!("<span>{}</span>", hostname.trim())),
+        "the host card does not name {hostname}: {overview}"
+    );
+    assert!(overview.contains(r#"class="badge up""#), "{overview}");
+
+    let targets = rendered(&format!("{base}/#/targets"), profile.path());
+    assert!(targets.contains("/metrics</td>"), "{targets}");
+    assert!(targets.contains(r#"job="node""#), "{targets}");
+
+    let alerts = rendered(&format!("{base}/#/alerts"), profile.path());
+    assert!(
+        alerts.contains("Active alerts") || alerts.contains("Alerting is not available"),
+        "{alerts}"
+    );
+}
