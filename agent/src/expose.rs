@@ -128,25 +128,55 @@ pub struct Family<'a> {
 impl Family<'_> {
     /// Writes one sample with the given label pairs (in the order given) and value.
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        self.sample_after(&LabelPrefix::default(), labels, value)
+    }
+
+    /// Writes one sample whose labels are `prefix`'s, then `labels`.
+    pub fn sample_after(
+        &mut self,
+        prefix: &LabelPrefix,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) -> &mut Self {
         let buf = &mut self.out.buf;
         buf.push_str(self.name);
-        if !labels.is_empty() {
+        if !prefix.0.is_empty() || !labels.is_empty() {
             buf.push('{');
-            for (i, (name, value)) in labels.iter().enumerate() {
-                if i > 0 {
-                    buf.push(',');
-                }
-                buf.push_str(name);
-                buf.push_str("=\"");
-                escape_into(buf, value, true);
-                buf.push('"');
-            }
+            buf.push_str(&prefix.0);
+            push_labels(buf, labels, !prefix.0.is_empty());
             buf.push('}');
         }
         buf.push(' ');
         write_value(buf, value);
         buf.push('\n');
         self
+    }
+}
+
+/// Label pairs escaped once and written at the start of many samples: a container's labels,
+/// the same in every family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelPrefix(String);
+
+impl LabelPrefix {
+    /// Escapes `labels` (in the order given).
+    pub fn new(labels: &[(&str, &str)]) -> Self {
+        let mut text = String::new();
+        push_labels(&mut text, labels, false);
+        LabelPrefix(text)
+    }
+}
+
+/// Writes `name="value"` pairs separated by commas, with a leading comma if `after_others`.
+fn push_labels(buf: &mut String, labels: &[(&str, &str)], after_others: bool) {
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 || after_others {
+            buf.push(',');
+        }
+        buf.push_str(name);
+        buf.push_str("=\"");
+        escape_into(buf, value, true);
+        buf.push('"');
     }
 }
 
@@ -175,9 +205,10 @@ fn write_value(buf: &mut String, value: f64) {
         buf.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
         // Integral values are the common case (counters, bytes): print them without exponent.
-        let _ = write!(buf, "{}", value as i64);
+        buf.push_str(itoa::Buffer::new().format(value as i64));
     } else if (1e-4..1e15).contains(&value.abs()) {
-        let _ = write!(buf, "{value}");
+        // In this range ryu writes plain decimals, the same shortest digits as `{value}`.
+        buf.push_str(ryu::Buffer::new().format_finite(value));
     } else {
         let _ = write!(buf, "{value:e}");
     }
@@ -197,6 +228,21 @@ mod tests {
             out.finish(),
             "# HELP node_x_total A help\\\\text\\nline.\n# TYPE node_x_total counter\n\
              node_x_total{device=\"a\\\"b\\\\c\\nd\"} 12\nnode_x_total 0.5\n"
+        );
+    }
+
+    #[test]
+    fn prefixed_samples_write_the_escaped_prefix_then_their_own_labels() {
+        let prefix = LabelPrefix::new(&[("id", "/docker/1"), ("name", "we\"b")]);
+        let mut out = Exposition::new(Format::Text004);
+        out.family("x_total", "X.", MetricType::Counter)
+            .sample_after(&prefix, &[("cpu", "total")], 2.0)
+            .sample_after(&prefix, &[], 0.25);
+        assert_eq!(
+            out.finish(),
+            "# HELP x_total X.\n# TYPE x_total counter\n\
+             x_total{id=\"/docker/1\",name=\"we\\\"b\",cpu=\"total\"} 2\n\
+             x_total{id=\"/docker/1\",name=\"we\\\"b\"} 0.25\n"
         );
     }
 

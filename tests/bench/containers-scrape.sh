@@ -5,6 +5,7 @@
 # figures for `docker stats --no-stream`, Docker's own way to read the same counters.
 # Needs root, dockerd (started here if nothing answers) and Debian's busybox-static.
 # Usage: tests/bench/containers-scrape.sh [SCRAPES]    (default 400 scrapes per round, 5 rounds)
+# OSPREY_AGENT=/path/to/osprey-agent measures that binary instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scrapes=${1:-400}
@@ -27,8 +28,12 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 
-cargo build --release -q -p osprey-agent
-./target/release/osprey-agent --listen "127.0.0.1:$port" 2>/tmp/osprey-bench-agent.log &
+agent_binary=${OSPREY_AGENT:-}
+if [ -z "$agent_binary" ]; then
+  cargo build --release -q -p osprey-agent
+  agent_binary=./target/release/osprey-agent
+fi
+"$agent_binary" --listen "127.0.0.1:$port" 2>/tmp/osprey-bench-agent.log &
 agent=$!
 cleanup() {
   kill "$agent" 2>/dev/null || true

@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod host;
+mod kept_file;
 
 use std::time::Instant;
 

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::kept_file::KeptFile;
 use super::{cgroup_v1, cgroup_v2};
 use crate::collect::CollectError;
+use crate::collect::kept_file::KeptFile;
 
 /// The cgroup hierarchy the host runs, with the directory it is mounted on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl CgroupReader {
         buf: &mut Vec<u8>,
     ) -> Result<(CgroupReader, String), CollectError> {
         let membership = KeptFile::open(&proc_root.join(pid.to_string()).join("cgroup"))?;
-        let text = membership.read(buf)?.to_owned();
+        let text = membership.read_into(buf)?.to_owned();
         match hierarchy {
             Hierarchy::V1 { root } => {
                 let path = v1_path(&text, "cpuacct")

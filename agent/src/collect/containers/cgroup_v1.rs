@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::cgroup::{CgroupCounters, CgroupLimits, DeviceIo, memory_limit};
-use super::kept_file::{KeptFile, keyed_values};
 use crate::collect::CollectError;
+use crate::collect::kept_file::{KeptFile, keyed_values};
 
 /// `cpuacct.stat` counts in USER_HZ, which the kernel fixes at 100 for every userspace ABI.
 const USER_HZ: f64 = 100.0;
@@ -40,7 +40,7 @@ impl Reader {
             ),
             cpu_quota_micros: match KeptFile::open_optional(&cpu.join("cpu.cfs_quota_us"))? {
                 // -1 means no quota; it does not parse as u64, so it reads as `None`.
-                Some(file) => file.read(buf)?.trim().parse().ok(),
+                Some(file) => file.read_into(buf)?.trim().parse().ok(),
                 None => None,
             },
             cpu_period_micros: match KeptFile::open_optional(&cpu.join("cpu.cfs_period_us"))? {
@@ -84,7 +84,7 @@ impl Reader {
         out: &mut CgroupCounters,
     ) -> Result<(), CollectError> {
         out.cpu_usage_seconds = self.cpuacct_usage.read_u64(buf)? as f64 / 1e9;
-        for (key, ticks) in keyed_values(self.cpuacct_stat.read(buf)?) {
+        for (key, ticks) in keyed_values(self.cpuacct_stat.read_into(buf)?) {
             match key {
                 "user" => out.cpu_user_seconds = ticks as f64 / USER_HZ,
                 "system" => out.cpu_system_seconds = ticks as f64 / USER_HZ,
@@ -92,7 +92,7 @@ impl Reader {
             }
         }
         if let Some(file) = &self.cpu_stat {
-            for (key, value) in keyed_values(file.read(buf)?) {
+            for (key, value) in keyed_values(file.read_into(buf)?) {
                 match key {
                     "nr_periods" => out.cfs_periods = value,
                     "nr_throttled" => out.cfs_throttled_periods = value,
@@ -124,7 +124,7 @@ impl Reader {
     fn read_memory(&self, buf: &mut Vec<u8>, out: &mut CgroupCounters) -> Result<(), CollectError> {
         out.memory_usage_bytes = self.memory_usage.read_u64(buf)?;
         let mut inactive_file = 0;
-        for (key, value) in keyed_values(self.memory_stat.read(buf)?) {
+        for (key, value) in keyed_values(self.memory_stat.read_into(buf)?) {
             match key {
                 "total_inactive_file" => inactive_file = value,
                 "total_rss" => out.memory_rss_bytes = value,
@@ -137,7 +137,7 @@ impl Reader {
         out.memory_working_set_bytes = out.memory_usage_bytes.saturating_sub(inactive_file);
         out.memory_failcnt = read_optional_u64(&self.memory_failcnt, buf)?;
         if let Some(file) = &self.memory_oom_control {
-            out.oom_kills = keyed_values(file.read(buf)?)
+            out.oom_kills = keyed_values(file.read_into(buf)?)
                 .find(|(key, _)| *key == "oom_kill")
                 .map_or(0, |(_, value)| value);
         }
@@ -160,7 +160,7 @@ fn read_blkio(
     devices: &mut Vec<DeviceIo>,
     set: impl Fn(&mut DeviceIo, &str, u64),
 ) -> Result<(), CollectError> {
-    for line in file.read(buf)?.lines() {
+    for line in file.read_into(buf)?.lines() {
         let mut fields = line.split_ascii_whitespace();
         let (Some(device), Some(op), Some(value)) = (fields.next(), fields.next(), fields.next())
         else {

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::cgroup::{CgroupCounters, CgroupLimits, DeviceIo, memory_limit};
-use super::kept_file::{KeptFile, keyed_values};
 use crate::collect::CollectError;
+use crate::collect::kept_file::{KeptFile, keyed_values};
 
 /// The open files of one container's v2 cgroup.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl Reader {
         buf: &mut Vec<u8>,
         out: &mut CgroupCounters,
     ) -> Result<(), CollectError> {
-        for (key, value) in keyed_values(self.cpu_stat.read(buf)?) {
+        for (key, value) in keyed_values(self.cpu_stat.read_into(buf)?) {
             match key {
                 "usage_usec" => out.cpu_usage_seconds = value as f64 / 1e6,
                 "user_usec" => out.cpu_user_seconds = value as f64 / 1e6,
@@ -60,7 +60,7 @@ impl Reader {
         }
         out.memory_usage_bytes = self.memory_current.read_u64(buf)?;
         let mut inactive_file = 0;
-        for (key, value) in keyed_values(self.memory_stat.read(buf)?) {
+        for (key, value) in keyed_values(self.memory_stat.read_into(buf)?) {
             match key {
                 "anon" => out.memory_rss_bytes = value,
                 "file" => out.memory_cache_bytes = value,
@@ -71,7 +71,7 @@ impl Reader {
         }
         out.memory_working_set_bytes = out.memory_usage_bytes.saturating_sub(inactive_file);
         if let Some(file) = &self.memory_events {
-            for (key, value) in keyed_values(file.read(buf)?) {
+            for (key, value) in keyed_values(file.read_into(buf)?) {
                 match key {
                     "max" => out.memory_failcnt = value,
                     "oom_kill" => out.oom_kills = value,
@@ -97,7 +97,7 @@ impl Reader {
 fn read_limits(dir: &Path, buf: &mut Vec<u8>) -> Result<CgroupLimits, CollectError> {
     let mut limits = CgroupLimits::default();
     if let Some(file) = KeptFile::open_optional(&dir.join("memory.max"))? {
-        let text = file.read(buf)?.trim();
+        let text = file.read_into(buf)?.trim();
         if text != "max" {
             let bytes = text
                 .parse()
@@ -106,7 +106,7 @@ fn read_limits(dir: &Path, buf: &mut Vec<u8>) -> Result<CgroupLimits, CollectErr
         }
     }
     if let Some(file) = KeptFile::open_optional(&dir.join("cpu.max"))? {
-        let text = file.read(buf)?;
+        let text = file.read_into(buf)?;
         let mut fields = text.split_ascii_whitespace();
         let (quota, period) = (fields.next(), fields.next().map(str::parse));
         let Some(Ok(period)) = period else {
@@ -124,7 +124,7 @@ fn read_io_stat(
     buf: &mut Vec<u8>,
     devices: &mut Vec<DeviceIo>,
 ) -> Result<(), CollectError> {
-    for line in file.read(buf)?.lines() {
+    for line in file.read_into(buf)?.lines() {
         let mut fields = line.split_ascii_whitespace();
         let Some(device) = fields.next() else {
             continue;

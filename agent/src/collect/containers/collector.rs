@@ -13,7 +13,7 @@ use super::inventory::{Entry, Inventory};
 use super::netns::{InterfaceCounters, NetDevReader};
 use super::{LabelAllowList, NamePatterns};
 use crate::collect::{CollectError, Collector};
-use crate::expose::Exposition;
+use crate::expose::{Exposition, LabelPrefix};
 
 /// Fixed inputs of the collector.
 #[derive(Debug)]
@@ -49,8 +49,10 @@ struct Tracking {
 #[derive(Debug)]
 pub(crate) struct Tracked {
     generation: u64,
-    /// `name`, `image` and the allow-listed `container_label_*` pairs.
-    pub common_labels: Vec<(String, String)>,
+    /// The allow-listed `container_label_*` pairs, `image` and `name`.
+    common_labels: Vec<(String, String)>,
+    /// Osprey's labels for the container: `container_id`, then the common labels.
+    pub osprey_labels: LabelPrefix,
     sources: Option<Sources>,
     /// This scrape's counters, when the container runs and its files could be read.
     pub measured: Option<Measured>,
@@ -70,6 +72,8 @@ struct Sources {
 pub(crate) struct Measured {
     /// The cgroup path, cAdvisor's `id` label.
     pub cgroup_id: String,
+    /// cAdvisor's labels for the container: `id` (the cgroup path), then the common labels.
+    pub cadvisor_labels: LabelPrefix,
     /// Limits read when the cgroup was opened.
     pub limits: CgroupLimits,
     /// Cgroup counters.
@@ -147,9 +151,11 @@ impl Tracked {
         let mut common_labels = labels.metric_labels(&info.labels);
         common_labels.push(("image".to_owned(), info.image.clone()));
         common_labels.push(("name".to_owned(), info.name.clone()));
+        let osprey_labels = label_prefix(("container_id", &info.id), &common_labels);
         Tracked {
             generation: entry.generation,
             common_labels,
+            osprey_labels,
             sources: None,
             measured: None,
             warned: false,
@@ -190,6 +196,11 @@ impl Tracked {
             None => Sources::open(settings, pid, host_network, buf)?,
         };
         let mut measured = self.measured.take().unwrap_or_default();
+        if measured.cgroup_id != sources.cgroup_id {
+            measured.cgroup_id.clone_from(&sources.cgroup_id);
+            measured.cadvisor_labels =
+                label_prefix(("id", &sources.cgroup_id), &self.common_labels);
+        }
         sources.read(buf, &mut measured)?;
         self.sources = Some(sources);
         self.measured = Some(measured);
@@ -221,9 +232,6 @@ impl Sources {
     }
 
     fn read(&self, buf: &mut Vec<u8>, measured: &mut Measured) -> Result<(), CollectError> {
-        if measured.cgroup_id != self.cgroup_id {
-            measured.cgroup_id.clone_from(&self.cgroup_id);
-        }
         measured.limits = self.cgroup.limits();
         self.cgroup.read(buf, &mut measured.cgroup)?;
         match &self.net {
@@ -234,4 +242,11 @@ impl Sources {
             }
         }
     }
+}
+
+/// A container's label prefix: `first`, then the common labels.
+fn label_prefix(first: (&str, &str), common: &[(String, String)]) -> LabelPrefix {
+    let mut labels = vec![first];
+    labels.extend(common.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    LabelPrefix::new(&labels)
 }

@@ -16,8 +16,6 @@ pub(crate) struct Row<'a> {
     pub tracked: &'a Tracked,
 }
 
-type Labels<'r> = Vec<(&'r str, &'r str)>;
-
 /// A family with one sample per running container.
 struct Scalar {
     name: &'static str,
@@ -107,11 +105,9 @@ pub(crate) fn write_families(
         .iter()
         .filter_map(|row| Some((row, row.tracked.measured.as_ref()?)))
         .collect();
-    let mut labels = Labels::new();
     write_scalar(
         out,
         &running,
-        &mut labels,
         "container_cpu_usage_seconds_total",
         "Cumulative cpu time consumed in seconds.",
         Counter,
@@ -122,7 +118,6 @@ pub(crate) fn write_families(
         write_scalar(
             out,
             &running,
-            &mut labels,
             scalar.name,
             scalar.help,
             scalar.kind,
@@ -136,32 +131,32 @@ pub(crate) fn write_families(
     let devices = &*devices;
     for block in BLOCK_IO {
         let mut family = out.family(block.name, block.help, Counter);
-        for (row, measured) in &running {
+        for (_, measured) in &running {
             for io in &measured.cgroup.devices {
                 let device = devices.name(io.major, io.minor);
-                cadvisor_labels(&mut labels, row, measured, &[("device", device)]);
-                family.sample(&labels, (block.value)(io) as f64);
+                family.sample_after(
+                    &measured.cadvisor_labels,
+                    &[("device", device)],
+                    (block.value)(io) as f64,
+                );
             }
         }
     }
     for network in NETWORK {
         let mut family = out.family(network.name, network.help, Counter);
-        for (row, measured) in &running {
+        for (_, measured) in &running {
             for interface in &measured.interfaces {
-                cadvisor_labels(
-                    &mut labels,
-                    row,
-                    measured,
+                family.sample_after(
+                    &measured.cadvisor_labels,
                     &[("interface", &interface.name)],
+                    (network.value)(interface) as f64,
                 );
-                family.sample(&labels, (network.value)(interface) as f64);
             }
         }
     }
     write_scalar(
         out,
         &running,
-        &mut labels,
         "container_start_time_seconds",
         "Start time of the container since unix epoch in seconds.",
         Gauge,
@@ -171,14 +166,13 @@ pub(crate) fn write_families(
     write_scalar(
         out,
         &running,
-        &mut labels,
         "container_last_seen",
         "Last time a container was seen by the exporter.",
         Gauge,
         &[],
         |_, _| Some(now),
     );
-    write_osprey_families(out, rows, &mut labels);
+    write_osprey_families(out, rows);
     write_images(out, snapshot);
 }
 
@@ -187,7 +181,6 @@ pub(crate) fn write_families(
 fn write_scalar<'r>(
     out: &mut Exposition,
     running: &[(&'r Row<'r>, &'r Measured)],
-    labels: &mut Labels<'r>,
     name: &str,
     help: &str,
     kind: MetricType,
@@ -197,47 +190,13 @@ fn write_scalar<'r>(
     let mut family = out.family(name, help, kind);
     for (row, measured) in running {
         if let Some(value) = value(row, measured) {
-            cadvisor_labels(labels, row, measured, extra);
-            family.sample(labels, value);
+            family.sample_after(&measured.cadvisor_labels, extra, value);
         }
     }
 }
 
-/// cAdvisor's labels: `id` (the cgroup path), the allow-listed `container_label_*`, `image`,
-/// `name`, then the family's own (`cpu`, `device`, `interface`).
-fn cadvisor_labels<'r>(
-    labels: &mut Labels<'r>,
-    row: &'r Row<'r>,
-    measured: &'r Measured,
-    extra: &[(&'r str, &'r str)],
-) {
-    labels.clear();
-    labels.push(("id", &measured.cgroup_id));
-    labels.extend(
-        row.tracked
-            .common_labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    labels.extend_from_slice(extra);
-}
-
-/// Osprey's labels for container extras: Docker's `container_id`, then the common labels (the
-/// cgroup path is unknown for a stopped container).
-fn osprey_labels<'r>(labels: &mut Labels<'r>, row: &'r Row<'r>, extra: &[(&'r str, &'r str)]) {
-    labels.clear();
-    labels.push(("container_id", &row.info.id));
-    labels.extend(
-        row.tracked
-            .common_labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    labels.extend_from_slice(extra);
-}
-
 /// State, restarts and health of every included container, running or not.
-fn write_osprey_families<'r>(out: &mut Exposition, rows: &'r [Row<'r>], labels: &mut Labels<'r>) {
+fn write_osprey_families(out: &mut Exposition, rows: &[Row<'_>]) {
     let mut family = out.family(
         "osprey_container_state",
         "Container state as Docker reports it: 1 for the current state, 0 for the others.",
@@ -245,8 +204,12 @@ fn write_osprey_families<'r>(out: &mut Exposition, rows: &'r [Row<'r>], labels: 
     );
     for row in rows {
         for state in ContainerState::ALL {
-            osprey_labels(labels, row, &[("state", state.as_str())]);
-            family.sample(labels, if row.info.state == state { 1.0 } else { 0.0 });
+            let value = if row.info.state == state { 1.0 } else { 0.0 };
+            family.sample_after(
+                &row.tracked.osprey_labels,
+                &[("state", state.as_str())],
+                value,
+            );
         }
     }
     let mut family = out.family(
@@ -255,8 +218,11 @@ fn write_osprey_families<'r>(out: &mut Exposition, rows: &'r [Row<'r>], labels: 
         Counter,
     );
     for row in rows {
-        osprey_labels(labels, row, &[]);
-        family.sample(labels, row.info.restart_count as f64);
+        family.sample_after(
+            &row.tracked.osprey_labels,
+            &[],
+            row.info.restart_count as f64,
+        );
     }
     let mut family = out.family("osprey_container_health_status", "Health check status of containers that have one: 1 for the current status, 0 for the others.", Gauge);
     for row in rows {
@@ -264,8 +230,12 @@ fn write_osprey_families<'r>(out: &mut Exposition, rows: &'r [Row<'r>], labels: 
             continue;
         };
         for status in Health::ALL {
-            osprey_labels(labels, row, &[("status", status.as_str())]);
-            family.sample(labels, if health == status { 1.0 } else { 0.0 });
+            let value = if health == status { 1.0 } else { 0.0 };
+            family.sample_after(
+                &row.tracked.osprey_labels,
+                &[("status", status.as_str())],
+                value,
+            );
         }
     }
 }

@@ -14,7 +14,6 @@ mod docker;
 mod families;
 mod inspect;
 mod inventory;
-mod kept_file;
 mod netns;
 
 use std::collections::BTreeMap;

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::kept_file::KeptFile;
 use crate::collect::CollectError;
+use crate::collect::kept_file::KeptFile;
 
 /// The counters of one interface inside a container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl NetDevReader {
     ) -> Result<(), CollectError> {
         out.clear();
         // The first two lines are column headers.
-        for line in self.file.read(buf)?.lines().skip(2) {
+        for line in self.file.read_into(buf)?.lines().skip(2) {
             let Some((name, values)) = line.split_once(':') else {
                 return Err(self.file.parse_error(format!("bad line {line:?}")));
             };

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use procfs::{DiskStat, DiskStats, FromBufRead as _};
 
-use super::kept_file::KeptFile;
 use super::{DeviceFilterConfig, parse_error};
+use crate::collect::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 

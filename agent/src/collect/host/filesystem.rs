@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Pattern;
-use super::kept_file::KeptFile;
 use super::statvfs::{Outcome, Statvfs, Usage};
+use crate::collect::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 

@@ -9,7 +9,6 @@ mod entropy;
 mod filefd;
 mod filesystem;
 mod hwmon;
-mod kept_file;
 mod loadavg;
 mod meminfo;
 mod netclass;

@@ -5,8 +5,8 @@ use std::path::Path;
 use procfs::FromBufRead as _;
 use procfs::net::{DeviceStatus, InterfaceDeviceStatus};
 
-use super::kept_file::KeptFile;
 use super::{DeviceFilterConfig, parse_error};
+use crate::collect::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 

@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use regex::Regex;
 
-use super::kept_file::KeptFile;
 use super::{number, parse_error};
+use crate::collect::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 

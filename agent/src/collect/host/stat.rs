@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use super::kept_file::KeptFile;
 use super::number;
+use crate::collect::kept_file::KeptFile;
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
