@@ -8,17 +8,9 @@
 
 mod differential;
 
-use std::sync::Arc;
-
-use axum::body::{Body, to_bytes};
-use axum::http::Request;
 use differential::dataset::{self, START_S};
-use differential::{compare, loader, prometheus::Prometheus, queries};
-use osprey_collector::api::{ApiState, app};
-use osprey_collector::promql::{Engine, EngineConfig};
-use osprey_collector::tsdb::MemoryStorage;
+use differential::{compare, osprey::Osprey, prometheus::Prometheus, queries};
 use serde_json::Value;
-use tower::ServiceExt;
 
 fn have(tool: &str) -> bool {
     std::process::Command::new(tool)
@@ -27,18 +19,14 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-async fn ours(router: &axum::Router, path: &str) -> Value {
-    let response = router
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&bytes).expect("our answer is JSON")
+/// The JSON body of `GET path` from `server`.
+fn answer(server: impl Fn(&str) -> (u16, String), path: &str, who: &str) -> Value {
+    let (_, body) = server(path);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{who} answers {path} with JSON: {e}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn answers_equal_real_prometheus_for_the_query_set() {
+#[test]
+fn answers_equal_real_prometheus_for_the_query_set() {
     if !have("prometheus") || !have("promtool") {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -53,9 +41,7 @@ async fn answers_equal_real_prometheus_for_the_query_set() {
     std::fs::write(&file, &text).unwrap();
     let prometheus = Prometheus::start(dir.path(), &file);
 
-    let store = Arc::new(MemoryStorage::new());
-    loader::load_openmetrics(store.as_ref(), &text);
-    let router = app(ApiState::new(Engine::new(store, EngineConfig::default())));
+    let osprey = Osprey::start(dir.path(), &file);
 
     let queries = queries::all();
     assert!(queries.len() >= 200, "only {} queries", queries.len());
@@ -84,9 +70,8 @@ async fn answers_equal_real_prometheus_for_the_query_set() {
             paths.push(format!("/api/v1/query_range?{}", range.unwrap()));
         }
         for path in paths {
-            let (_, body) = prometheus.get(&path);
-            let theirs: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
-            let mine = ours(&router, &path).await;
+            let theirs = answer(|p| prometheus.get(p), &path, "Prometheus");
+            let mine = answer(|p| osprey.get(p), &path, "Osprey");
             checks += 1;
             if theirs["data"]["result"]
                 .as_array()
@@ -111,9 +96,8 @@ async fn answers_equal_real_prometheus_for_the_query_set() {
             "/api/v1/series?match[]=node_load1&match[]=up%7Binstance%3D%22host-0%3A9100%22%7D&start={start}&end={end}"
         ),
     ] {
-        let (_, body) = prometheus.get(&path);
-        let theirs: Value = serde_json::from_str(&body).expect("Prometheus answers JSON");
-        let mine = ours(&router, &path).await;
+        let theirs = answer(|p| prometheus.get(p), &path, "Prometheus");
+        let mine = answer(|p| osprey.get(p), &path, "Osprey");
         checks += 1;
         non_empty += 1;
         if mine != theirs {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use osprey_collector::labels::Labels;
 use osprey_collector::promql::{Engine, EngineConfig, QueryValue, parse};
-use osprey_collector::tsdb::{Appendable, MemoryStorage, Querier};
+use osprey_collector::tsdb::{Appendable, Querier, Storage, StorageOptions};
 use promqltest::{Command, compare, parse_script};
 
 /// Minimum passing cases per file; raise these when the engine improves. Cases touching
@@ -38,9 +38,20 @@ struct Tally {
     skipped: usize,
 }
 
-/// A fresh store for a script; the only line to change to run against another storage.
-fn new_store() -> Arc<MemoryStorage> {
-    Arc::new(MemoryStorage::new())
+/// The collector's own store in a temporary directory that lives as long as it does.
+struct ScriptStore {
+    storage: Arc<Storage>,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh, empty store for a script (or after its `clear`).
+fn new_store() -> ScriptStore {
+    let dir = tempfile::tempdir().expect("create a temporary store directory");
+    let storage = Storage::open(dir.path(), StorageOptions::default()).expect("open the store");
+    ScriptStore {
+        storage: Arc::new(storage),
+        _dir: dir,
+    }
 }
 
 fn shared_dir() -> Option<PathBuf> {
@@ -113,7 +124,7 @@ fn run_script(text: &str, verbose: Option<&str>) -> Tally {
                 histograms,
                 histogram_names,
             } => {
-                load(store.as_ref(), interval, &series);
+                load(store.storage.as_ref(), interval, &series);
                 histogram_metrics.extend(histogram_names);
                 if histograms {
                     histogram_metrics.extend(series.iter().filter_map(|s| {
@@ -139,7 +150,7 @@ fn run_script(text: &str, verbose: Option<&str>) -> Tally {
                     tally.skipped += 1;
                     continue;
                 }
-                let querier: Arc<dyn Querier> = store.clone();
+                let querier: Arc<dyn Querier> = store.storage.clone();
                 let engine = Engine::new(querier, EngineConfig::default());
                 let outcome = evaluate(&engine, &query, range, instant);
                 let verdict = match (&outcome, expect.fail) {

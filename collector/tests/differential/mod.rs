@@ -2,6 +2,6 @@
 
 pub mod compare;
 pub mod dataset;
-pub mod loader;
+pub mod osprey;
 pub mod prometheus;
 pub mod queries;
