@@ -50,7 +50,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    osprey_agent::logging::init(&cli.log_format);
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -67,19 +67,6 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt only sets an allocator parameter; no other thread exists yet.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OSPREY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 

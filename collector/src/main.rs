@@ -75,26 +75,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    osprey_agent::logging::init(&cli.log_format);
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("osprey-collector: error: {error:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OSPREY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
