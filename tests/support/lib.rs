@@ -14,8 +14,9 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// The path of a workspace binary built by `cargo build --workspace` (release preferred when
-/// `OSPREY_PROFILE=release`), or a panic saying how to build it.
+/// The path of a workspace binary built by `cargo build --workspace` in the profile named by
+/// `OSPREY_PROFILE` (`debug` when unset; `tests/run.sh` uses `ci`), or a panic saying how to
+/// build it.
 pub fn binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
