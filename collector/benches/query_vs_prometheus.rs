@@ -1,10 +1,10 @@
 //! Query latency side by side with a real Prometheus holding the same data: a Grafana CPU
-//! panel over 6 h at 15 s step for 100 hosts, and `/api/v1/labels` and `/api/v1/series` over
-//! 100k series. Prometheus serves blocks promtool built from an OpenMetrics file; Osprey serves
+//! panel over 6 h at 15 s step for 100 hosts, and `/api/v1/labels`, label values (all series,
+//! and restricted by `match[]` to 100k series) and `/api/v1/series` over 100k series. Prometheus serves blocks promtool built from an OpenMetrics file; Osprey serves
 //! its own store after `osprey-collector import` read the same file. Both are asked over HTTP on
 //! localhost by the same client; the median of each is printed with the ratio Osprey / Prometheus.
 //!
-//! Run: `cargo bench -p osprey-collector --bench query_vs_prometheus`
+//! Run: `cargo bench -p osprey-collector --profile ci --bench query_vs_prometheus`
 //! (`BENCH_HOSTS`, `BENCH_CPUS`, `BENCH_ROUNDS` change the size).
 
 #[path = "../tests/differential/osprey.rs"]
@@ -98,7 +98,7 @@ fn measure(name: &str, path: &str, prometheus: &Prometheus, osprey: &Osprey, rou
     }
     let (p, o) = (median(theirs), median(ours));
     println!(
-        "{name:<34} prometheus {:>9.2} ms   osprey {:>9.2} ms   ratio {:.2}",
+        "{name:<38} prometheus {:>9.2} ms   osprey {:>9.2} ms   ratio {:.2}",
         p.as_secs_f64() * 1e3,
         o.as_secs_f64() * 1e3,
         o.as_secs_f64() / p.as_secs_f64()
@@ -152,6 +152,23 @@ fn main() {
     measure(
         "labels (all series)",
         "/api/v1/labels",
+        &prometheus,
+        &osprey,
+        rounds,
+    );
+    measure(
+        "label values (__name__)",
+        "/api/v1/label/__name__/values",
+        &prometheus,
+        &osprey,
+        rounds,
+    );
+    let restricted = format!(
+        "/api/v1/label/instance/values?match[]=bench_series_total&start={START_S}&end={end}"
+    );
+    measure(
+        "label values (instance, 100k series)",
+        &restricted,
         &prometheus,
         &osprey,
         rounds,

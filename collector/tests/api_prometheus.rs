@@ -225,6 +225,17 @@ async fn errors_carry_prometheus_types_and_status_codes() {
         body["error"],
         "invalid parameter \"step\": cannot parse \"abc\" to a valid duration"
     );
+
+    // A body over the size limit cannot be read: Prometheus's error shape, not a bare 413.
+    let huge = format!("match[]=up&pad={}", "x".repeat(3 << 20));
+    let (status, body) = post_form(router(), "/api/v1/series", &huge).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorType"], "bad_data");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("error reading request body"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -316,6 +316,38 @@ fn label_names_and_values_follow_matchers_and_time() {
     assert_eq!(times(&storage, &[no_zone]).len(), 1);
 }
 
+#[test]
+fn select_labels_lists_the_series_select_finds_sorted_by_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let series: Vec<Labels> = (0..50)
+        .rev()
+        .map(|i| labels(&format!("m{}", i % 3), &format!("host-{i}")))
+        .collect();
+    fill(&storage, &series[..25], 0, 4);
+    storage.flush_head().unwrap();
+    fill(&storage, &series[25..], 10 * HOUR, 4);
+    let m1 = Matcher::new(MatchOp::Regex, "__name__", "m[01]").unwrap();
+    let host = Matcher::new(MatchOp::NotRegex, "instance", "host-1.*").unwrap();
+    for (start, end) in [(i64::MIN, i64::MAX), (0, HOUR), (5 * HOUR, 11 * HOUR)] {
+        let matchers = [m1.clone(), host.clone()];
+        let want: Vec<Labels> = storage
+            .select(&matchers, start, end)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.labels)
+            .collect();
+        let got: Vec<Labels> = storage
+            .select_labels(&matchers, start, end)
+            .unwrap()
+            .iter()
+            .map(|l| (**l).clone())
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "range {start}..{end}");
+    }
+}
+
 /// Mounts a small tmpfs for the disk-full test; `None` (and a message) where mounting is not
 /// allowed, which fails in CI.
 fn small_filesystem(dir: &Path) -> Option<()> {

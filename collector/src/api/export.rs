@@ -8,15 +8,14 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat};
 
 use super::error::ApiError;
-use super::prometheus::range_value;
+use super::prometheus::{Params, range_value};
 use super::state::ApiState;
 use crate::labels::Labels;
 use crate::promql::{Point, QueryValue, format_float};
@@ -28,13 +27,8 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn export(
-    State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let value = range_value(&state, query.as_deref(), &headers, &body).await?;
+async fn export(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
+    let value = range_value(&state, &params).await?;
     let QueryValue::Matrix(series) = value else {
         return Err(ApiError::internal("a range query did not return a matrix"));
     };

@@ -12,7 +12,7 @@ use super::maintain::corrupt;
 use super::options::{StorageError, StorageStats, db_err};
 use super::schema::{BLOCKS, CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, group_range, window_of};
 use super::storage::{Shared, Storage};
-use super::{chunk, group};
+use super::{chunk, group, lookup};
 use crate::labels::Matcher;
 
 impl Storage {
@@ -139,18 +139,15 @@ impl Storage {
 fn trim_head(shared: &Shared, matchers: &[Matcher], start: i64, end: i64) -> Vec<(u64, bool, i64)> {
     let mut head = shared.head();
     let head = &mut *head;
-    let ids = head
-        .postings
-        .candidates(matchers)
-        .unwrap_or_else(|| head.series.keys().copied().collect());
+    let ids: Vec<u64> = lookup::select(head, matchers, i64::MIN, i64::MAX)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let mut matched = Vec::new();
     for id in ids {
         let Some(series) = head.series.get_mut(&id) else {
             continue;
         };
-        if !matchers.iter().all(|m| m.matches_labels(&series.labels)) {
-            continue;
-        }
         let whole = start <= series.first_t && end >= series.last_t;
         matched.push((id, whole, series.last_t));
         let mut samples = Vec::new();

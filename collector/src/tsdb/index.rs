@@ -1,11 +1,9 @@
 //! The postings index: for every label pair, the sorted ids of the series carrying it, so that
-//! `=`, `!=`, `=~` and `!~` matchers resolve without looking at every series.
-
-use std::borrow::Cow;
+//! matchers resolve (in `lookup`) without looking at every series.
 
 use rustc_hash::FxHashMap;
 
-use crate::labels::{Labels, MatchOp, Matcher};
+use crate::labels::Labels;
 
 /// Label name -> label value -> ascending series ids (hash maps: values are looked up or
 /// scanned, never walked in order, and a label like `id` may have a million of them).
@@ -59,66 +57,44 @@ impl Postings {
         }
     }
 
-    /// Ids of series that may satisfy every matcher: exact for matchers that need a label to be
-    /// present; `None` when no matcher narrows the set (the caller then scans all series).
-    /// Callers still check each candidate against all matchers.
-    pub fn candidates(&self, matchers: &[Matcher]) -> Option<Vec<u64>> {
-        let mut lists: Vec<Cow<'_, [u64]>> = matchers
-            .iter()
-            .filter(|m| !m.matches_empty())
-            .map(|m| self.matching_present(m))
-            .collect();
-        lists.sort_by_key(|l| l.len());
-        let mut lists = lists.into_iter();
-        let mut result = lists.next()?.into_owned();
-        for list in lists {
-            if result.is_empty() {
-                break;
-            }
-            result = intersect(&result, &list);
-        }
-        Some(result)
+    /// Ascending ids of the series carrying `name="value"`.
+    pub fn list(&self, name: &str, value: &str) -> &[u64] {
+        self.by_name
+            .get(name)
+            .and_then(|values| values.get(value))
+            .map_or(&[], Vec::as_slice)
     }
 
-    /// Ids of series that carry label `m.name` with a value `m` accepts.
-    /// Borrowed where one postings list answers, so large lists are not copied.
-    fn matching_present(&self, m: &Matcher) -> Cow<'_, [u64]> {
-        let Some(values) = self.by_name.get(m.name.as_str()) else {
-            return Cow::Borrowed(&[]);
-        };
-        if m.op == MatchOp::Equal {
-            return Cow::Borrowed(values.get(m.value.as_str()).map_or(&[], Vec::as_slice));
-        }
-        let mut lists: Vec<&Vec<u64>> = values
+    /// Every value of label `name` with the ascending ids of the series carrying it.
+    pub fn values(&self, name: &str) -> impl Iterator<Item = (&str, &[u64])> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flat_map(|values| values.iter().map(|(v, ids)| (&**v, ids.as_slice())))
+    }
+
+    /// How many distinct values label `name` has.
+    pub fn value_count(&self, name: &str) -> usize {
+        self.by_name.get(name).map_or(0, FxHashMap::len)
+    }
+
+    /// Every label name with the postings lists of its values.
+    pub fn names(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &[u64]>)> {
+        self.by_name
             .iter()
-            .filter(|(value, _)| m.matches(value))
-            .map(|(_, list)| list)
-            .collect();
-        match lists.len() {
-            0 => Cow::Borrowed(&[]),
-            1 => Cow::Borrowed(lists.pop().map_or(&[], Vec::as_slice)),
-            _ => {
-                let mut all: Vec<u64> = lists.into_iter().flatten().copied().collect();
-                all.sort_unstable();
-                all.dedup();
-                Cow::Owned(all)
-            }
-        }
+            .map(|(name, values)| (&**name, values.values().map(Vec::as_slice)))
     }
 }
 
-/// Ids present in both sorted lists; probes the longer list by binary search.
-fn intersect(short: &[u64], long: &[u64]) -> Vec<u64> {
-    let mut out = Vec::with_capacity(short.len().min(long.len()));
-    let mut rest = long;
-    for &id in short {
-        let at = rest.partition_point(|&x| x < id);
-        rest = &rest[at..];
-        if rest.first() == Some(&id) {
-            out.push(id);
-        }
-    }
-    out
+/// Labels of test series `id`: `m{id % 10}` on `host{id % 7}`, odd ids with `odd="yes"`.
+#[cfg(test)]
+pub(super) fn test_labels(id: u64) -> Labels {
+    let odd = if id % 2 == 1 { "yes" } else { "" };
+    Labels::from_pairs([
+        ("__name__", format!("m{}", id % 10)),
+        ("instance", format!("host{}", id % 7)),
+        ("odd", odd.to_owned()),
+    ])
 }
 
 #[cfg(test)]
@@ -128,46 +104,19 @@ mod tests {
     fn index() -> Postings {
         let mut p = Postings::default();
         for id in 0..100u64 {
-            let labels = Labels::from_pairs([
-                ("__name__", format!("m{}", id % 10)),
-                ("instance", format!("host{}", id % 7)),
-                (
-                    "odd",
-                    if id % 2 == 1 {
-                        "yes".into()
-                    } else {
-                        String::new()
-                    },
-                ),
-            ]);
-            p.add(id, &labels);
+            p.add(id, &test_labels(id));
         }
         p
     }
 
-    fn m(op: MatchOp, name: &str, value: &str) -> Matcher {
-        Matcher::new(op, name, value).unwrap()
-    }
-
     #[test]
-    fn equal_and_regex_matchers_intersect() {
+    fn lists_hold_ascending_ids_per_label_pair() {
         let p = index();
-        let got = p
-            .candidates(&[
-                m(MatchOp::Equal, "__name__", "m3"),
-                m(MatchOp::Regex, "instance", "host[01]"),
-            ])
-            .unwrap();
-        let want: Vec<u64> = (0..100).filter(|i| i % 10 == 3 && i % 7 < 2).collect();
-        assert_eq!(got, want);
-    }
-
-    #[test]
-    fn matchers_accepting_empty_do_not_narrow() {
-        let p = index();
-        assert_eq!(p.candidates(&[m(MatchOp::NotEqual, "odd", "yes")]), None);
-        let odd = p.candidates(&[m(MatchOp::NotRegex, "odd", "")]).unwrap();
-        assert_eq!(odd, (0..100).filter(|i| i % 2 == 1).collect::<Vec<_>>());
+        let want: Vec<u64> = (0..100).filter(|i| i % 10 == 3).collect();
+        assert_eq!(p.list("__name__", "m3"), want);
+        assert_eq!(p.list("__name__", "m10"), [] as [u64; 0]);
+        assert_eq!(p.value_count("instance"), 7);
+        assert_eq!(p.values("odd").count(), 1);
     }
 
     #[test]

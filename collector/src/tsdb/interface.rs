@@ -1,6 +1,8 @@
 //! The interface storage offers: appending batches (scrapes, imports, rules) and reading series
 //! (PromQL, the HTTP API). Other stages depend on these traits, never on the redb types.
 
+use std::sync::Arc;
+
 use crate::labels::{Labels, Matcher};
 
 /// The bit pattern Prometheus uses for a staleness marker (a NaN that is not any other NaN).
@@ -47,6 +49,20 @@ pub trait Querier: Send + Sync {
     /// those samples, sorted by labels.
     fn select(&self, matchers: &[Matcher], start: i64, end: i64)
     -> Result<Vec<Series>, QueryError>;
+
+    /// The label sets of the series matching all `matchers` in the range, sorted, without
+    /// reading their samples: what `/api/v1/series` lists. A store may count a series whose
+    /// stored time span overlaps the range though no sample falls inside it (as Prometheus
+    /// counts a series by its chunks).
+    fn select_labels(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Arc<Labels>>, QueryError> {
+        let found = self.select(matchers, start, end)?;
+        Ok(found.into_iter().map(|s| Arc::new(s.labels)).collect())
+    }
 
     /// Sorted label names of the series matching `matchers` (all series if empty) in the range.
     fn label_names(

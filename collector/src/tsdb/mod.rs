@@ -18,6 +18,7 @@ mod group;
 mod head;
 mod index;
 mod interface;
+mod lookup;
 mod maintain;
 mod memory;
 mod options;

@@ -8,7 +8,7 @@ use redb::ReadableDatabase;
 use super::interface::{Querier, QueryError, Sample, Series};
 use super::schema::{BLOCKS, CHUNKS, WINDOW_MS, day_of, group_range, window_of};
 use super::storage::{Shared, Storage};
-use super::{chunk, group};
+use super::{chunk, group, lookup};
 use crate::labels::{Labels, Matcher};
 
 /// A series chosen by the matchers, with what the head holds of it.
@@ -33,35 +33,21 @@ fn plan(
     matchers: &[Matcher],
     start: i64,
     end: i64,
-    samples: bool,
 ) -> Result<(Plan, redb::ReadTransaction), QueryError> {
     let head = shared.head();
     let txn = shared.db.begin_read().map_err(storage_error)?;
-    let ids = head
-        .postings
-        .candidates(matchers)
-        .unwrap_or_else(|| head.series.keys().copied().collect());
-    let mut candidates = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(series) = head.series.get(&id) else {
-            continue;
-        };
-        if series.last_t < start
-            || series.first_t > end
-            || !matchers.iter().all(|m| m.matches_labels(&series.labels))
-        {
-            continue;
-        }
-        let mut in_head = Vec::new();
-        if samples {
+    let candidates = lookup::select(&head, matchers, start, end)
+        .into_iter()
+        .map(|(id, series)| {
+            let mut in_head = Vec::new();
             series.head_samples(start, end, &mut in_head);
-        }
-        candidates.push(Candidate {
-            id,
-            labels: series.labels.clone(),
-            head: in_head,
-        });
-    }
+            Candidate {
+                id,
+                labels: series.labels.clone(),
+                head: in_head,
+            }
+        })
+        .collect();
     // A chunk spans at most one window past the one it starts in; a block one window past
     // its day.
     let windows = head
@@ -144,8 +130,25 @@ impl Querier for Storage {
         start: i64,
         end: i64,
     ) -> Result<Vec<Series>, QueryError> {
-        let (plan, txn) = plan(&self.shared, matchers, start, end, true)?;
+        let (plan, txn) = plan(&self.shared, matchers, start, end)?;
         Self::read_series(plan, &txn, start, end)
+    }
+
+    fn select_labels(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Arc<Labels>>, QueryError> {
+        let mut found: Vec<Arc<Labels>> = {
+            let head = self.shared.head();
+            lookup::select(&head, matchers, start, end)
+                .into_iter()
+                .map(|(_, series)| series.labels.clone())
+                .collect()
+        };
+        found.sort_unstable();
+        Ok(found)
     }
 
     fn label_names(
@@ -154,15 +157,8 @@ impl Querier for Storage {
         start: i64,
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
-        let (plan, _) = plan(&self.shared, matchers, start, end, false)?;
-        let mut names: Vec<String> = plan
-            .candidates
-            .iter()
-            .flat_map(|c| c.labels.iter().map(|l| l.name.clone()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        Ok(names)
+        let head = self.shared.head();
+        Ok(lookup::label_names(&head, matchers, start, end))
     }
 
     fn label_values(
@@ -172,14 +168,7 @@ impl Querier for Storage {
         start: i64,
         end: i64,
     ) -> Result<Vec<String>, QueryError> {
-        let (plan, _) = plan(&self.shared, matchers, start, end, false)?;
-        let mut values: Vec<String> = plan
-            .candidates
-            .iter()
-            .filter_map(|c| c.labels.get(name).map(str::to_owned))
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        Ok(values)
+        let head = self.shared.head();
+        Ok(lookup::label_values(&head, name, matchers, start, end))
     }
 }

@@ -13,6 +13,7 @@ use axum::routing::get;
 
 use super::state::ApiState;
 
+pub use params::Params;
 pub use query::range_value;
 
 /// Routes of the query API.

@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::HeaderMap;
 
 use crate::api::error::ApiError;
@@ -13,13 +14,27 @@ pub const MIN_TIME: i64 = -62_135_596_800_000;
 /// Latest time accepted when a request gives no end (Prometheus's maximum time).
 pub const MAX_TIME: i64 = 253_402_300_799_000;
 
-/// All parameters of a request: form body values first, then URL query values.
+/// All parameters of a request: form body values first, then URL query values. As an
+/// extractor it reads both once; a body that cannot be read is a `bad_data` error.
 #[derive(Debug, Default)]
 pub struct Params(Vec<(String, String)>);
 
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Params, ApiError> {
+        let query = request.uri().query().map(str::to_owned);
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad_data(format!("error reading request body: {e}")))?;
+        Params::new(query.as_deref(), &headers, &body)
+    }
+}
+
 impl Params {
     /// Collects parameters from the query string and, for form posts, the body.
-    pub fn new(query: Option<&str>, headers: &HeaderMap, body: &Bytes) -> Result<Params, ApiError> {
+    fn new(query: Option<&str>, headers: &HeaderMap, body: &Bytes) -> Result<Params, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let is_form = headers
             .get(axum::http::header::CONTENT_TYPE)

@@ -1,8 +1,6 @@
 //! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query`, `/api/v1/query_exemplars`.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 
 use super::params::{Params, now_ms};
@@ -12,13 +10,7 @@ use crate::api::state::ApiState;
 use crate::promql::QueryValue;
 
 /// An instant query at `time` (default now).
-pub async fn instant(
-    State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let params = Params::new(query.as_deref(), &headers, &body)?;
+pub async fn instant(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
     let expr = required_query(&params)?;
     let t = params.time("time", now_ms())?;
     let engine = with_timeout(&state, &params)?;
@@ -27,27 +19,16 @@ pub async fn instant(
 }
 
 /// A range query from `start` to `end` every `step`.
-pub async fn range(
-    State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let value = range_value(&state, query.as_deref(), &headers, &body).await?;
+pub async fn range(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
+    let value = range_value(&state, &params).await?;
     Ok(json_response(json::success(&json::query_data(&value))))
 }
 
-/// Reads a range query's parameters (`query`, `start`, `end`, `step`, `timeout`) from the URL
-/// or a form body and evaluates it.
-pub async fn range_value(
-    state: &ApiState,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<QueryValue, ApiError> {
-    let params = Params::new(query, headers, body)?;
-    let start = required_time(&params, "start")?;
-    let end = required_time(&params, "end")?;
+/// Reads a range query's parameters (`query`, `start`, `end`, `step`, `timeout`) and
+/// evaluates it.
+pub async fn range_value(state: &ApiState, params: &Params) -> Result<QueryValue, ApiError> {
+    let start = required_time(params, "start")?;
+    let end = required_time(params, "end")?;
     if end < start {
         return Err(ApiError::bad_param(
             "end",
@@ -58,18 +39,13 @@ pub async fn range_value(
         .duration("step")?
         .ok_or_else(|| ApiError::bad_param("step", "cannot parse \"\" to a valid duration"))?;
     let step = step.as_millis() as i64;
-    let expr = required_query(&params)?;
-    let engine = with_timeout(state, &params)?;
+    let expr = required_query(params)?;
+    let engine = with_timeout(state, params)?;
     Ok(engine.range_query(expr, start, end, step).await?)
 }
 
 /// The query reformatted by the parser's pretty printer.
-pub async fn format(
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let params = Params::new(query.as_deref(), &headers, &body)?;
+pub async fn format(params: Params) -> Result<Response, ApiError> {
     let expr = crate::promql::parse(required_query(&params)?)?;
     let mut data = String::new();
     json::push_string(&mut data, &expr.prettify());
@@ -77,12 +53,7 @@ pub async fn format(
 }
 
 /// Exemplars are not stored; the answer is always empty (after validating the query).
-pub async fn exemplars(
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let params = Params::new(query.as_deref(), &headers, &body)?;
+pub async fn exemplars(params: Params) -> Result<Response, ApiError> {
     required_query(&params)?;
     Ok(json_response(json::success("[]")))
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/status/buildinfo` and `/api/v1/metadata`.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
@@ -28,11 +28,7 @@ pub async fn buildinfo() -> Response {
 }
 
 /// HELP/TYPE/UNIT per metric, filtered by `metric`, limited by `limit` and `limit_per_metric`.
-pub async fn metadata(
-    State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let params = Params::new(query.as_deref(), &Default::default(), &Default::default())?;
+pub async fn metadata(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
     let limit = params.limit()?;
     let metric = params.get("metric");
     let mut data = Map::new();
