@@ -9,7 +9,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd as _, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 
 use crate::collect::CollectError;
@@ -91,6 +91,26 @@ impl KeptFile {
             }
         }
         Err(self.error(last_error))
+    }
+
+    /// Whether the kernel flagged the file as changed since this was last asked: poll(2)
+    /// reporting `POLLPRI`, as `/proc/<pid>/mountinfo` does once after each mount or unmount in
+    /// its namespace. True when the file is not open yet (nothing was read from it). Files that
+    /// flag no changes (regular files, most of procfs) never report one.
+    pub(crate) fn changed(&self) -> bool {
+        let fd = self.fd.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(opened) = fd.as_ref() else {
+            return true;
+        };
+        let mut poll = libc::pollfd {
+            fd: opened.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout; poll only writes its revents.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        // A failed poll says nothing about the content: report a change to have it read again.
+        ready < 0 || poll.revents & (libc::POLLPRI | libc::POLLERR) != 0
     }
 
     /// Reads a file holding one unsigned number.
@@ -197,6 +217,19 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn mount_table_reports_a_change_only_until_read() {
+        let file = KeptFile::new(PathBuf::from("/proc/self/mountinfo"));
+        assert!(file.changed(), "a file never read counts as changed");
+        // Other programs on the host may mount meanwhile (a container starting): one of a few
+        // read-then-ask rounds must see no change.
+        let quiet = (0..20).any(|_| {
+            file.read().unwrap();
+            !file.changed()
+        });
+        assert!(quiet, "every round reported a change");
     }
 
     #[test]
