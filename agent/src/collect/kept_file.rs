@@ -72,11 +72,11 @@ impl KeptFile {
     }
 
     /// Reads the whole current content into `buf`, replacing what it held, and returns it as
-    /// text. A failed read reopens the file once: the device behind a sysfs file may have been
-    /// replaced by another of the same name.
+    /// text. A read failing with `ENODEV` reopens the file once: the device behind a sysfs file
+    /// may have been replaced by another of the same name. Other errors keep the file open (a
+    /// network device's `speed` fails with `EINVAL` while it has no link, on every scrape).
     pub(crate) fn read_into<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b str, CollectError> {
         let mut fd = self.fd.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut last_error = rustix::io::Errno::IO;
         for _ in 0..2 {
             let opened = match fd.take() {
                 Some(opened) => opened,
@@ -87,10 +87,14 @@ impl KeptFile {
                     *fd = Some(opened);
                     return std::str::from_utf8(buf).map_err(|_| self.parse_error("not UTF-8"));
                 }
-                Err(error) => last_error = error,
+                Err(rustix::io::Errno::NODEV) => {}
+                Err(error) => {
+                    *fd = Some(opened);
+                    return Err(self.error(error));
+                }
             }
         }
-        Err(self.error(last_error))
+        Err(self.error(rustix::io::Errno::NODEV))
     }
 
     /// Whether the kernel flagged the file as changed since this was last asked: poll(2)
@@ -216,6 +220,19 @@ mod tests {
             KeptFile::open_optional(&dir.path().join("pids.current"))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_failing_attribute_stays_open_for_the_next_scrape() {
+        // Loopback has no link speed: the attribute exists and its read fails with EINVAL.
+        let file = KeptFile::open(Path::new("/sys/class/net/lo/speed")).unwrap();
+        let error = file.read().unwrap_err().to_string();
+        assert!(error.contains("Invalid argument"), "{error}");
+        let fd = file.fd.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            fd.is_some(),
+            "the file must not be reopened on every scrape"
         );
     }
 
