@@ -9,7 +9,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd as _, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 
 use crate::collect::CollectError;
@@ -72,11 +72,11 @@ impl KeptFile {
     }
 
     /// Reads the whole current content into `buf`, replacing what it held, and returns it as
-    /// text. A failed read reopens the file once: the device behind a sysfs file may have been
-    /// replaced by another of the same name.
+    /// text. A read failing with `ENODEV` reopens the file once: the device behind a sysfs file
+    /// may have been replaced by another of the same name. Other errors keep the file open (a
+    /// network device's `speed` fails with `EINVAL` while it has no link, on every scrape).
     pub(crate) fn read_into<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b str, CollectError> {
         let mut fd = self.fd.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut last_error = rustix::io::Errno::IO;
         for _ in 0..2 {
             let opened = match fd.take() {
                 Some(opened) => opened,
@@ -87,10 +87,34 @@ impl KeptFile {
                     *fd = Some(opened);
                     return std::str::from_utf8(buf).map_err(|_| self.parse_error("not UTF-8"));
                 }
-                Err(error) => last_error = error,
+                Err(rustix::io::Errno::NODEV) => {}
+                Err(error) => {
+                    *fd = Some(opened);
+                    return Err(self.error(error));
+                }
             }
         }
-        Err(self.error(last_error))
+        Err(self.error(rustix::io::Errno::NODEV))
+    }
+
+    /// Whether the kernel flagged the file as changed since this was last asked: poll(2)
+    /// reporting `POLLPRI`, as `/proc/<pid>/mountinfo` does once after each mount or unmount in
+    /// its namespace. True when the file is not open yet (nothing was read from it). Files that
+    /// flag no changes (regular files, most of procfs) never report one.
+    pub(crate) fn changed(&self) -> bool {
+        let fd = self.fd.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(opened) = fd.as_ref() else {
+            return true;
+        };
+        let mut poll = libc::pollfd {
+            fd: opened.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout; poll only writes its revents.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        // A failed poll says nothing about the content: report a change to have it read again.
+        ready < 0 || poll.revents & (libc::POLLPRI | libc::POLLERR) != 0
     }
 
     /// Reads a file holding one unsigned number.
@@ -197,6 +221,32 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_failing_attribute_stays_open_for_the_next_scrape() {
+        // Loopback has no link speed: the attribute exists and its read fails with EINVAL.
+        let file = KeptFile::open(Path::new("/sys/class/net/lo/speed")).unwrap();
+        let error = file.read().unwrap_err().to_string();
+        assert!(error.contains("Invalid argument"), "{error}");
+        let fd = file.fd.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            fd.is_some(),
+            "the file must not be reopened on every scrape"
+        );
+    }
+
+    #[test]
+    fn mount_table_reports_a_change_only_until_read() {
+        let file = KeptFile::new(PathBuf::from("/proc/self/mountinfo"));
+        assert!(file.changed(), "a file never read counts as changed");
+        // Other programs on the host may mount meanwhile (a container starting): one of a few
+        // read-then-ask rounds must see no change.
+        let quiet = (0..20).any(|_| {
+            file.read().unwrap();
+            !file.changed()
+        });
+        assert!(quiet, "every round reported a change");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod host;
 mod kept_file;
+mod net_dev;
 
 use std::time::Instant;
 

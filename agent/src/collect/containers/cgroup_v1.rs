@@ -59,7 +59,11 @@ impl Reader {
             },
             memory_usage: KeptFile::open(&memory.join("memory.usage_in_bytes"))?,
             memory_stat: KeptFile::open(&memory.join("memory.stat"))?,
-            memory_failcnt: KeptFile::open_optional(&memory.join("memory.failcnt"))?,
+            // Without a limit the limit is never hit: the count stays 0.
+            memory_failcnt: match limits.memory_limit_bytes {
+                Some(_) => KeptFile::open_optional(&memory.join("memory.failcnt"))?,
+                None => None,
+            },
             memory_oom_control: KeptFile::open_optional(&memory.join("memory.oom_control"))?,
             blkio_bytes: KeptFile::open_optional(
                 &blkio.join("blkio.throttle.io_service_bytes_recursive"),

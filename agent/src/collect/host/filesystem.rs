@@ -1,6 +1,7 @@
 //! Mounted filesystems' size, free space and inodes, as node_exporter's `filesystem` collector.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -41,7 +42,7 @@ impl Default for FilesystemConfig {
 }
 
 /// One line of mountinfo: the labels node_exporter puts on each filesystem series.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Mount {
     device: String,
     fstype: String,
@@ -55,6 +56,14 @@ pub(super) struct Filesystem {
     mountinfo: [KeptFile; 2],
     config: FilesystemConfig,
     statvfs: Statvfs,
+    /// The mounts as last read, kept until the kernel flags a mount change.
+    table: Mutex<Option<MountTable>>,
+}
+
+/// The included mounts, and which of the two mountinfo files they came from.
+struct MountTable {
+    mounts: Vec<Mount>,
+    source: usize,
 }
 
 impl Filesystem {
@@ -68,11 +77,36 @@ impl Filesystem {
             ],
             config,
             statvfs: Statvfs::new(timeout),
+            table: Mutex::new(None),
         }
     }
 
+    /// The included mounts. Generating mountinfo costs the kernel some microseconds per mount,
+    /// and each container adds a few, so the table is read again only when poll(2) on it
+    /// reports a mount or unmount since the last read.
     fn mounts(&self) -> Result<Vec<Mount>, CollectError> {
-        let text = (self.mountinfo[0].read()).or_else(|_| self.mountinfo[1].read())?;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*table {
+            Some(kept) if !self.mountinfo[kept.source].changed() => Ok(kept.mounts.clone()),
+            _ => {
+                // The change is reported once: a failed read must not leave the old table.
+                *table = None;
+                let (mounts, source) = self.read_mounts()?;
+                *table = Some(MountTable {
+                    mounts: mounts.clone(),
+                    source,
+                });
+                Ok(mounts)
+            }
+        }
+    }
+
+    /// Reads and filters the mount table, from init's mountinfo if readable, else ours.
+    fn read_mounts(&self) -> Result<(Vec<Mount>, usize), CollectError> {
+        let (text, source) = match self.mountinfo[0].read() {
+            Ok(text) => (text, 0),
+            Err(_) => (self.mountinfo[1].read()?, 1),
+        };
         let mut mounts: Vec<Mount> = text
             .lines()
             .filter_map(parse_mountinfo_line)
@@ -84,7 +118,7 @@ impl Filesystem {
         // A filesystem mounted twice at the same place would give duplicate series.
         mounts.sort_by(|a, b| (&a.mountpoint, &a.device).cmp(&(&b.mountpoint, &b.device)));
         mounts.dedup_by(|a, b| a.mountpoint == b.mountpoint && a.device == b.device);
-        Ok(mounts)
+        Ok((mounts, source))
     }
 }
 

@@ -2,11 +2,9 @@
 
 use std::path::Path;
 
-use procfs::FromBufRead as _;
-use procfs::net::{DeviceStatus, InterfaceDeviceStatus};
-
-use super::{DeviceFilterConfig, parse_error};
+use super::DeviceFilterConfig;
 use crate::collect::kept_file::KeptFile;
+use crate::collect::net_dev::{COUNTERS, read_interfaces};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, MetricType};
 
@@ -14,28 +12,25 @@ use crate::expose::{Exposition, MetricType};
 /// a busy Docker host does not multiply the series count (a common node_exporter complaint).
 pub(super) const DEFAULT_DEVICES_EXCLUDE: &str = r"^(veth.*|br-.*)$";
 
-/// How one counter comes out of a /proc/net/dev line.
-type Field = fn(&DeviceStatus) -> u64;
-
-/// The statistics, named as node_exporter names them (`receive_bytes` becomes
-/// `node_network_receive_bytes_total`).
-const STATISTICS: [(&str, Field); 16] = [
-    ("receive_bytes", |d| d.recv_bytes),
-    ("receive_packets", |d| d.recv_packets),
-    ("receive_errs", |d| d.recv_errs),
-    ("receive_drop", |d| d.recv_drop),
-    ("receive_fifo", |d| d.recv_fifo),
-    ("receive_frame", |d| d.recv_frame),
-    ("receive_compressed", |d| d.recv_compressed),
-    ("receive_multicast", |d| d.recv_multicast),
-    ("transmit_bytes", |d| d.sent_bytes),
-    ("transmit_packets", |d| d.sent_packets),
-    ("transmit_errs", |d| d.sent_errs),
-    ("transmit_drop", |d| d.sent_drop),
-    ("transmit_fifo", |d| d.sent_fifo),
-    ("transmit_colls", |d| d.sent_colls),
-    ("transmit_carrier", |d| d.sent_carrier),
-    ("transmit_compressed", |d| d.sent_compressed),
+/// The statistics in /proc/net/dev's column order, named as node_exporter names them
+/// (`receive_bytes` becomes `node_network_receive_bytes_total`).
+const STATISTICS: [&str; COUNTERS] = [
+    "receive_bytes",
+    "receive_packets",
+    "receive_errs",
+    "receive_drop",
+    "receive_fifo",
+    "receive_frame",
+    "receive_compressed",
+    "receive_multicast",
+    "transmit_bytes",
+    "transmit_packets",
+    "transmit_errs",
+    "transmit_drop",
+    "transmit_fifo",
+    "transmit_colls",
+    "transmit_carrier",
+    "transmit_compressed",
 ];
 
 /// `node_network_{receive,transmit}_*_total{device}` for each device not excluded.
@@ -59,17 +54,18 @@ impl Collector for Netdev {
     }
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
-        let text = self.dev.read()?;
-        let InterfaceDeviceStatus(devices) = InterfaceDeviceStatus::from_buf_read(text.as_bytes())
-            .map_err(|e| parse_error(self.dev.path(), e.to_string()))?;
-        let mut devices: Vec<&DeviceStatus> = devices
-            .values()
-            .filter(|d| !self.filter.devices_exclude.is_match(&d.name))
-            .collect();
-        devices.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Docker hosts list a veth per container here, all excluded by default: the filter
+        // runs before anything is copied.
+        let mut devices: Vec<(String, [u64; COUNTERS])> = Vec::new();
+        read_interfaces(&self.dev, &mut Vec::new(), |name, counters| {
+            if !self.filter.devices_exclude.is_match(name) {
+                devices.push((name.to_owned(), *counters));
+            }
+        })?;
+        devices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut name = String::with_capacity(64);
         let mut help = String::with_capacity(64);
-        for (statistic, field) in STATISTICS {
+        for (column, statistic) in STATISTICS.into_iter().enumerate() {
             name.clear();
             name.push_str("node_network_");
             name.push_str(statistic);
@@ -79,8 +75,8 @@ impl Collector for Netdev {
             help.push_str(statistic);
             help.push('.');
             let mut family = out.family(&name, &help, MetricType::Counter);
-            for device in &devices {
-                family.sample(&[("device", &device.name)], field(device) as f64);
+            for (device, counters) in &devices {
+                family.sample(&[("device", device)], counters[column] as f64);
             }
         }
         Ok(())
