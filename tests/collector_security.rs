@@ -1,29 +1,13 @@
 //! The collector behind a web config over real sockets: HTTPS with a certificate made here,
 //! basic auth with bcrypt hashes, and the admin-only reload.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use osprey::net::free_port;
+use osprey::process::Running;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
-
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn https_basic_auth_and_admin_only_reload() {
@@ -46,16 +30,12 @@ fn https_basic_auth_and_admin_only_reload() {
     )
     .unwrap();
     let port = free_port();
-    let _collector = Running(
-        Command::new(osprey::binary("osprey-collector"))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg(format!("--data-dir={}", dir.path().join("data").display()))
-            .arg(format!("--web.config.file={}", web.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start osprey-collector"),
-    );
+    let mut command = Command::new(osprey::binary("osprey-collector"));
+    command
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--data-dir={}", dir.path().join("data").display()))
+        .arg(format!("--web.config.file={}", web.display()));
+    let _collector = Running::spawn("osprey-collector", command, None);
     let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
     let client = Client::builder()
         .add_root_certificate(root)

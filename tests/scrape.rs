@@ -2,48 +2,19 @@
 //! `prometheus-node-exporter` side by side, a target killed, file_sd edits and a broken
 //! reload. Observed through the collector's `/api/v1/targets`, `/federate` and `/metrics`.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use osprey::net::free_port;
+use osprey::process::Running;
 use serde_json::Value;
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.0 request; returns the status code and body.
+/// A plain HTTP/1.0 request without a body; returns the status code and body.
 fn http(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
+    osprey::net::http(method, port, path, "")
 }
 
 fn node_exporter_available() -> bool {
@@ -59,25 +30,15 @@ fn node_exporter_available() -> bool {
 }
 
 fn start_node_exporter(port: u16) -> Running {
-    Running(
-        Command::new(NODE_EXPORTER)
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus-node-exporter"),
-    )
+    let mut command = Command::new(NODE_EXPORTER);
+    command.arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    Running::spawn("prometheus-node-exporter", command, None)
 }
 
 fn start_agent(port: u16) -> Running {
-    Running(
-        Command::new(osprey::binary("osprey-agent"))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start osprey-agent"),
-    )
+    let mut command = Command::new(osprey::binary("osprey-agent"));
+    command.arg(format!("--listen=127.0.0.1:{port}"));
+    Running::spawn("osprey-agent", command, None)
 }
 
 struct Collector {
@@ -94,19 +55,15 @@ impl Collector {
     fn start_on(port: u16, config: &str) -> Collector {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("osprey.yml"), config).unwrap();
-        let process = Running(
-            Command::new(osprey::binary("osprey-collector"))
-                .arg(format!(
-                    "--config={}",
-                    dir.path().join("osprey.yml").display()
-                ))
-                .arg(format!("--listen=127.0.0.1:{port}"))
-                .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start osprey-collector"),
-        );
+        let mut command = Command::new(osprey::binary("osprey-collector"));
+        command
+            .arg(format!(
+                "--config={}",
+                dir.path().join("osprey.yml").display()
+            ))
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--data-dir={}", dir.path().join("data").display()));
+        let process = Running::spawn("osprey-collector", command, None);
         let collector = Collector { process, port, dir };
         collector.wait_for("the collector to answer", |c| {
             http("GET", c.port, "/-/ready").is_some_and(|(s, _)| s == 200)
@@ -199,7 +156,7 @@ fn a_killed_target_turns_up_to_zero_within_one_interval_and_its_series_go_stale(
         return;
     }
     let ne_port = free_port();
-    let mut node_exporter = start_node_exporter(ne_port);
+    let node_exporter = start_node_exporter(ne_port);
     let interval = Duration::from_secs(2);
     let config = format!(
         "global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n{}",
@@ -209,8 +166,7 @@ fn a_killed_target_turns_up_to_zero_within_one_interval_and_its_series_go_stale(
     collector.wait_for("node_exporter up", |c| {
         c.federate("node_load1").len() == 1 && c.health_of("node_exporter") == ["up"]
     });
-    node_exporter.0.kill().unwrap();
-    node_exporter.0.wait().unwrap();
+    drop(node_exporter); // killed and reaped
     let killed = Instant::now();
     collector.wait_for("up to turn 0", |c| {
         c.federate("up").iter().any(|l| l.contains("} 0 "))
@@ -308,7 +264,7 @@ fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping()
     assert!(body.contains("scrape_intervall"), "{body}");
 
     // SIGHUP with the same broken file is refused too and the process keeps running.
-    let pid = collector.process.0.id().to_string();
+    let pid = collector.process.pid().to_string();
     assert!(
         Command::new("kill")
             .args(["-HUP", &pid])
@@ -408,15 +364,11 @@ fn body_size_and_sample_limits_fail_the_whole_scrape_with_the_reason() {
 fn without_a_config_the_collector_scrapes_its_in_process_agent_as_job_node() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _collector = Running(
-        Command::new(osprey::binary("osprey-collector"))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg(format!("--data-dir={}", dir.path().display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = Command::new(osprey::binary("osprey-collector"));
+    command
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--data-dir={}", dir.path().display()));
+    let _collector = Running::spawn("osprey-collector", command, None);
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         assert!(Instant::now() < deadline, "job node never came up");

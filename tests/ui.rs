@@ -2,28 +2,13 @@
 //! pages, runs their script against the live API and the resulting DOM shows this machine.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use osprey::net::free_port;
+use osprey::process::Running;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn chromium_available() -> bool {
     if Path::new(CHROMIUM).exists() {
@@ -67,15 +52,11 @@ fn the_ui_shows_this_machine_with_live_data() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let data = tempfile::tempdir().unwrap();
-    let _collector = Running(
-        Command::new(osprey::binary("osprey-collector"))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg(format!("--data-dir={}", data.path().display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start osprey-collector"),
-    );
+    let mut command = Command::new(osprey::binary("osprey-collector"));
+    command
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--data-dir={}", data.path().display()));
+    let _collector = Running::spawn("osprey-collector", command, None);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !get(&format!("{base}/api/v1/query?query=node_uname_info"))
         .is_some_and(|body| body.contains("nodename"))

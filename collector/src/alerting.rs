@@ -45,7 +45,44 @@ pub struct Alerting {
     pub notifier: Notifier,
 }
 
+/// Rule groups and notifications read afresh from the files, checked and ready to replace
+/// the running ones.
+pub struct Reloaded {
+    groups: Vec<RuleGroup>,
+    notifications: Notifications,
+    evaluation_interval: Duration,
+}
+
+impl Reloaded {
+    /// Reads and checks the rule files and the Alertmanager configuration `source` names.
+    pub fn read(source: AlertingSource<'_>) -> Result<Reloaded, AlertingError> {
+        let AlertingSource {
+            config,
+            base_dir,
+            single_node,
+        } = source;
+        Ok(Reloaded {
+            groups: load_groups(&rule_files(config, base_dir, single_node))?,
+            notifications: notifications(config, base_dir)?,
+            evaluation_interval: config.global.evaluation_interval.0,
+        })
+    }
+}
+
+impl Alerting {
+    /// Switches to reloaded rules and notifications; rules that stay keep their alerts, and
+    /// queued notifications carry on.
+    pub fn apply(&self, reloaded: Reloaded) {
+        let rule_count: usize = reloaded.groups.iter().map(|g| g.rules.len()).sum();
+        self.rules
+            .replace(reloaded.groups, reloaded.evaluation_interval);
+        self.notifier.reload(reloaded.notifications);
+        tracing::info!(rules = rule_count, "rules and notifications reloaded");
+    }
+}
+
 /// Where alerting takes its settings from.
+#[derive(Clone, Copy)]
 pub struct AlertingSource<'a> {
     /// The collector's configuration.
     pub config: &'a Config,
@@ -65,13 +102,12 @@ pub fn start(
     external_url: &str,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Alerting, AlertingError> {
-    let AlertingSource {
-        config,
-        base_dir,
-        single_node,
-    } = source;
-    let groups = load_groups(&rule_files(config, base_dir, single_node))?;
-    let notifications = notifications(config, base_dir)?;
+    let config = source.config;
+    let Reloaded {
+        groups,
+        notifications,
+        evaluation_interval,
+    } = Reloaded::read(source)?;
     let db = Arc::clone(storage.database());
     let notifier = Notifier::open(notifications, Arc::clone(&db), external_url)?;
     let state_store =
@@ -87,7 +123,7 @@ pub fn start(
         resend_delay: RESEND_DELAY,
     };
     let rule_count: usize = groups.iter().map(|g| g.rules.len()).sum();
-    let rules = RuleManager::new(groups, config.global.evaluation_interval.0, deps);
+    let rules = RuleManager::new(groups, evaluation_interval, deps);
     rules.spawn(shutdown.clone());
     notifier.spawn(shutdown);
     tracing::info!(rules = rule_count, "alerting started");

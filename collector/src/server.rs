@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::alerting::{self, AlertingError, AlertingSource};
+use crate::alerting::{self, Alerting, AlertingError, AlertingSource, Reloaded};
 use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
 use crate::api::{ApiState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
@@ -105,6 +105,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let reloader: Arc<dyn Reloader> = Arc::new(FileReloader {
         path: options.config.clone(),
         manager: manager.clone(),
+        alerting: alerting.clone(),
         status: reload_status.clone(),
     });
     tokio::spawn(reload_on_sighup(reloader.clone()));
@@ -235,10 +236,12 @@ async fn start_agent() -> Result<SocketAddr, RunError> {
     Ok(address)
 }
 
-/// Reloads from the configuration file the collector started with.
+/// Reloads from the configuration file the collector started with: the scrape configuration,
+/// the rule files and the Alertmanager configuration, all checked before any is applied.
 struct FileReloader {
     path: Option<PathBuf>,
     manager: Arc<ScrapeManager>,
+    alerting: Alerting,
     status: Arc<ReloadStatus>,
 }
 
@@ -248,10 +251,19 @@ impl FileReloader {
             return Err("started without --config: there is no file to reload".into());
         };
         let config = Config::load(path).map_err(|errors| errors.to_string())?;
+        let base_dir = base_dir_of(path);
+        let reloaded = Reloaded::read(AlertingSource {
+            config: &config,
+            base_dir: &base_dir,
+            single_node: false,
+        })
+        .map_err(|error| error.to_string())?;
         self.manager
-            .apply(config, &base_dir_of(path))
+            .apply(config, &base_dir)
             .await
-            .map_err(|error| error.to_string())
+            .map_err(|error| error.to_string())?;
+        self.alerting.apply(reloaded);
+        Ok(())
     }
 }
 

@@ -10,10 +10,6 @@ use osprey_collector::tsdb::{MemoryStorage, Querier};
 
 type Samples = BTreeMap<String, Vec<(i64, u64)>>;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// Node-exporter-like counters and gauges at 15 s with a few ms of jitter, plus special values.
 fn openmetrics() -> String {
     let mut out = String::from("# HELP node_x_total A counter.\n# TYPE node_x_total counter\n");
@@ -79,7 +75,7 @@ fn go_labels(labels: &osprey_collector::labels::Labels) -> String {
 fn import_stores_what_promtool_stores() {
     if Command::new("promtool").arg("--version").output().is_err() {
         assert!(
-            !in_ci(),
+            !osprey::in_ci(),
             "promtool is not installed (tests/install-deps.sh installs it)"
         );
         eprintln!("skipping: promtool is not installed");

@@ -9,16 +9,12 @@ use std::time::{Duration, Instant};
 
 use osprey_collector::scrape::parse::{Entry, Format, Parser};
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 fn corpus_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/peer-tests/exposition");
     if dir.is_dir() {
         return Some(dir);
     }
-    assert!(!in_ci(), "{} is missing in CI", dir.display());
+    assert!(!osprey::in_ci(), "{} is missing in CI", dir.display());
     eprintln!("skipping: {} is absent", dir.display());
     None
 }
@@ -68,7 +64,7 @@ async fn corpora_sample_counts_equal_prometheus_scrape_counts() {
         .is_err()
     {
         assert!(
-            !in_ci(),
+            !osprey::in_ci(),
             "prometheus is not installed (tests/install-deps.sh installs it)"
         );
         eprintln!("skipping: prometheus is not installed");

@@ -1,6 +1,12 @@
-//! Support for the end-to-end tests: finding the built binaries and the shared peer test data.
+//! Support for the end-to-end tests: finding the built binaries and the shared peer test data,
+//! running processes, and the real peers and receivers the tests talk to.
 
+pub mod collector;
 pub mod docker;
+pub mod net;
+pub mod process;
+pub mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 

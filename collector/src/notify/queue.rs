@@ -15,8 +15,9 @@ const QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("notification_qu
 
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait between attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Longest wait between attempts: a receiver back after an outage of any length gets its
+/// notifications within about this long.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Deliveries older than this are given up.
 pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -232,7 +233,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_exponentially_with_bounded_jitter() {
-        for (attempts, base) in [(1, 1.0), (2, 2.0), (3, 4.0), (10, 300.0), (40, 300.0)] {
+        for (attempts, base) in [(1, 1.0), (2, 2.0), (3, 4.0), (10, 30.0), (40, 30.0)] {
             let wait = backoff(attempts).as_secs_f64();
             assert!(
                 wait >= base * 0.8 && wait <= base * 1.2,

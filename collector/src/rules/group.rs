@@ -2,7 +2,7 @@
 //! their output, hands alerts to the notifier and saves alert state.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::alert::{Alert, NotifierAlert};
@@ -72,6 +72,8 @@ pub struct GroupState {
     pub failures: u64,
     previous_series: Vec<HashSet<Labels>>,
     saved: BTreeMap<String, Vec<Alert>>,
+    /// Replaced by a reload: evaluation tasks that still hold it leave it alone.
+    retired: bool,
 }
 
 impl GroupState {
@@ -108,7 +110,39 @@ impl GroupState {
             failures: 0,
             previous_series: vec![HashSet::new(); count],
             saved,
+            retired: false,
         }
+    }
+
+    /// Takes over what `old` (the same group before a reload) knew about rules that are still
+    /// here under the same name and kind: their alerts, their output series and their health.
+    pub fn carry_over(&mut self, old: &mut GroupState) {
+        for (index, rule) in self.rules.iter_mut().enumerate() {
+            let Some(old_index) = old.rules.iter().position(|r| {
+                r.rule.name == rule.rule.name
+                    && std::mem::discriminant(&r.rule.kind)
+                        == std::mem::discriminant(&rule.rule.kind)
+            }) else {
+                continue;
+            };
+            rule.alerts = std::mem::take(&mut old.rules[old_index].alerts);
+            self.previous_series[index] = std::mem::take(&mut old.previous_series[old_index]);
+            self.health[index] = old.health[old_index].clone();
+        }
+        self.saved.extend(std::mem::take(&mut old.saved));
+        self.failures = old.failures;
+        self.last_evaluation_ms = old.last_evaluation_ms;
+        self.evaluation_time = old.evaluation_time;
+    }
+
+    /// Marks the group as replaced by a reload: it is not evaluated again.
+    pub fn retire(&mut self) {
+        self.retired = true;
+    }
+
+    /// Whether a reload replaced this group.
+    pub fn is_retired(&self) -> bool {
+        self.retired
     }
 
     /// Evaluates every rule once at `at_ms`, in order.
@@ -252,106 +286,4 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
         "{}/graph?g0.expr={encoded}&g0.tab=1",
         external_url.trim_end_matches('/')
     )
-}
-
-/// Every loaded rule group, each behind a lock shared by its evaluation task and the API.
-#[derive(Clone)]
-pub struct RuleManager {
-    groups: Arc<Vec<Arc<Mutex<GroupState>>>>,
-    deps: Arc<RuleDeps>,
-}
-
-impl RuleManager {
-    /// Prepares `groups` (restoring alert state); `default_interval` applies to groups
-    /// without their own.
-    pub fn new(groups: Vec<RuleGroup>, default_interval: Duration, deps: RuleDeps) -> Self {
-        let groups = groups
-            .into_iter()
-            .map(|g| Arc::new(Mutex::new(GroupState::new(g, default_interval, &deps))))
-            .collect();
-        RuleManager {
-            groups: Arc::new(groups),
-            deps: Arc::new(deps),
-        }
-    }
-
-    /// Evaluates every group once at `at_ms` (tests and manual triggers).
-    pub fn evaluate_all(&self, at_ms: i64) {
-        for group in self.groups.iter() {
-            lock(group).evaluate(&self.deps, at_ms);
-        }
-    }
-
-    /// A copy of every group's state, for the API.
-    pub fn snapshot(&self) -> Vec<GroupState> {
-        self.groups.iter().map(|g| lock(g).clone()).collect()
-    }
-
-    /// Rule self-metrics in the Prometheus text format: evaluation failures and the last
-    /// evaluation's duration per group.
-    pub fn render_metrics(&self) -> String {
-        let mut failures = String::from(
-            "# HELP osprey_rule_evaluation_failures_total Rule evaluations that failed.\n\
-             # TYPE osprey_rule_evaluation_failures_total counter\n",
-        );
-        let mut durations = String::from(
-            "# HELP osprey_rule_group_last_duration_seconds Duration of the last evaluation of a rule group.\n\
-             # TYPE osprey_rule_group_last_duration_seconds gauge\n",
-        );
-        for group in self.groups.iter() {
-            let group = lock(group);
-            let name = group.group.name.replace('\\', "\\\\").replace('"', "\\\"");
-            failures.push_str(&format!(
-                "osprey_rule_evaluation_failures_total{{rule_group=\"{name}\"}} {}\n",
-                group.failures
-            ));
-            durations.push_str(&format!(
-                "osprey_rule_group_last_duration_seconds{{rule_group=\"{name}\"}} {}\n",
-                group.evaluation_time.as_secs_f64()
-            ));
-        }
-        failures + &durations
-    }
-
-    /// Starts one task per group that evaluates it on its interval until `shutdown` turns true.
-    pub fn spawn(
-        &self,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        self.groups
-            .iter()
-            .map(|group| {
-                let group = Arc::clone(group);
-                let deps = Arc::clone(&self.deps);
-                let mut shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    let interval = lock(&group).interval;
-                    let mut ticker = tokio::time::interval(interval);
-                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                    loop {
-                        tokio::select! {
-                            _ = ticker.tick() => {}
-                            _ = shutdown.changed() => return,
-                        }
-                        let group = Arc::clone(&group);
-                        let deps = Arc::clone(&deps);
-                        let at_ms = chrono::Utc::now().timestamp_millis();
-                        let run = tokio::task::spawn_blocking(move || {
-                            lock(&group).evaluate(&deps, at_ms)
-                        });
-                        if let Err(e) = run.await {
-                            tracing::error!("rule evaluation task failed: {e}");
-                        }
-                    }
-                })
-            })
-            .collect()
-    }
-}
-
-fn lock(group: &Mutex<GroupState>) -> std::sync::MutexGuard<'_, GroupState> {
-    // A panic mid-evaluation leaves state that is still usable: recover it.
-    group
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

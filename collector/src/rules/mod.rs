@@ -5,6 +5,7 @@ mod duration;
 mod evaluate;
 mod file;
 mod group;
+mod manager;
 mod state_store;
 pub mod template;
 
@@ -15,7 +16,8 @@ pub use file::{
     Rule, RuleFileErrors, RuleGroup, RuleKind, is_label_name, is_metric_name, load_rule_file,
     parse_rule_file, yaml_error_line,
 };
-pub use group::{GroupState, Notify, RuleDeps, RuleHealth, RuleManager, generator_url};
+pub use group::{GroupState, Notify, RuleDeps, RuleHealth, generator_url};
+pub use manager::RuleManager;
 pub use state_store::{AlertStateStore, RedbAlertStateStore, StateStoreError};
 
 #[cfg(test)]

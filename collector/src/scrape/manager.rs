@@ -156,11 +156,14 @@ impl ScrapeManager {
             .collect()
     }
 
-    /// Stops every loop, marking all series stale.
+    /// Stops every loop without marking series stale: the targets are still there, and after
+    /// a restart their series (and the alerts on them) carry on.
     pub async fn shutdown(&self) {
         let mut state = self.state.lock().await;
         for (_, job) in std::mem::take(&mut state.jobs) {
-            stop_all(job.loops).await;
+            for (_, handle) in job.loops {
+                handle.halt().await;
+            }
         }
     }
 

@@ -85,13 +85,25 @@ enum ScrapeError {
     Storage(#[from] crate::tsdb::AppendError),
 }
 
+/// Why a scrape loop stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    /// Still running.
+    Running,
+    /// The target left the configuration: its series end with staleness markers.
+    Removed,
+    /// The collector shuts down: the series are left as they are, so that after a restart
+    /// they continue (and so do the alerts computed from them).
+    Shutdown,
+}
+
 /// A running scrape loop's shared view.
 pub struct LoopHandle {
     /// The target scraped.
     pub target: Target,
     /// Its latest health.
     pub status: Arc<Mutex<TargetStatus>>,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: tokio::sync::watch::Sender<StopReason>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -102,7 +114,7 @@ impl LoopHandle {
             health: "unknown",
             ..TargetStatus::default()
         }));
-        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (stop, stopped) = tokio::sync::watch::channel(StopReason::Running);
         let scrape_loop = ScrapeLoop {
             rules: IngestRules {
                 target_labels: target.labels.clone(),
@@ -124,9 +136,18 @@ impl LoopHandle {
         }
     }
 
-    /// Stops the loop; it marks all its series stale before ending.
+    /// Stops the loop of a removed target; it marks all its series stale before ending.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
+        self.end(StopReason::Removed).await;
+    }
+
+    /// Stops the loop because the collector shuts down; its series are not marked stale.
+    pub async fn halt(self) {
+        self.end(StopReason::Shutdown).await;
+    }
+
+    async fn end(self, reason: StopReason) {
+        let _ = self.stop.send(reason);
         let _ = self.task.await;
     }
 
@@ -151,7 +172,7 @@ struct ScrapeLoop {
 }
 
 impl ScrapeLoop {
-    async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<StopReason>) {
         let interval = self.target.interval;
         let first = tokio::time::Instant::now() + start_offset(&self.target, interval);
         let mut ticks = tokio::time::interval_at(first, interval);
@@ -162,7 +183,9 @@ impl ScrapeLoop {
                 _ = stopped.changed() => break,
             }
         }
-        self.mark_gone();
+        if *stopped.borrow() == StopReason::Removed {
+            self.mark_gone();
+        }
     }
 
     async fn scrape_once(&mut self) {

@@ -8,10 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Whether the tests run in CI, where every peer must be present.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+pub use osprey::in_ci;
+pub use osprey::net::free_port;
 
 /// Whether `program` runs (`--version` or `--help`); in CI its absence is a failure.
 pub fn peer_present(program: &str, probe: &[&str]) -> bool {
@@ -41,15 +39,6 @@ pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// A TCP port free at the time of the call.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Files directly inside `dir`, sorted.

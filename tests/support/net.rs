@@ -1,0 +1,44 @@
+//! Free ports and a tiny HTTP/1.0 client, enough to talk to the binaries under test.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A plain HTTP/1.0 request to `127.0.0.1:port`; the status code and body, or `None` when
+/// nothing answers.
+pub fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// `GET path`.
+pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    http("GET", port, path, "")
+}
+
+/// `POST path` with `body`.
+pub fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    http("POST", port, path, body)
+}
