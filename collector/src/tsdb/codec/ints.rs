@@ -1,10 +1,12 @@
 //! Integer columns (timestamps, decimal-scaled values) in blocks of [`BLOCK`]: each block keeps
 //! its values raw, as deltas or as deltas of deltas, whichever packs narrowest, and stores
-//! those residuals frame-of-reference (minus their minimum) at a fixed bit width.
+//! those residuals frame-of-reference (minus their minimum, divided by their greatest common
+//! divisor, e.g. 4096 for page-granular byte counts) at a fixed bit width.
 //!
 //! Layout: `count` varint, then per block of up to 512 values: `order` byte (0, 1 or 2), the
 //! first `order` terms (the first value, then the first delta) as zigzag varints, and when
-//! residuals remain: their minimum as a zigzag varint, a width byte, the packed residuals.
+//! residuals remain: their minimum as a zigzag varint, their common divisor as a varint, a
+//! width byte, the packed residuals.
 //! All arithmetic wraps, so every `i64` round-trips.
 
 use super::super::block::{BlockError, get_varint, put_varint};
@@ -62,18 +64,22 @@ fn residuals(values: &[i64], order: usize) -> ([i64; 2], Vec<i64>) {
 
 /// Writes one block of at most [`BLOCK`] values (the reader knows how many).
 pub fn encode_block(values: &[i64], out: &mut Vec<u8>) {
-    let mut best: Option<(usize, usize, [i64; 2], Vec<i64>, i64, u32)> = None;
+    let mut best: Option<(usize, usize, [i64; 2], Vec<i64>, i64, u64, u32)> = None;
     for order in 0..=2.min(values.len().saturating_sub(1)) {
         let (lead, rest) = residuals(values, order);
         let min = rest.iter().copied().min().unwrap_or(0);
+        let divisor = rest
+            .iter()
+            .fold(0, |g, r| gcd(g, r.wrapping_sub(min) as u64))
+            .max(1);
         let max = rest.iter().copied().max().unwrap_or(0);
-        let width = bitpack::width(max.wrapping_sub(min) as u64);
+        let width = bitpack::width(max.wrapping_sub(min) as u64 / divisor);
         let cost = bitpack::packed_len(rest.len(), width) + 4 * order;
         if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, order, lead, rest, min, width));
+            best = Some((cost, order, lead, rest, min, divisor, width));
         }
     }
-    let Some((_, order, lead, rest, min, width)) = best else {
+    let Some((_, order, lead, rest, min, divisor, width)) = best else {
         return;
     };
     out.push(order as u8);
@@ -84,8 +90,12 @@ pub fn encode_block(values: &[i64], out: &mut Vec<u8>) {
         return;
     }
     put_varint(out, zigzag(min));
+    put_varint(out, divisor);
     out.push(width as u8);
-    let shifted: Vec<u64> = rest.iter().map(|r| r.wrapping_sub(min) as u64).collect();
+    let shifted: Vec<u64> = rest
+        .iter()
+        .map(|r| r.wrapping_sub(min) as u64 / divisor)
+        .collect();
     bitpack::pack(&shifted, width, out);
 }
 
@@ -110,14 +120,15 @@ pub fn decode_block(input: &mut &[u8], out: &mut [i64]) -> Result<(), BlockError
     }
     let m = n - order;
     let mut packed = [0u64; BLOCK];
-    let mut min = 0i64;
+    let (mut min, mut divisor) = (0i64, 1u64);
     if m > 0 {
         min = unzigzag(get_varint(input)?);
+        divisor = get_varint(input)?;
         let (&width, rest) = input.split_first().ok_or_else(BlockError::truncated)?;
         *input = rest;
         bitpack::unpack(input, u32::from(width), &mut packed[..m])?;
     }
-    let residual = |i: usize| min.wrapping_add(packed[i] as i64);
+    let residual = |i: usize| min.wrapping_add(packed[i].wrapping_mul(divisor) as i64);
     match order {
         0 => {
             for (o, i) in out.iter_mut().zip(0..) {
@@ -145,6 +156,13 @@ pub fn decode_block(input: &mut &[u8], out: &mut [i64]) -> Result<(), BlockError
         }
     }
     Ok(())
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -190,6 +208,15 @@ mod tests {
         round_trip(&[i64::MIN, i64::MAX]);
         round_trip(&[i64::MAX, i64::MIN, 0, -1, i64::MAX, 5]);
         round_trip(&(0..1100).map(|i| i * i * i).collect::<Vec<_>>());
+        round_trip(&[i64::MIN, 0, i64::MAX, -4096, 4096]);
+    }
+
+    #[test]
+    fn common_multiples_are_divided_out() {
+        let pages: Vec<i64> = (0..512)
+            .map(|i| 8_000_000 + (i * 7919 % 4096) * 4096)
+            .collect();
+        assert!(round_trip(&pages) < 512 * 12 / 8 + 20);
     }
 
     #[test]
