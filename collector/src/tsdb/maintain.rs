@@ -1,4 +1,4 @@
-//! Background upkeep: compacting a day's raw chunks into pco-compressed groups, and
+//! Background upkeep: compacting a day's raw chunks into bit-packed groups, and
 //! retention by time and by size. Work is split into bounded transactions so appends' durability
 //! ticks are never held up for long.
 

@@ -62,10 +62,20 @@ fn residuals(values: &[i64], order: usize) -> ([i64; 2], Vec<i64>) {
     }
 }
 
-/// Writes one block of at most [`BLOCK`] values (the reader knows how many).
-pub fn encode_block(values: &[i64], out: &mut Vec<u8>) {
-    let mut best: Option<(usize, usize, [i64; 2], Vec<i64>, i64, u64, u32)> = None;
-    for order in 0..=2.min(values.len().saturating_sub(1)) {
+/// How one block is stored: residuals of `order`, offset by `min`, divided by `divisor`,
+/// packed at `width` bits.
+struct Layout {
+    cost: usize,
+    order: usize,
+    lead: [i64; 2],
+    rest: Vec<i64>,
+    min: i64,
+    divisor: u64,
+    width: u32,
+}
+
+impl Layout {
+    fn of(values: &[i64], order: usize) -> Self {
         let (lead, rest) = residuals(values, order);
         let min = rest.iter().copied().min().unwrap_or(0);
         let divisor = rest
@@ -75,28 +85,43 @@ pub fn encode_block(values: &[i64], out: &mut Vec<u8>) {
         let max = rest.iter().copied().max().unwrap_or(0);
         let width = bitpack::width(max.wrapping_sub(min) as u64 / divisor);
         let cost = bitpack::packed_len(rest.len(), width) + 4 * order;
-        if best.as_ref().is_none_or(|b| cost < b.0) {
-            best = Some((cost, order, lead, rest, min, divisor, width));
+        Layout {
+            cost,
+            order,
+            lead,
+            rest,
+            min,
+            divisor,
+            width,
         }
     }
-    let Some((_, order, lead, rest, min, divisor, width)) = best else {
+}
+
+/// Writes one block of at most [`BLOCK`] values (the reader knows how many).
+pub fn encode_block(values: &[i64], out: &mut Vec<u8>) {
+    let best = (0..=2.min(values.len().saturating_sub(1)))
+        .map(|order| Layout::of(values, order))
+        .min_by_key(|layout| layout.cost);
+    let Some(layout) = best else {
         return;
     };
+    let order = layout.order;
     out.push(order as u8);
-    for &term in &lead[..order] {
+    for &term in &layout.lead[..order] {
         put_varint(out, zigzag(term));
     }
-    if rest.is_empty() {
+    if layout.rest.is_empty() {
         return;
     }
-    put_varint(out, zigzag(min));
-    put_varint(out, divisor);
-    out.push(width as u8);
-    let shifted: Vec<u64> = rest
+    put_varint(out, zigzag(layout.min));
+    put_varint(out, layout.divisor);
+    out.push(layout.width as u8);
+    let shifted: Vec<u64> = layout
+        .rest
         .iter()
-        .map(|r| r.wrapping_sub(min) as u64 / divisor)
+        .map(|r| r.wrapping_sub(layout.min) as u64 / layout.divisor)
         .collect();
-    bitpack::pack(&shifted, width, out);
+    bitpack::pack(&shifted, layout.width, out);
 }
 
 /// Reads one block of `out.len()` values (at most [`BLOCK`]) from the front of `input`.
