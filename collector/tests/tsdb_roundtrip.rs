@@ -26,8 +26,17 @@ fn value() -> impl Strategy<Value = u64> {
         Just(f64::INFINITY.to_bits()),
         Just(f64::NEG_INFINITY.to_bits()),
         Just((-0.0f64).to_bits()),
-        (0u32..1_000_000).prop_map(|n| (f64::from(n) / 100.0).to_bits()),
+        decimal(),
         any::<u64>(),
+    ]
+}
+
+/// Values the compacted codec stores as scaled integers (hundredths, thousandths, pages).
+fn decimal() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        (0u32..1_000_000).prop_map(|n| (f64::from(n) / 100.0).to_bits()),
+        (-1_000_000i32..1_000_000).prop_map(|n| (f64::from(n) / 1000.0).to_bits()),
+        (0u32..1_000_000).prop_map(|n| (f64::from(n) * 4096.0).to_bits()),
     ]
 }
 
@@ -43,7 +52,12 @@ fn step() -> impl Strategy<Value = i64> {
 type Plan = Vec<Vec<(i64, u64)>>;
 
 fn plan() -> impl Strategy<Value = Plan> {
-    prop::collection::vec(prop::collection::vec((step(), value()), 0..400), 1..5)
+    // Some series hold decimals only, so whole blocks of them compact as integers.
+    let series = prop_oneof![
+        prop::collection::vec((step(), value()), 0..400),
+        prop::collection::vec((step(), decimal()), 0..400),
+    ];
+    prop::collection::vec(series, 1..5)
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -4,12 +4,14 @@
 # directory after a forced flush and merge), printed side by side, plus the store's other
 # benchmarks (ingest, selection, reopen) and the codec rates.
 #
-# usage: tests/bench/tsdb-vs-peers.sh [--size-only]     (HOSTS=3 HOURS=24 by default)
+# usage: tests/bench/tsdb-vs-peers.sh [--size-only]     (HOSTS=3 HOURS=24 by default;
+#        CARGO_PROFILE=ci builds the benchmarks without link-time optimisation)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HOSTS=${HOSTS:-3}
 HOURS=${HOURS:-24}
+BENCH=(cargo bench -q --profile "${CARGO_PROFILE:-bench}" -p osprey-collector)
 PORT=${VM_PORT:-18428}
 WORK=$(mktemp -d)
 VM_PID=
@@ -60,7 +62,7 @@ VM_BYTES=$(du -sb "$WORK/vm" | cut -f1)
 VM_DATA_BYTES=$(du -sb "$WORK/vm/data" | cut -f1)
 
 echo "== Osprey: load through the store's appender, flush, compact"
-OSPREY_OUT=$(cd "$ROOT" && cargo bench -q -p osprey-collector --bench tsdb_store -- size "$WORK/data.prom")
+OSPREY_OUT=$(cd "$ROOT" && "${BENCH[@]}" --bench tsdb_store -- size "$WORK/data.prom")
 echo "$OSPREY_OUT"
 OSPREY_BPS=$(echo "$OSPREY_OUT" | grep 'database file as written' |
     sed -E 's/.*; ([0-9.]+) bytes\/sample \(database file.*/\1/')
@@ -81,8 +83,8 @@ EOF
 
 if [ "${1:-}" != "--size-only" ]; then
     echo "== Osprey store: ingest, selection, reopen"
-    (cd "$ROOT" && taskset -c 0 cargo bench -q -p osprey-collector --bench tsdb_store -- ingest)
-    (cd "$ROOT" && cargo bench -q -p osprey-collector --bench tsdb_store -- select)
+    (cd "$ROOT" && taskset -c 0 "${BENCH[@]}" --bench tsdb_store -- ingest)
+    (cd "$ROOT" && "${BENCH[@]}" --bench tsdb_store -- select)
     echo "== Osprey codecs"
-    (cd "$ROOT" && cargo bench -q -p osprey-collector --bench tsdb_codec)
+    (cd "$ROOT" && "${BENCH[@]}" --bench tsdb_codec)
 fi

@@ -5,6 +5,8 @@
 //! value; each later sample as a delta-of-delta timestamp bucket and an XOR value. Pure and
 //! allocation-light, so it can be fuzzed and benchmarked on its own.
 
+use super::codec::bitstream::{BitReader, BitWriter};
+use super::codec::xor::{XorDecoder, XorEncoder};
 use super::interface::Sample;
 
 /// Why a chunk could not be decoded.
@@ -13,21 +15,13 @@ use super::interface::Sample;
 pub struct CorruptChunk(pub &'static str);
 
 /// Appends samples to a growing chunk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChunkEncoder {
     bits: BitWriter,
+    values: XorEncoder,
     count: u16,
     prev_t: i64,
     prev_delta: i64,
-    prev_v: u64,
-    leading: u32,
-    trailing: u32,
-}
-
-impl Default for ChunkEncoder {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl ChunkEncoder {
@@ -36,15 +30,7 @@ impl ChunkEncoder {
 
     /// An empty chunk.
     pub fn new() -> Self {
-        ChunkEncoder {
-            bits: BitWriter::default(),
-            count: 0,
-            prev_t: 0,
-            prev_delta: 0,
-            prev_v: 0,
-            leading: u32::MAX,
-            trailing: 0,
-        }
+        Self::default()
     }
 
     /// Number of samples appended.
@@ -59,26 +45,20 @@ impl ChunkEncoder {
 
     /// Bytes the chunk takes once finished.
     pub fn encoded_len(&self) -> usize {
-        2 + self.bits.bytes.len() + (64 - self.bits.free).div_ceil(8) as usize
+        2 + self.bits.byte_len()
     }
 
     /// Appends one sample; the caller keeps timestamps increasing and `len() < MAX_SAMPLES`.
     pub fn push(&mut self, t: i64, v: f64) {
-        let v = v.to_bits();
-        match self.count {
-            0 => {
-                self.bits.write(t as u64, 64);
-                self.bits.write(v, 64);
-            }
-            _ => {
-                let delta = t.wrapping_sub(self.prev_t);
-                self.write_dod(delta.wrapping_sub(self.prev_delta));
-                self.prev_delta = delta;
-                self.write_xor(v ^ self.prev_v);
-            }
+        if self.count == 0 {
+            self.bits.write(t as u64, 64);
+        } else {
+            let delta = t.wrapping_sub(self.prev_t);
+            self.write_dod(delta.wrapping_sub(self.prev_delta));
+            self.prev_delta = delta;
         }
+        self.values.push(&mut self.bits, v.to_bits());
         self.prev_t = t;
-        self.prev_v = v;
         self.count += 1;
     }
 
@@ -96,39 +76,11 @@ impl ChunkEncoder {
         }
     }
 
-    fn write_xor(&mut self, xor: u64) {
-        if xor == 0 {
-            self.bits.write(0, 1);
-            return;
-        }
-        let leading = xor.leading_zeros().min(31);
-        let trailing = xor.trailing_zeros();
-        if self.leading != u32::MAX && leading >= self.leading && trailing >= self.trailing {
-            let meaningful = 64 - self.leading - self.trailing;
-            self.bits.write(0b10, 2);
-            self.bits.write(xor >> self.trailing, meaningful);
-            return;
-        }
-        let meaningful = 64 - leading - trailing;
-        self.bits.write(0b11, 2);
-        self.bits.write(u64::from(leading), 5);
-        // 64 meaningful bits do not fit in 6 bits; 0 stands for 64 (0 itself never occurs).
-        self.bits.write(u64::from(meaningful & 63), 6);
-        self.bits.write(xor >> trailing, meaningful);
-        self.leading = leading;
-        self.trailing = trailing;
-    }
-
     /// The encoded chunk so far; the encoder can keep appending afterwards.
     pub fn bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.extend_from_slice(&self.count.to_le_bytes());
-        out.extend_from_slice(&self.bits.bytes);
-        if self.bits.free < 64 {
-            let pending = self.bits.acc.to_be_bytes();
-            let used = (64 - self.bits.free).div_ceil(8) as usize;
-            out.extend_from_slice(&pending[..used]);
-        }
+        self.bits.append_to(&mut out);
         out
     }
 }
@@ -153,33 +105,20 @@ pub fn decode_into(chunk: &[u8], out: &mut Vec<Sample>) -> Result<(), CorruptChu
         return Ok(());
     }
     let mut bits = BitReader::new(&chunk[2..]);
+    let mut values = XorDecoder::default();
     let mut t = bits.read(64)? as i64;
-    let mut v = bits.read(64)?;
     out.reserve(usize::from(count));
     out.push(Sample {
         t,
-        v: f64::from_bits(v),
+        v: f64::from_bits(values.next(&mut bits)?),
     });
-    let (mut delta, mut leading, mut trailing) = (0i64, 0u32, 0u32);
+    let mut delta = 0i64;
     for _ in 1..count {
         delta = delta.wrapping_add(read_dod(&mut bits)?);
         t = t.wrapping_add(delta);
-        if bits.read(1)? == 1 {
-            if bits.read(1)? == 1 {
-                leading = bits.read(5)? as u32;
-                let meaningful = match bits.read(6)? as u32 {
-                    0 => 64,
-                    n => n,
-                };
-                trailing = 64u32
-                    .checked_sub(leading + meaningful)
-                    .ok_or(CorruptChunk("bad xor window"))?;
-            }
-            v ^= bits.read(64 - leading - trailing)? << trailing;
-        }
         out.push(Sample {
             t,
-            v: f64::from_bits(v),
+            v: f64::from_bits(values.next(&mut bits)?),
         });
     }
     Ok(())
@@ -194,7 +133,7 @@ pub fn decode(chunk: &[u8]) -> Result<Vec<Sample>, CorruptChunk> {
 
 fn read_dod(bits: &mut BitReader<'_>) -> Result<i64, CorruptChunk> {
     // Up to four prefix bits choose the bucket; sign-extend the payload.
-    let (payload_bits, prefix_len) = match bits.peek(4)? {
+    let (payload_bits, prefix_len) = match bits.peek(4) {
         0b0000..=0b0111 => (0, 1),
         0b1000..=0b1011 => (7, 2),
         0b1100..=0b1101 => (9, 3),
@@ -220,131 +159,6 @@ fn read_dod(bits: &mut BitReader<'_>) -> Result<i64, CorruptChunk> {
             }
         }
     })
-}
-
-/// Writes bits most-significant first into 64-bit words.
-#[derive(Debug, Clone)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    acc: u64,
-    free: u32,
-}
-
-impl Default for BitWriter {
-    fn default() -> Self {
-        BitWriter {
-            bytes: Vec::new(),
-            acc: 0,
-            free: 64,
-        }
-    }
-}
-
-impl BitWriter {
-    fn write(&mut self, value: u64, n: u32) {
-        if n == 0 {
-            return;
-        }
-        let value = if n == 64 {
-            value
-        } else {
-            value & ((1 << n) - 1)
-        };
-        if n < self.free {
-            self.free -= n;
-            self.acc |= value << self.free;
-        } else {
-            let rest = n - self.free;
-            self.acc |= value >> rest;
-            self.bytes.extend_from_slice(&self.acc.to_be_bytes());
-            self.free = 64 - rest;
-            self.acc = if rest == 0 { 0 } else { value << self.free };
-        }
-    }
-}
-
-/// Reads bits most-significant first, refilling a 64-bit window.
-struct BitReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    window: u64,
-    have: u32,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        BitReader {
-            bytes,
-            pos: 0,
-            window: 0,
-            have: 0,
-        }
-    }
-
-    /// Tops the window up to at least 57 bits while input remains.
-    fn refill(&mut self) {
-        if let Some(next) = self.bytes.get(self.pos..self.pos + 8) {
-            let word = u64::from_be_bytes(next.try_into().expect("8 bytes"));
-            let take = (64 - self.have) / 8;
-            if take > 0 {
-                let fresh = if take == 8 {
-                    word
-                } else {
-                    word >> (64 - 8 * take)
-                };
-                self.window = if self.have == 0 {
-                    fresh
-                } else {
-                    (self.window << (8 * take)) | fresh
-                };
-                self.have += 8 * take;
-                self.pos += take as usize;
-            }
-            return;
-        }
-        while self.have <= 56 && self.pos < self.bytes.len() {
-            self.window = (self.window << 8) | u64::from(self.bytes[self.pos]);
-            self.have += 8;
-            self.pos += 1;
-        }
-    }
-
-    fn peek(&mut self, n: u32) -> Result<u64, CorruptChunk> {
-        if self.have < n {
-            self.refill();
-        }
-        // Short streams pad with zeros so a prefix read at the very end still works.
-        let window = if self.have >= n {
-            self.window >> (self.have - n)
-        } else {
-            self.window << (n - self.have)
-        };
-        Ok(window & mask(n))
-    }
-
-    fn skip(&mut self, n: u32) {
-        self.have = self.have.saturating_sub(n);
-    }
-
-    fn read(&mut self, n: u32) -> Result<u64, CorruptChunk> {
-        if n > 56 {
-            let high = self.read(n - 32)?;
-            let low = self.read(32)?;
-            return Ok((high << 32) | low);
-        }
-        if self.have < n {
-            self.refill();
-            if self.have < n {
-                return Err(CorruptChunk("truncated"));
-            }
-        }
-        self.have -= n;
-        Ok((self.window >> self.have) & mask(n))
-    }
-}
-
-fn mask(n: u32) -> u64 {
-    if n >= 64 { u64::MAX } else { (1 << n) - 1 }
 }
 
 #[cfg(test)]

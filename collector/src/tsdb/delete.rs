@@ -102,7 +102,7 @@ impl Storage {
                     }
                     member.1 = kept;
                     blocks.remove(key).map_err(db_err)?;
-                    for (first, g) in group::build(members).map_err(|e| corrupt("blocks", e))? {
+                    for (first, g) in group::build(members) {
                         blocks.insert((day, first), g.as_slice()).map_err(db_err)?;
                     }
                 }

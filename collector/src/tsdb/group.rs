@@ -1,16 +1,22 @@
-//! Compacted groups: one day of many series in one value. Values are pco-compressed per
-//! series; timestamps are pco-compressed per distinct column, shared by every series with the
-//! very same timestamps (all series of one scrape target), and groups are sized to nearly fill
-//! a 64 KiB run of redb pages (redb gives a large value the next power-of-two run).
+//! Compacted groups: one day of many series in one value. Values are encoded per series;
+//! timestamps per distinct column, shared by every series with the very same timestamps (all
+//! series of one scrape target), and groups are sized to nearly fill a 64 KiB run of redb pages
+//! (redb gives a large value the next power-of-two run).
 //!
-//! Layout: `n_series` varint; per series `id`, `column`, `values_len` varints; `n_columns`
-//! varint; per column `len` varint; then the column blobs (pco i64); then the value blobs
-//! (pco f64), in directory order.
+//! Layout: [`PACKED_TAG`] byte; `n_series` varint; per series `id`, `column`, `values_len`
+//! varints; `n_columns` varint; per column `len` varint; then the column blobs ([`ints`]);
+//! then the value blobs ([`floats`]), in directory order. Groups written before the tag existed
+//! start directly with `n_series` (never 0) and hold pco blobs; they stay readable.
 
 use rustc_hash::FxHashMap;
 
-use super::block::{BlockError, compress, decompress, get_varint, put_varint};
+use super::block::{BlockError, decompress, get_varint, put_varint};
+use super::codec::{floats, ints};
 use super::interface::Sample;
+
+/// First byte of a group in the bit-packed codecs (a pco group's first byte, its member count,
+/// is never 0).
+pub const PACKED_TAG: u8 = 0;
 
 /// Bytes a group aims to stay under: a 64 KiB page run less room for redb's leaf header and
 /// the key.
@@ -33,6 +39,7 @@ struct Draft {
 impl Draft {
     fn finish(self) -> (u64, Vec<u8>) {
         let mut out = Vec::with_capacity(self.bytes + 64);
+        out.push(PACKED_TAG);
         put_varint(&mut out, self.members.len() as u64);
         for m in &self.members {
             put_varint(&mut out, m.id);
@@ -55,7 +62,7 @@ impl Draft {
 
 /// Packs series (ascending ids, each with ascending timestamps) into groups; returns each
 /// group's first series id (its key) and bytes. Empty series are left out.
-pub fn build(series: Vec<(u64, Vec<Sample>)>) -> Result<Vec<(u64, Vec<u8>)>, BlockError> {
+pub fn build(series: Vec<(u64, Vec<Sample>)>) -> Vec<(u64, Vec<u8>)> {
     let mut groups = Vec::new();
     let mut draft = Draft::default();
     let mut encoded_columns: FxHashMap<Vec<i64>, Vec<u8>> = FxHashMap::default();
@@ -65,9 +72,12 @@ pub fn build(series: Vec<(u64, Vec<Sample>)>) -> Result<Vec<(u64, Vec<u8>)>, Blo
         }
         let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
         let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
-        let values = compress(&values)?;
+        let mut encoded = Vec::new();
+        floats::encode(&values, &mut encoded);
+        let values = encoded;
         if !encoded_columns.contains_key(&times) {
-            let column = compress(&times)?;
+            let mut column = Vec::new();
+            ints::encode(&times, &mut column);
             encoded_columns.insert(times.clone(), column);
         }
         let column_bytes = encoded_columns[&times].len();
@@ -98,18 +108,20 @@ pub fn build(series: Vec<(u64, Vec<Sample>)>) -> Result<Vec<(u64, Vec<u8>)>, Blo
     if !draft.members.is_empty() {
         groups.push(draft.finish());
     }
-    Ok(groups)
+    groups
 }
 
 /// The parsed directory of a group: where each member's blobs are.
 struct Directory<'a> {
+    packed: bool,
     members: Vec<(u64, usize, std::ops::Range<usize>)>,
     columns: Vec<std::ops::Range<usize>>,
     bytes: &'a [u8],
 }
 
 fn directory(group: &[u8]) -> Result<Directory<'_>, BlockError> {
-    let mut rest = group;
+    let packed = group.first() == Some(&PACKED_TAG);
+    let mut rest = if packed { &group[1..] } else { group };
     let len = |rest: &mut &[u8]| -> Result<usize, BlockError> {
         usize::try_from(get_varint(rest)?).map_err(|_| BlockError::new("length".into()))
     };
@@ -141,6 +153,7 @@ fn directory(group: &[u8]) -> Result<Directory<'_>, BlockError> {
         return Err(BlockError::truncated());
     }
     Ok(Directory {
+        packed,
         members,
         columns,
         bytes: group,
@@ -148,17 +161,32 @@ fn directory(group: &[u8]) -> Result<Directory<'_>, BlockError> {
 }
 
 impl Directory<'_> {
-    fn samples(&self, member: usize) -> Result<Vec<Sample>, BlockError> {
-        let (_, column, values) = &self.members[member];
-        let times: Vec<i64> = decompress(&self.bytes[self.columns[*column].clone()])?;
-        let values: Vec<f64> = decompress(&self.bytes[values.clone()])?;
+    fn column(&self, column: usize) -> Result<Vec<i64>, BlockError> {
+        let bytes = &self.bytes[self.columns[column].clone()];
+        if !self.packed {
+            return decompress(bytes);
+        }
+        let mut times = Vec::new();
+        ints::decode(&mut &bytes[..], &mut times)?;
+        Ok(times)
+    }
+
+    fn samples(&self, member: usize, times: &[i64]) -> Result<Vec<Sample>, BlockError> {
+        let bytes = &self.bytes[self.members[member].2.clone()];
+        let values: Vec<f64> = if self.packed {
+            let mut values = Vec::with_capacity(times.len());
+            floats::decode(&mut &bytes[..], &mut values)?;
+            values
+        } else {
+            decompress(bytes)?
+        };
         if times.len() != values.len() {
             return Err(BlockError::new("column and values differ in length".into()));
         }
         Ok(times
-            .into_iter()
+            .iter()
             .zip(values)
-            .map(|(t, v)| Sample { t, v })
+            .map(|(&t, v)| Sample { t, v })
             .collect())
     }
 }
@@ -167,22 +195,34 @@ impl Directory<'_> {
 pub fn find(group: &[u8], id: u64) -> Result<Option<Vec<Sample>>, BlockError> {
     let dir = directory(group)?;
     match dir.members.iter().position(|m| m.0 == id) {
-        Some(at) => dir.samples(at).map(Some),
+        Some(at) => {
+            let times = dir.column(dir.members[at].1)?;
+            dir.samples(at, &times).map(Some)
+        }
         None => Ok(None),
     }
 }
 
-/// Every member with its samples, in id order.
+/// Every member with its samples, in id order; each shared column is decoded once.
 pub fn decode_all(group: &[u8]) -> Result<Vec<(u64, Vec<Sample>)>, BlockError> {
     let dir = directory(group)?;
-    (0..dir.members.len())
-        .map(|at| Ok((dir.members[at].0, dir.samples(at)?)))
-        .collect()
+    let mut columns: Vec<Option<Vec<i64>>> = vec![None; dir.columns.len()];
+    let mut out = Vec::with_capacity(dir.members.len());
+    for at in 0..dir.members.len() {
+        let (id, column, _) = dir.members[at];
+        if columns[column].is_none() {
+            columns[column] = Some(dir.column(column)?);
+        }
+        let times = columns[column].as_deref().unwrap_or_default();
+        out.push((id, dir.samples(at, times)?));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::block::compress;
 
     fn series(id: u64, jitter: i64, n: i64) -> (u64, Vec<Sample>) {
         let mut rng = id + 1;
@@ -205,20 +245,50 @@ mod tests {
         let input: Vec<_> = (0..40)
             .map(|id| series(id, (id % 2) as i64 + 1, 5760))
             .collect();
-        let groups = build(input.clone()).unwrap();
+        let groups = build(input.clone());
         assert!(groups.len() > 1, "should split at the target size");
         let mut back = Vec::new();
         for (first, bytes) in &groups {
             assert!(bytes.len() <= TARGET_BYTES, "{} bytes", bytes.len());
             let members = decode_all(bytes).unwrap();
             assert_eq!(members[0].0, *first);
-            assert_eq!(directory(bytes).unwrap().columns.len(), 2);
+            let columns = directory(bytes).unwrap().columns.len();
+            assert_eq!(columns, members.len().min(2));
             back.extend(members);
         }
-        assert_eq!(back, input);
-        let (_, bytes) = &groups[0];
-        assert_eq!(find(bytes, 1).unwrap(), Some(input[1].1.clone()));
-        assert_eq!(find(bytes, 999).unwrap(), None);
+        assert!(back == input);
+        let (first, bytes) = &groups[1];
+        assert!(find(bytes, *first).unwrap() == Some(input[*first as usize].1.clone()));
+        assert!(find(bytes, 999).unwrap().is_none());
+    }
+
+    #[test]
+    fn groups_of_pco_blobs_stay_readable() {
+        let input = [series(3, 1, 300), series(9, 2, 200)];
+        let mut legacy = Vec::new();
+        put_varint(&mut legacy, 2);
+        let mut blobs = Vec::new();
+        for (column, (id, samples)) in input.iter().enumerate() {
+            let times: Vec<i64> = samples.iter().map(|s| s.t).collect();
+            let values: Vec<f64> = samples.iter().map(|s| s.v).collect();
+            let (times, values) = (compress(&times).unwrap(), compress(&values).unwrap());
+            put_varint(&mut legacy, *id);
+            put_varint(&mut legacy, column as u64);
+            put_varint(&mut legacy, values.len() as u64);
+            blobs.push((times, values));
+        }
+        put_varint(&mut legacy, 2);
+        for (times, _) in &blobs {
+            put_varint(&mut legacy, times.len() as u64);
+        }
+        for (times, _) in &blobs {
+            legacy.extend_from_slice(times);
+        }
+        for (_, values) in &blobs {
+            legacy.extend_from_slice(values);
+        }
+        assert_eq!(decode_all(&legacy).unwrap(), input.to_vec());
+        assert_eq!(find(&legacy, 9).unwrap(), Some(input[1].1.clone()));
     }
 
     #[test]

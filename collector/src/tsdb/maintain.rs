@@ -1,4 +1,4 @@
-//! Background upkeep: compacting a day's raw chunks into pco-compressed groups, and
+//! Background upkeep: compacting a day's raw chunks into bit-packed groups, and
 //! retention by time and by size. Work is split into bounded transactions so appends' durability
 //! ticks are never held up for long.
 
@@ -136,7 +136,7 @@ fn compact_batch(
             series.push((id, samples));
         }
         series_done = series.len() as u64;
-        for (first, bytes) in group::build(series).map_err(|e| corrupt("blocks", e))? {
+        for (first, bytes) in group::build(series) {
             blocks
                 .insert((day, first), bytes.as_slice())
                 .map_err(db_err)?;

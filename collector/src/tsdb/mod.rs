@@ -3,7 +3,7 @@
 //! [`Storage`] keeps a series registry with a postings index and an in-memory head of open
 //! chunks; every tick (500 ms by default) one durable transaction writes the tick's samples as a
 //! write-ahead record together with the chunks cut since the last tick, and a background thread
-//! compacts older windows into pco-compressed day groups (timestamps shared by series scraped
+//! compacts older windows into bit-packed day groups (timestamps shared by series scraped
 //! together) and applies retention. The on-disk format is written down in `FORMAT.md` beside
 //! this file. Other stages use it only through [`Appendable`] and [`Querier`] (and
 //! [`MemoryStorage`] in their unit tests).
@@ -12,9 +12,10 @@ mod append;
 mod backup;
 pub mod block;
 pub mod chunk;
+pub mod codec;
 mod delete;
 mod flush;
-mod group;
+pub mod group;
 mod head;
 mod index;
 mod interface;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::flush;
 use super::head::Head;
@@ -48,6 +48,92 @@ pub fn init_tables(db: &Database) -> Result<(), StorageError> {
     txn.commit().map_err(db_err)
 }
 
+/// A series as read back from `series` and `persisted`.
+struct LoadedSeries {
+    id: u64,
+    labels: crate::labels::Labels,
+    source: Arc<str>,
+    first_t: i64,
+    persisted_t: Option<i64>,
+}
+
+/// Series decoded per message from the reading thread.
+const LOAD_BATCH: usize = 4096;
+
+/// Reads `series` and `persisted` side by side (both keyed by ascending id) and sends the
+/// decoded series in batches; stops early when the receiver is gone.
+fn read_series(
+    db: &Database,
+    batches: &std::sync::mpsc::SyncSender<Vec<LoadedSeries>>,
+) -> Result<(), StorageError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let series = txn.open_table(SERIES).map_err(db_err)?;
+    let persisted = txn.open_table(PERSISTED).map_err(db_err)?;
+    let mut persisted = persisted.iter().map_err(db_err)?.peekable();
+    let mut sources: rustc_hash::FxHashMap<String, Arc<str>> = Default::default();
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
+    for entry in series.iter().map_err(db_err)? {
+        let (id, bytes) = entry.map_err(db_err)?;
+        let id = id.value();
+        let record = SeriesRecord::decode(bytes.value()).ok_or_else(|| StorageError::Corrupt {
+            table: "series",
+            detail: format!("series {id}"),
+        })?;
+        let source = match sources.get(&record.source) {
+            Some(source) => source.clone(),
+            None => sources
+                .entry(record.source)
+                .or_insert_with_key(|s| Arc::from(s.as_str()))
+                .clone(),
+        };
+        let persisted_t = persisted_time(&mut persisted, id)?;
+        batch.push(LoadedSeries {
+            id,
+            labels: record.labels,
+            source,
+            first_t: record.first_t,
+            persisted_t,
+        });
+        if batch.len() == LOAD_BATCH
+            && batches
+                .send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(LOAD_BATCH),
+                ))
+                .is_err()
+        {
+            return Ok(());
+        }
+    }
+    let _ = batches.send(batch);
+    Ok(())
+}
+
+/// The `persisted` time of series `id`, advancing `persisted` (ascending ids) past it.
+fn persisted_time(
+    persisted: &mut std::iter::Peekable<redb::Range<'_, u64, i64>>,
+    id: u64,
+) -> Result<Option<i64>, StorageError> {
+    loop {
+        let key = match persisted.peek() {
+            None => return Ok(None),
+            Some(Ok((key, _))) => key.value(),
+            Some(Err(_)) => {
+                return Err(db_err(
+                    persisted.next().and_then(Result::err).expect("peeked"),
+                ));
+            }
+        };
+        if key > id {
+            return Ok(None);
+        }
+        let (_, t) = persisted.next().expect("peeked").map_err(db_err)?;
+        if key == id {
+            return Ok(Some(t.value()));
+        }
+    }
+}
+
 /// Rebuilds the head: series and postings, persisted times, metadata, raw windows, then the
 /// samples of the write-ahead records not yet in chunks.
 pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
@@ -59,38 +145,36 @@ pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
     head.next_id = get("next_series_id")?;
     head.wal_seq = get("next_wal_seq")?;
     head.max_t = i64::MIN;
-    let mut sources: rustc_hash::FxHashMap<String, Arc<str>> = Default::default();
-    for entry in txn
+    let series_count = txn
         .open_table(SERIES)
         .map_err(db_err)?
-        .iter()
-        .map_err(db_err)?
-    {
-        let (id, bytes) = entry.map_err(db_err)?;
-        let record = SeriesRecord::decode(bytes.value()).ok_or_else(|| StorageError::Corrupt {
-            table: "series",
-            detail: format!("series {}", id.value()),
-        })?;
-        let source = sources
-            .entry(record.source)
-            .or_insert_with_key(|s| Arc::from(s.as_str()))
-            .clone();
-        head.insert(id.value(), record.labels, source, record.first_t);
-        head.next_id = head.next_id.max(id.value() + 1);
-    }
-    for entry in txn
-        .open_table(PERSISTED)
-        .map_err(db_err)?
-        .iter()
-        .map_err(db_err)?
-    {
-        let (id, t) = entry.map_err(db_err)?;
-        if let Some(series) = head.series.get_mut(&id.value()) {
-            series.persisted_t = t.value();
-            series.last_t = t.value();
-            head.max_t = head.max_t.max(t.value());
+        .len()
+        .map_err(db_err)?;
+    let capacity = usize::try_from(series_count).unwrap_or(0);
+    head.series.reserve(capacity);
+    head.by_labels.reserve(capacity);
+    // One thread reads and decodes the registry while this one indexes what it has decoded.
+    std::thread::scope(|scope| -> Result<(), StorageError> {
+        let (batches, decoded) = std::sync::mpsc::sync_channel(4);
+        let reader = scope.spawn(move || read_series(db, &batches));
+        for batch in decoded {
+            for series in batch {
+                let id = series.id;
+                head.insert(id, series.labels, series.source, series.first_t);
+                head.next_id = head.next_id.max(id + 1);
+                if let Some(t) = series.persisted_t
+                    && let Some(loaded) = head.series.get_mut(&id)
+                {
+                    loaded.persisted_t = t;
+                    loaded.last_t = t;
+                    head.max_t = head.max_t.max(t);
+                }
+            }
         }
-    }
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
     for entry in txn
         .open_table(METADATA)
         .map_err(db_err)?

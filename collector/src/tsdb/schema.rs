@@ -28,7 +28,7 @@ pub const PERSISTED: TableDefinition<u64, i64> = TableDefinition::new("persisted
 /// Raw chunks: (window start, series id, first timestamp) -> XOR chunk.
 pub const CHUNKS: TableDefinition<(i64, u64, i64), &[u8]> = TableDefinition::new("chunks");
 
-/// Compacted groups: (day start, first member's series id) -> the pco-compressed samples of
+/// Compacted groups: (day start, first member's series id) -> the bit-packed samples of
 /// every chunk its members began that day (see `group.rs`).
 pub const BLOCKS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("blocks");
 
