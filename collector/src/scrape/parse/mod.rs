@@ -169,7 +169,7 @@ impl<'a> Parser<'a> {
     /// The next entry, `Ok(None)` at the end of the body, or the first error.
     #[allow(clippy::should_implement_trait)] // entries borrow the parser, so no Iterator
     pub fn next(&mut self) -> Result<Option<Entry<'_, 'a>>, ParseError> {
-        self.next_with(&mut |_| true)
+        self.next_entry(None)
     }
 
     /// Like [`Parser::next`], but asks `want_labels` with the series text of each sample line
@@ -179,6 +179,13 @@ impl<'a> Parser<'a> {
     pub fn next_with(
         &mut self,
         want_labels: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Entry<'_, 'a>>, ParseError> {
+        self.next_entry(Some(want_labels))
+    }
+
+    fn next_entry(
+        &mut self,
+        mut want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
     ) -> Result<Option<Entry<'_, 'a>>, ParseError> {
         loop {
             if self.pos >= self.input.len() {
@@ -202,7 +209,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error_at(1, ParseErrorKind::DataAfterEof));
             }
             let cursor = Cursor::new(line, self.format);
-            match self.entry(cursor, want_labels) {
+            match self.entry(cursor, want_labels.as_deref_mut()) {
                 Ok(Some(kind)) => return Ok(Some(self.finish(kind))),
                 Ok(None) => continue,
                 Err((column, kind)) => return Err(self.error_at(column, kind)),
@@ -222,7 +229,7 @@ impl<'a> Parser<'a> {
     fn entry(
         &mut self,
         mut cursor: Cursor<'a>,
-        want_labels: &mut dyn FnMut(&[u8]) -> bool,
+        want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
     ) -> Result<Option<Parsed<'a>>, (usize, ParseErrorKind)> {
         if self.format == Format::Text {
             cursor.skip_blanks();

@@ -14,14 +14,16 @@ pub(super) struct Head<'a> {
 }
 
 /// Parses a sample line, pushing its labels into `labels` (which the caller cleared). When
-/// `want_labels` returns false for the series text, the labels are not parsed: the series was
-/// parsed before from the same bytes, so they are known to be valid.
+/// `want_labels` is given and returns false for the series text, the labels are not parsed: the
+/// series was parsed before from the same bytes, so they are known to be valid.
 pub(super) fn parse<'a>(
     cursor: &mut Cursor<'a>,
     labels: &mut Vec<LabelPair<'a>>,
-    want_labels: &mut dyn FnMut(&[u8]) -> bool,
+    want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
 ) -> Result<Parsed<'a>, LineError> {
-    if let Some(len) = series_len(cursor.rest(), cursor.format) {
+    if let Some(want_labels) = want_labels
+        && let Some(len) = series_len(cursor.rest(), cursor.format)
+    {
         let series = &cursor.rest()[..len];
         if !want_labels(series) {
             cursor.advance(len);
