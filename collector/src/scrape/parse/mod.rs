@@ -73,6 +73,9 @@ impl MetricType {
     }
 }
 
+/// Says, given a sample's series text, whether its labels should be parsed.
+type WantLabels<'f> = dyn FnMut(&[u8]) -> bool + 'f;
+
 /// A label pair borrowed from the body where possible.
 pub type LabelPair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
@@ -185,7 +188,7 @@ impl<'a> Parser<'a> {
 
     fn next_entry(
         &mut self,
-        mut want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
+        mut want_labels: Option<&mut WantLabels<'_>>,
     ) -> Result<Option<Entry<'_, 'a>>, ParseError> {
         loop {
             if self.pos >= self.input.len() {
@@ -229,7 +232,7 @@ impl<'a> Parser<'a> {
     fn entry(
         &mut self,
         mut cursor: Cursor<'a>,
-        want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
+        want_labels: Option<&mut WantLabels<'_>>,
     ) -> Result<Option<Parsed<'a>>, (usize, ParseErrorKind)> {
         if self.format == Format::Text {
             cursor.skip_blanks();

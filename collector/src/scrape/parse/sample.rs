@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::cursor::{Cursor, LineError, ParseErrorKind, identifier_len, quoted_len};
-use super::{Format, LabelPair, Parsed};
+use super::{Format, LabelPair, Parsed, WantLabels};
 
 /// A sample line without its labels, which stay in the parser's reused buffer.
 pub(super) struct Head<'a> {
@@ -19,7 +19,7 @@ pub(super) struct Head<'a> {
 pub(super) fn parse<'a>(
     cursor: &mut Cursor<'a>,
     labels: &mut Vec<LabelPair<'a>>,
-    want_labels: Option<&mut (dyn FnMut(&[u8]) -> bool + '_)>,
+    want_labels: Option<&mut WantLabels<'_>>,
 ) -> Result<Parsed<'a>, LineError> {
     if let Some(want_labels) = want_labels
         && let Some(len) = series_len(cursor.rest(), cursor.format)
