@@ -60,7 +60,10 @@ pub(super) fn series<'a>(
         cursor.reset(before_braces);
     }
     let series = cursor.slice(start);
-    let name = name.ok_or((start + 1, ParseErrorKind::MetricNameNotSet))?;
+    // `{""}` names no metric either.
+    let name = name
+        .filter(|name| !name.is_empty())
+        .ok_or((start + 1, ParseErrorKind::MetricNameNotSet))?;
     Ok((series, name))
 }
 

@@ -434,6 +434,17 @@ fn known_series_skip_their_labels_and_parse_back_from_their_text() {
 }
 
 #[test]
+fn an_empty_quoted_metric_name_is_no_metric_name() {
+    for format in [Format::Text, Format::OpenMetrics] {
+        let error = error_of("{\"\"} 1\n# EOF\n", format);
+        assert_eq!(
+            (error.line, error.kind),
+            (1, ParseErrorKind::MetricNameNotSet)
+        );
+    }
+}
+
+#[test]
 fn content_type_selects_the_format() {
     let om = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     assert_eq!(Format::from_content_type(Some(om)), Format::OpenMetrics);
