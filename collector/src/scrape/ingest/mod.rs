@@ -3,11 +3,14 @@
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use rustc_hash::FxHashMap;
 
 use crate::labels::{Labels, METRIC_NAME};
 use crate::tsdb::{AppendError, Appender, Metadata, STALE_NAN_BITS, SeriesRef};
 
-use super::parse::{Entry, Format, ParseError, Parser, Sample};
+use super::parse::{Entry, Format, LabelPair, ParseError, Parser, parse_series};
 use super::relabel::{LabelMap, Relabel, relabel};
 
 /// How a job turns scraped series into stored ones.
@@ -34,6 +37,9 @@ pub enum IngestError {
     /// More samples than `sample_limit`.
     #[error("sample limit exceeded: more than {0} samples")]
     SampleLimit(u64),
+    /// A cached series that metric relabelling kept now drops: the rules changed under it.
+    #[error("metric relabelling now drops a series it kept before (the rules changed)")]
+    Dropped,
     /// Storage refused the batch.
     #[error(transparent)]
     Append(#[from] AppendError),
@@ -50,22 +56,27 @@ pub struct IngestOutcome {
     pub series_added: u64,
 }
 
-#[derive(Debug)]
+/// What a series text stands for: a stored series, or one that metric relabelling drops.
+#[derive(Debug, Clone, Copy)]
 enum Cached {
-    Series { series: SeriesRef, labels: Labels },
+    Series(SeriesRef),
     Dropped,
 }
 
+/// A cache entry. The series' labels are not kept: they are parsed again from the key in the
+/// rare cases that need them (the store forgot the reference), which saves their memory.
 #[derive(Debug)]
 struct CacheEntry {
     cached: Cached,
-    seen: u64,
+    /// The scrape that last saw the series; atomic (relaxed, so plain loads and stores) only
+    /// so the parser's shared look-up can mark it.
+    seen: AtomicU64,
 }
 
 /// The series one target exposed in its last scrape, by series text; survives between scrapes.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: HashMap<Box<[u8]>, CacheEntry>,
+    entries: FxHashMap<Box<[u8]>, CacheEntry>,
     iteration: u64,
     metadata: HashMap<String, Metadata>,
 }
@@ -92,18 +103,13 @@ impl SeriesCache {
             return result;
         }
         let iteration = self.iteration;
-        let mut vanished = Vec::new();
-        self.entries.retain(|_, entry| {
-            if entry.seen == iteration {
-                return true;
+        let vanished = self
+            .entries
+            .extract_if(|_, entry| entry.seen.load(Relaxed) != iteration);
+        for (key, entry) in vanished {
+            if let Cached::Series(series) = entry.cached {
+                append_stale_by_key(app, rules, series, &key, t)?;
             }
-            if let Cached::Series { series, labels } = &entry.cached {
-                vanished.push((*series, labels.clone()));
-            }
-            false
-        });
-        for (series, labels) in vanished {
-            append_stale(app, series, &labels, t)?;
         }
         result
     }
@@ -120,22 +126,35 @@ impl SeriesCache {
         let mut outcome = IngestOutcome::default();
         let mut parser = Parser::new(body, format);
         let mut metadata: HashMap<String, Metadata> = HashMap::new();
-        while let Some(entry) = parser.next()? {
-            let sample = match entry {
-                Entry::Sample(sample) => sample,
-                Entry::Help { metric, text } => {
+        let iteration = self.iteration;
+        loop {
+            // Known series skip label parsing: their text is looked up before the labels are.
+            let mut known: Option<(Cached, bool)> = None;
+            let entries = &self.entries;
+            let next = parser.next_with(&mut |series| {
+                known = entries.get(series).map(|entry| {
+                    let duplicate = entry.seen.load(Relaxed) == iteration;
+                    entry.seen.store(iteration, Relaxed);
+                    (entry.cached, duplicate)
+                });
+                known.is_none()
+            })?;
+            let sample = match next {
+                None => break,
+                Some(Entry::Sample(sample)) => sample,
+                Some(Entry::Help { metric, text }) => {
                     metadata_for(&mut metadata, &metric).help = text.into_owned();
                     continue;
                 }
-                Entry::Type { metric, kind } => {
+                Some(Entry::Type { metric, kind }) => {
                     metadata_for(&mut metadata, &metric).kind = kind.as_str().to_owned();
                     continue;
                 }
-                Entry::Unit { metric, unit } => {
+                Some(Entry::Unit { metric, unit }) => {
                     metadata_for(&mut metadata, &metric).unit = unit.into_owned();
                     continue;
                 }
-                Entry::Comment => continue,
+                Some(Entry::Comment) => continue,
             };
             outcome.scraped += 1;
             let ts = match sample.timestamp_ms {
@@ -143,46 +162,39 @@ impl SeriesCache {
                 _ => t,
             };
             let value = sample.value;
-            let iteration = self.iteration;
-            if let Some(entry) = self.entries.get_mut(sample.series) {
-                if entry.seen == iteration {
-                    continue; // a duplicate line in the same body: the first one counts
-                }
-                entry.seen = iteration;
-                if let Cached::Series { series, labels } = &entry.cached {
+            match known {
+                // A duplicate line in the same body: the first one counts.
+                Some((_, true)) | Some((Cached::Dropped, false)) => {}
+                Some((Cached::Series(series), false)) => {
                     outcome.kept += 1;
                     check_limit(rules, outcome.kept)?;
-                    match app.append_ref(*series, ts, value) {
+                    match app.append_ref(series, ts, value) {
                         Err(AppendError::UnknownRef) => {
-                            entry.cached = Cached::Series {
-                                series: app.append(labels, ts, value)?,
-                                labels: labels.clone(),
-                            };
+                            let labels = labels_of_key(sample.series, rules)?;
+                            let series = app.append(&labels, ts, value)?;
+                            if let Some(entry) = self.entries.get_mut(sample.series) {
+                                entry.cached = Cached::Series(series);
+                            }
                         }
                         other => other?,
                     }
                 }
-                continue;
-            }
-            let key: Box<[u8]> = sample.series.into();
-            let cached = match series_labels(&sample, rules) {
-                Some(labels) => {
-                    outcome.kept += 1;
-                    outcome.series_added += 1;
-                    check_limit(rules, outcome.kept)?;
-                    let series = app.append(&labels, ts, value)?;
-                    Cached::Series { series, labels }
+                None => {
+                    let cached = match series_labels(&sample.name, sample.labels, rules) {
+                        Some(labels) => {
+                            outcome.kept += 1;
+                            outcome.series_added += 1;
+                            check_limit(rules, outcome.kept)?;
+                            Cached::Series(app.append(&labels, ts, value)?)
+                        }
+                        None => Cached::Dropped,
+                    };
+                    let key: Box<[u8]> = sample.series.into();
+                    new_keys.push(key.clone());
+                    let seen = AtomicU64::new(iteration);
+                    self.entries.insert(key, CacheEntry { cached, seen });
                 }
-                None => Cached::Dropped,
-            };
-            new_keys.push(key.clone());
-            self.entries.insert(
-                key,
-                CacheEntry {
-                    cached,
-                    seen: iteration,
-                },
-            );
+            }
         }
         for (metric, meta) in &metadata {
             if self.metadata.get(metric) != Some(meta) {
@@ -195,14 +207,47 @@ impl SeriesCache {
 
     /// Appends a staleness marker at `t` for every series of the last successful scrape and
     /// forgets them: the target is down or gone.
-    pub fn stale_all(&mut self, app: &mut dyn Appender, t: i64) -> Result<(), AppendError> {
-        for (_, entry) in self.entries.drain() {
-            if let Cached::Series { series, labels } = entry.cached {
-                append_stale(app, series, &labels, t)?;
+    pub fn stale_all(
+        &mut self,
+        app: &mut dyn Appender,
+        rules: &IngestRules,
+        t: i64,
+    ) -> Result<(), IngestError> {
+        for (key, entry) in self.entries.drain() {
+            if let Cached::Series(series) = entry.cached {
+                append_stale_by_key(app, rules, series, &key, t)?;
             }
         }
         Ok(())
     }
+}
+
+/// Appends a staleness marker to the series cached under `key`, by reference, or by its labels
+/// (parsed again from the key) if the store no longer knows the reference.
+fn append_stale_by_key(
+    app: &mut dyn Appender,
+    rules: &IngestRules,
+    series: SeriesRef,
+    key: &[u8],
+    t: i64,
+) -> Result<(), IngestError> {
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    match app.append_ref(series, t, stale) {
+        Err(AppendError::UnknownRef) => {
+            let labels = labels_of_key(key, rules)?;
+            app.append(&labels, t, stale)?;
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The stored labels of a cached series, from its series text. The text parsed when it was
+/// cached, and metric relabelling kept it, so both hold again; the errors say otherwise.
+fn labels_of_key(key: &[u8], rules: &IngestRules) -> Result<Labels, IngestError> {
+    let mut pairs = Vec::new();
+    let name = parse_series(key, &mut pairs)?;
+    series_labels(&name, &pairs, rules).ok_or(IngestError::Dropped)
 }
 
 fn metadata_for<'m>(metadata: &'m mut HashMap<String, Metadata>, metric: &str) -> &'m mut Metadata {
@@ -236,13 +281,12 @@ pub fn append_stale(
 }
 
 /// The stored labels of a scraped series, or `None` if metric relabelling drops it.
-fn series_labels(sample: &Sample<'_, '_>, rules: &IngestRules) -> Option<Labels> {
-    let mut pairs: LabelMap = sample
-        .labels
+fn series_labels(name: &str, labels: &[LabelPair<'_>], rules: &IngestRules) -> Option<Labels> {
+    let mut pairs: LabelMap = labels
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
-    pairs.insert(METRIC_NAME.to_owned(), sample.name.to_string());
+    pairs.insert(METRIC_NAME.to_owned(), name.to_owned());
     for target in rules.target_labels.iter() {
         match pairs.get(&target.name) {
             Some(scraped) if !scraped.is_empty() => {

@@ -28,7 +28,7 @@ fn scrape(
         Err(error) => {
             app.rollback();
             let mut app = store.appender("t");
-            cache.stale_all(app.as_mut(), t).unwrap();
+            cache.stale_all(app.as_mut(), rules, t).unwrap();
             app.commit().unwrap();
             Err(error)
         }

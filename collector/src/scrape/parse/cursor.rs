@@ -84,17 +84,55 @@ pub(super) type LineError = (usize, ParseErrorKind);
 /// A position within one line.
 pub(super) struct Cursor<'a> {
     line: &'a [u8],
+    /// The line as text when it is valid UTF-8 (almost always), so that names and values are
+    /// sliced from it instead of being validated one by one.
+    text: Option<&'a str>,
     pos: usize,
     pub(super) format: Format,
 }
+
+/// Bytes allowed in label names after the first (`[a-zA-Z0-9_]`).
+const NAME_BYTE: u8 = 1;
+/// Bytes a metric name allows besides those: `:`.
+const COLON_BYTE: u8 = 2;
+
+/// The class of each byte, for scanning names without a chain of comparisons.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_alphanumeric() || byte == b'_' {
+            table[b] = NAME_BYTE;
+        } else if byte == b':' {
+            table[b] = COLON_BYTE;
+        }
+        b += 1;
+    }
+    table
+};
 
 impl<'a> Cursor<'a> {
     pub(super) fn new(line: &'a [u8], format: Format) -> Self {
         Cursor {
             line,
+            text: std::str::from_utf8(line).ok(),
             pos: 0,
             format,
         }
+    }
+
+    /// `line[from..to]` as text, if it is valid UTF-8.
+    fn text_of(&self, from: usize, to: usize) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(from..to),
+            None => std::str::from_utf8(&self.line[from..to]).ok(),
+        }
+    }
+
+    /// Moves forward by `len` bytes.
+    pub(super) fn advance(&mut self, len: usize) {
+        self.pos += len;
     }
 
     pub(super) fn peek(&self) -> Option<u8> {
@@ -197,20 +235,13 @@ impl<'a> Cursor<'a> {
 
     fn identifier(&mut self, colons: bool) -> Option<&'a str> {
         let start = self.pos;
-        match self.peek() {
-            Some(b) if b.is_ascii_alphabetic() || b == b'_' || (colons && b == b':') => {}
-            _ => return None,
+        let len = identifier_len(self.rest(), colons);
+        if len == 0 {
+            return None;
         }
-        self.pos += 1;
-        while let Some(b) = self.peek() {
-            if b.is_ascii_alphanumeric() || b == b'_' || (colons && b == b':') {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
+        self.pos += len;
         // Only ASCII bytes were accepted, so this cannot fail.
-        std::str::from_utf8(self.slice(start)).ok()
+        self.text_of(start, self.pos)
     }
 
     /// A double-quoted string starting at the current `"`, unescaping `\\`, `\"` and `\n`
@@ -218,33 +249,54 @@ impl<'a> Cursor<'a> {
     pub(super) fn quoted(&mut self) -> Result<Cow<'a, str>, LineError> {
         let open = self.pos;
         debug_assert_eq!(self.peek(), Some(b'"'));
-        self.pos += 1;
-        let start = self.pos;
-        let mut escaped = false;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &self.line[self.pos..]) {
-                None => return Err((open + 1, ParseErrorKind::UnterminatedString)),
-                Some(i) if self.line[self.pos + i] == b'"' => {
-                    self.pos += i + 1;
-                    break;
-                }
-                Some(i) => {
-                    escaped = true;
-                    self.pos += i + 2;
-                    if self.pos > self.line.len() {
-                        return Err((open + 1, ParseErrorKind::UnterminatedString));
-                    }
-                }
-            }
-        }
-        let raw = &self.line[start..self.pos - 1];
-        let text = std::str::from_utf8(raw).map_err(|_| (open + 1, ParseErrorKind::InvalidUtf8))?;
+        let (len, escaped) =
+            quoted_len(&self.line[open..]).ok_or((open + 1, ParseErrorKind::UnterminatedString))?;
+        self.pos = open + len;
+        let text = self
+            .text_of(open + 1, self.pos - 1)
+            .ok_or((open + 1, ParseErrorKind::InvalidUtf8))?;
         Ok(if escaped {
             Cow::Owned(unescape(text, true))
         } else {
             Cow::Borrowed(text)
         })
     }
+}
+
+/// The length of the name at the start of `bytes` (`[a-zA-Z_][a-zA-Z0-9_]*`, with `:` allowed
+/// anywhere when `colons`); 0 if none starts there.
+pub(super) fn identifier_len(bytes: &[u8], colons: bool) -> usize {
+    let allowed = if colons {
+        NAME_BYTE | COLON_BYTE
+    } else {
+        NAME_BYTE
+    };
+    match bytes.first() {
+        Some(b) if BYTE_CLASS[usize::from(*b)] & allowed != 0 && !b.is_ascii_digit() => {}
+        _ => return 0,
+    }
+    bytes
+        .iter()
+        .position(|b| BYTE_CLASS[usize::from(*b)] & allowed == 0)
+        .unwrap_or(bytes.len())
+}
+
+/// The length of the double-quoted string at the start of `bytes` (which starts with `"`),
+/// closing quote included, and whether it holds backslash escapes; `None` if it is not closed.
+pub(super) fn quoted_len(bytes: &[u8]) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return Some((i + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Replaces `\\` and `\n` (and `\"` when `quotes`) by what they stand for; any other backslash

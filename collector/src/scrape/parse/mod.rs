@@ -73,6 +73,9 @@ impl MetricType {
     }
 }
 
+/// Says, given a sample's series text, whether its labels should be parsed.
+type WantLabels<'f> = dyn FnMut(&[u8]) -> bool + 'f;
+
 /// A label pair borrowed from the body where possible.
 pub type LabelPair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
@@ -169,6 +172,24 @@ impl<'a> Parser<'a> {
     /// The next entry, `Ok(None)` at the end of the body, or the first error.
     #[allow(clippy::should_implement_trait)] // entries borrow the parser, so no Iterator
     pub fn next(&mut self) -> Result<Option<Entry<'_, 'a>>, ParseError> {
+        self.next_entry(None)
+    }
+
+    /// Like [`Parser::next`], but asks `want_labels` with the series text of each sample line
+    /// first: where it returns false, the sample's `name` and `labels` are left empty and the
+    /// label block is not parsed. Only skip series whose text a sample of an earlier call
+    /// returned, so that it is known to parse.
+    pub fn next_with(
+        &mut self,
+        want_labels: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Option<Entry<'_, 'a>>, ParseError> {
+        self.next_entry(Some(want_labels))
+    }
+
+    fn next_entry(
+        &mut self,
+        mut want_labels: Option<&mut WantLabels<'_>>,
+    ) -> Result<Option<Entry<'_, 'a>>, ParseError> {
         loop {
             if self.pos >= self.input.len() {
                 return match (self.format, self.saw_eof) {
@@ -191,7 +212,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error_at(1, ParseErrorKind::DataAfterEof));
             }
             let cursor = Cursor::new(line, self.format);
-            match self.entry(cursor) {
+            match self.entry(cursor, want_labels.as_deref_mut()) {
                 Ok(Some(kind)) => return Ok(Some(self.finish(kind))),
                 Ok(None) => continue,
                 Err((column, kind)) => return Err(self.error_at(column, kind)),
@@ -211,6 +232,7 @@ impl<'a> Parser<'a> {
     fn entry(
         &mut self,
         mut cursor: Cursor<'a>,
+        want_labels: Option<&mut WantLabels<'_>>,
     ) -> Result<Option<Parsed<'a>>, (usize, ParseErrorKind)> {
         if self.format == Format::Text {
             cursor.skip_blanks();
@@ -229,7 +251,7 @@ impl<'a> Parser<'a> {
             },
             Some(_) => {
                 self.labels.clear();
-                sample::parse(&mut cursor, &mut self.labels).map(Some)
+                sample::parse(&mut cursor, &mut self.labels, want_labels).map(Some)
             }
             None => Err((1, ParseErrorKind::ExpectedStart)),
         }
@@ -250,6 +272,26 @@ impl<'a> Parser<'a> {
             Parsed::Comment => Entry::Comment,
         }
     }
+}
+
+/// Parses a series text that a [`Sample`] returned (`name{labels}`, in either format) back
+/// into its metric name, with its labels pushed into `labels`.
+pub fn parse_series<'a>(
+    series: &'a [u8],
+    labels: &mut Vec<LabelPair<'a>>,
+) -> Result<Cow<'a, str>, ParseError> {
+    // The text format's series syntax accepts OpenMetrics' too.
+    let mut cursor = Cursor::new(series, Format::Text);
+    let error = |(column, kind)| ParseError {
+        line: 1,
+        column,
+        kind,
+    };
+    let (_, name) = sample::series(&mut cursor, labels).map_err(error)?;
+    if !cursor.at_end() {
+        return Err(error(cursor.error(ParseErrorKind::TrailingText)));
+    }
+    Ok(name)
 }
 
 /// A parsed line before the sample's labels are attached from the parser's buffer.

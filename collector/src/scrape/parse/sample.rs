@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::cursor::{Cursor, LineError, ParseErrorKind};
-use super::{Format, LabelPair, Parsed};
+use super::cursor::{Cursor, LineError, ParseErrorKind, identifier_len, quoted_len};
+use super::{Format, LabelPair, Parsed, WantLabels};
 
 /// A sample line without its labels, which stay in the parser's reused buffer.
 pub(super) struct Head<'a> {
@@ -13,11 +13,33 @@ pub(super) struct Head<'a> {
     pub(super) timestamp_ms: Option<i64>,
 }
 
-/// Parses a sample line, pushing its labels into `labels` (which the caller cleared).
+/// Parses a sample line, pushing its labels into `labels` (which the caller cleared). When
+/// `want_labels` is given and returns false for the series text, the labels are not parsed: the
+/// series was parsed before from the same bytes, so they are known to be valid.
 pub(super) fn parse<'a>(
     cursor: &mut Cursor<'a>,
     labels: &mut Vec<LabelPair<'a>>,
+    want_labels: Option<&mut WantLabels<'_>>,
 ) -> Result<Parsed<'a>, LineError> {
+    if let Some(want_labels) = want_labels
+        && let Some(len) = series_len(cursor.rest(), cursor.format)
+    {
+        let series = &cursor.rest()[..len];
+        if !want_labels(series) {
+            cursor.advance(len);
+            return value_and_timestamp(cursor, series, Cow::Borrowed(""));
+        }
+    }
+    let (series, name) = series(cursor, labels)?;
+    value_and_timestamp(cursor, series, name)
+}
+
+/// Parses the series (`name{labels}`) at the cursor: its text and metric name, with the labels
+/// pushed into `labels`.
+pub(super) fn series<'a>(
+    cursor: &mut Cursor<'a>,
+    labels: &mut Vec<LabelPair<'a>>,
+) -> Result<(&'a [u8], Cow<'a, str>), LineError> {
     let start = cursor.pos();
     let mut name: Option<Cow<'a, str>> = match cursor.peek() {
         Some(b'{') => None,
@@ -38,7 +60,44 @@ pub(super) fn parse<'a>(
         cursor.reset(before_braces);
     }
     let series = cursor.slice(start);
-    let name = name.ok_or((start + 1, ParseErrorKind::MetricNameNotSet))?;
+    // `{""}` names no metric either.
+    let name = name
+        .filter(|name| !name.is_empty())
+        .ok_or((start + 1, ParseErrorKind::MetricNameNotSet))?;
+    Ok((series, name))
+}
+
+/// The length of the series text at the start of `line` as [`series`] would read it when it
+/// succeeds: the metric name, then (after blanks, in text) a label block up to the first `}`
+/// outside quotes. `None` where that cannot succeed.
+fn series_len(line: &[u8], format: Format) -> Option<usize> {
+    let name = identifier_len(line, true);
+    let mut pos = name;
+    if format == Format::Text {
+        pos += line[pos..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+    }
+    if line.get(pos) != Some(&b'{') {
+        return (name > 0).then_some(name);
+    }
+    pos += 1;
+    loop {
+        match line.get(pos)? {
+            b'}' => return Some(pos + 1),
+            b'"' => pos += quoted_len(&line[pos..])?.0,
+            _ => pos += 1,
+        }
+    }
+}
+
+/// The rest of a sample line after its series: separator, value, timestamp.
+fn value_and_timestamp<'a>(
+    cursor: &mut Cursor<'a>,
+    series: &'a [u8],
+    name: Cow<'a, str>,
+) -> Result<Parsed<'a>, LineError> {
     if !cursor.eat_separator() {
         return Err(cursor.error(ParseErrorKind::ExpectedValue));
     }
@@ -115,15 +174,45 @@ fn parse_value(cursor: &mut Cursor<'_>) -> Result<f64, LineError> {
 /// A float as Prometheus accepts it: decimal or exponent notation, `NaN`, `+Inf`, `-Inf`
 /// (any case); no hex floats or digit separators.
 pub(super) fn parse_float(token: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(token).ok()?;
-    if let Ok(small) = text.parse::<i32>()
-        && !text.starts_with('+')
-    {
-        return Some(f64::from(small));
+    if let Some(value) = plain_decimal(token) {
+        return Some(value);
     }
-    let value: f64 = text.parse().ok()?;
     // Rust also reads `infinity` and `nan` in any case, which Go's ParseFloat accepts too.
-    Some(value)
+    std::str::from_utf8(token).ok()?.parse().ok()
+}
+
+/// The fast path for the common `-?digits(.digits)?` with at most 15 digits: the digits as an
+/// integer are exact in an f64, and so is the power of ten, so one division rounds correctly
+/// and the result is bit for bit what `str::parse` gives. `None` for anything else.
+fn plain_decimal(token: &[u8]) -> Option<f64> {
+    const POWERS_OF_TEN: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match token.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, token),
+    };
+    let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+        None => (digits, None),
+    };
+    let fraction = fraction.unwrap_or_default();
+    if whole.is_empty()
+        || (fraction.is_empty() && whole.len() < digits.len())
+        || whole.len() + fraction.len() > 15
+    {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    for &b in whole.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+    }
+    // Below 10^15 < 2^53: exact.
+    let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction.len()];
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// The optional timestamp and, in OpenMetrics, the optional exemplar.

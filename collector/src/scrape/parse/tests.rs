@@ -405,6 +405,46 @@ fn series_text_is_the_raw_series_for_caching() {
 }
 
 #[test]
+fn known_series_skip_their_labels_and_parse_back_from_their_text() {
+    let body = b"up{job=\"a\",instance=\"h\"} 1 5\nup{job=\"a\",instance=\"h\"} 2\n";
+    let mut parser = Parser::new(body, Format::Text);
+    let Some(Entry::Sample(first)) = parser.next_with(&mut |_| true).unwrap() else {
+        panic!("expected a sample");
+    };
+    let (series, name) = (first.series, first.name.to_string());
+    let labels: Vec<(String, String)> = first
+        .labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let Some(Entry::Sample(second)) = parser.next_with(&mut |s| s != series).unwrap() else {
+        panic!("expected a sample");
+    };
+    assert_eq!((second.series, second.value), (series, 2.0));
+    assert!(second.name.is_empty() && second.labels.is_empty());
+
+    let mut reparsed = Vec::new();
+    assert_eq!(parse_series(series, &mut reparsed).unwrap(), name);
+    let reparsed: Vec<(String, String)> = reparsed
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(reparsed, labels);
+    assert!(parse_series(b"up{job=\"a\"} 1", &mut Vec::new()).is_err());
+}
+
+#[test]
+fn an_empty_quoted_metric_name_is_no_metric_name() {
+    for format in [Format::Text, Format::OpenMetrics] {
+        let error = error_of("{\"\"} 1\n# EOF\n", format);
+        assert_eq!(
+            (error.line, error.kind),
+            (1, ParseErrorKind::MetricNameNotSet)
+        );
+    }
+}
+
+#[test]
 fn content_type_selects_the_format() {
     let om = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     assert_eq!(Format::from_content_type(Some(om)), Format::OpenMetrics);
@@ -436,6 +476,59 @@ mod properties {
             }
         }
 
+        /// Plain decimals take a fast path; it gives exactly what `str::parse` gives.
+        #[test]
+        fn decimal_values_are_bit_exact(token in "-?[0-9]{1,17}(\\.[0-9]{0,17})?") {
+            let expected: f64 = token.parse().unwrap();
+            let parsed = sample::parse_float(token.as_bytes()).unwrap();
+            prop_assert_eq!(parsed.to_bits(), expected.to_bits());
+        }
+
+        /// Skipping the labels of series met before changes nothing else: the same samples,
+        /// values, timestamps and first error as a full parse.
+        #[test]
+        fn skipping_known_series_changes_nothing_else(
+            lines in proptest::collection::vec(
+                "([a-b:]{1,2}[ \t]?(\\{([a-b]{1,2}=\"[a-b\\\\\"}]{0,3}\",? ?){0,2}\\})?|\\{\"[a-b]\"\\}) ?[0-9.]{1,2}( [0-9]{0,2})?",
+                1..8,
+            ),
+        ) {
+            let body = format!("{}\n", lines.join("\n")).repeat(2);
+            for format in [Format::Text, Format::OpenMetrics] {
+                let full = series_values(body.as_bytes(), format, false);
+                let skipping = series_values(body.as_bytes(), format, true);
+                prop_assert_eq!(full, skipping);
+            }
+        }
+    }
+
+    /// The series, values and timestamps of `body`, then the error if any; with `skip`, the
+    /// labels of series already returned are not parsed.
+    fn series_values(body: &[u8], format: Format, skip: bool) -> Vec<String> {
+        let mut parser = Parser::new(body, format);
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        loop {
+            let next = parser.next_with(&mut |series| !skip || !seen.contains(series));
+            match next {
+                Ok(Some(Entry::Sample(sample))) => {
+                    out.push(format!(
+                        "{:?} {} {:?}",
+                        sample.series, sample.value, sample.timestamp_ms
+                    ));
+                    seen.insert(sample.series.to_vec());
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return out,
+                Err(error) => {
+                    out.push(error.to_string());
+                    return out;
+                }
+            }
+        }
+    }
+
+    proptest! {
         /// Any label value, written with the format's escapes, reads back unchanged, with
         /// the value and timestamp.
         #[test]
