@@ -3,7 +3,6 @@
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rustc_hash::FxHashMap;
 
@@ -68,9 +67,8 @@ enum Cached {
 #[derive(Debug)]
 struct CacheEntry {
     cached: Cached,
-    /// The scrape that last saw the series; atomic (relaxed, so plain loads and stores) only
-    /// so the parser's shared look-up can mark it.
-    seen: AtomicU64,
+    /// The scrape that last saw the series.
+    seen: u64,
 }
 
 /// The series one target exposed in its last scrape, by series text; survives between scrapes.
@@ -103,9 +101,7 @@ impl SeriesCache {
             return result;
         }
         let iteration = self.iteration;
-        let vanished = self
-            .entries
-            .extract_if(|_, entry| entry.seen.load(Relaxed) != iteration);
+        let vanished = self.entries.extract_if(|_, entry| entry.seen != iteration);
         for (key, entry) in vanished {
             if let Cached::Series(series) = entry.cached {
                 append_stale_by_key(app, rules, series, &key, t)?;
@@ -130,11 +126,11 @@ impl SeriesCache {
         loop {
             // Known series skip label parsing: their text is looked up before the labels are.
             let mut known: Option<(Cached, bool)> = None;
-            let entries = &self.entries;
+            let entries = &mut self.entries;
             let next = parser.next_with(&mut |series| {
-                known = entries.get(series).map(|entry| {
-                    let duplicate = entry.seen.load(Relaxed) == iteration;
-                    entry.seen.store(iteration, Relaxed);
+                known = entries.get_mut(series).map(|entry| {
+                    let duplicate = entry.seen == iteration;
+                    entry.seen = iteration;
                     (entry.cached, duplicate)
                 });
                 known.is_none()
@@ -191,7 +187,7 @@ impl SeriesCache {
                     };
                     let key: Box<[u8]> = sample.series.into();
                     new_keys.push(key.clone());
-                    let seen = AtomicU64::new(iteration);
+                    let seen = iteration;
                     self.entries.insert(key, CacheEntry { cached, seen });
                 }
             }
