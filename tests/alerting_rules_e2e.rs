@@ -44,19 +44,6 @@ fn names(rules: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Whether `program` runs; CI must have it.
-fn peer_present(program: &str) -> bool {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    assert!(
-        found || !osprey::in_ci(),
-        "{program} is missing (tests/install-deps.sh installs it)"
-    );
-    if !found {
-        eprintln!("skipping: {program} is not installed");
-    }
-    found
-}
-
 #[test]
 fn the_public_rule_collection_evaluates_against_a_real_agent_without_an_error() {
     let Some(shared) = osprey::shared_dir() else {
@@ -197,7 +184,9 @@ fn check_config(dir: &Path, rules: Option<&Path>, alertmanager: Option<&Path>) -
 
 #[test]
 fn check_config_agrees_with_promtool_and_amtool() {
-    if !peer_present("promtool") || !peer_present("amtool") {
+    if !osprey::peer_present("promtool", &["--version"])
+        || !osprey::peer_present("amtool", &["--version"])
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

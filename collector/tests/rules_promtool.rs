@@ -8,7 +8,8 @@ use osprey_collector::rules::load_rule_file;
 
 mod support;
 
-use support::{in_ci, peer_present};
+use osprey::in_ci;
+use support::peer_present;
 
 /// Whether promtool is here; CI must have it.
 fn promtool() -> bool {

@@ -20,6 +20,23 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Whether `program` runs with `probe` as its arguments (`--version`, say) and succeeds; a
+/// peer missing is a failure in CI and a skip (with a message) elsewhere.
+pub fn peer_present(program: &str, probe: &[&str]) -> bool {
+    let found = std::process::Command::new(program)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found || !in_ci(),
+        "{program} is missing (tests/install-deps.sh installs it)"
+    );
+    if !found {
+        eprintln!("skipping: {program} is not available");
+    }
+    found
+}
+
 /// The path of a workspace binary built by `cargo build --workspace` in the profile named by
 /// `OSPREY_PROFILE` (`debug` when unset; `tests/run.sh` uses `ci`), or a panic saying how to
 /// build it.

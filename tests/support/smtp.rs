@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::in_ci;
+use crate::peer_present;
 use crate::process::{Running, wait_for_port};
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -33,18 +33,7 @@ print(json.dumps(out))
 
 /// Whether python3-aiosmtpd is installed; in CI its absence is a failure.
 pub fn available() -> bool {
-    let found = Command::new(PYTHON)
-        .args(["-c", "import aiosmtpd"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found || !in_ci(),
-        "python3-aiosmtpd is missing (tests/install-deps.sh installs it)"
-    );
-    if !found {
-        eprintln!("skipping: python3-aiosmtpd is not installed");
-    }
-    found
+    peer_present(PYTHON, &["-c", "import aiosmtpd"])
 }
 
 /// aiosmtpd listening on a loopback port, stopped on drop; its Maildir outlives it, so a

@@ -5,27 +5,10 @@
 pub mod receivers;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-pub use osprey::in_ci;
 pub use osprey::net::free_port;
-
-/// Whether `program` runs (`--version` or `--help`); in CI its absence is a failure.
-pub fn peer_present(program: &str, probe: &[&str]) -> bool {
-    let found = Command::new(program)
-        .args(probe)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found || !in_ci(),
-        "{program} is missing in CI (tests/install-deps.sh installs it)"
-    );
-    if !found {
-        eprintln!("skipping: {program} is not available");
-    }
-    found
-}
+pub use osprey::peer_present;
 
 /// Polls `check` every 50 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
