@@ -14,6 +14,11 @@ use osprey_collector::config::Config;
 use osprey_collector::server::{RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
 
+/// The allocator: with glibc's the resident size stayed ~45 MB above the live heap at 200k
+/// series (freed scrape buffers and database pages were kept in per-thread arenas).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Osprey's central server: scrapes agents, stores series, answers PromQL, sends alerts.
 ///
 /// With no --config it monitors the machine it runs on through an in-process agent.

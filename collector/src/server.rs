@@ -165,8 +165,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Opens the store in `data_dir` with the configuration's retention; the store's own defaults
-/// (15 days, no size limit) apply where the configuration says nothing.
+/// Opens the store in `data_dir` with the configuration's retention and cache size; the store's
+/// own defaults (15 days, no size limit, 16 MiB) apply where the configuration says nothing.
 fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     let mut options = StorageOptions::default();
     if let Some(time) = config.storage.retention_time {
@@ -174,6 +174,9 @@ fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     }
     if let Some(size) = config.storage.retention_size {
         options.retention_size = Some(size.0);
+    }
+    if let Some(size) = config.storage.cache_size {
+        options.cache_bytes = usize::try_from(size.0).unwrap_or(usize::MAX);
     }
     let storage = Storage::open(data_dir, options)?;
     tracing::info!(data_dir = %data_dir.display(), "storage open");

@@ -80,7 +80,7 @@ fn ten_seconds() -> PromDuration {
     PromDuration(std::time::Duration::from_secs(10))
 }
 
-/// The `storage` section.
+/// The `storage` section: retention and the page cache.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
@@ -88,6 +88,9 @@ pub struct StorageConfig {
     pub retention_time: Option<PromDuration>,
     /// Keep the database under this size (Prometheus's `--storage.tsdb.retention.size`).
     pub retention_size: Option<ByteSize>,
+    /// Memory for the database's page cache, read when the collector starts; the operating
+    /// system's file cache serves what does not fit.
+    pub cache_size: Option<ByteSize>,
 }
 
 /// One problem in a configuration file, with where it is.

@@ -16,6 +16,7 @@ rule_files:
 storage:
   retention_time: 30d
   retention_size: 10GB
+  cache_size: 64MB
 alertmanager_config_file: /etc/alertmanager/alertmanager.yml
 scrape_configs:
   - job_name: node
@@ -63,6 +64,7 @@ fn a_full_prometheus_shaped_file_loads() {
     assert_eq!(config.global.external_labels["site"], "lab");
     assert_eq!(config.rule_files, ["rules/*.yml"]);
     assert_eq!(config.storage.retention_size, Some(ByteSize(10 << 30)));
+    assert_eq!(config.storage.cache_size, Some(ByteSize(64 << 20)));
     let job = &config.scrape_configs[0];
     assert_eq!(job.job_name.value, "node");
     assert_eq!(config.interval_of(job).0.as_secs(), 10);
