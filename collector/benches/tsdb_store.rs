@@ -4,6 +4,8 @@
 //!   after `sync`, i.e. after the write-ahead tick that holds the last sample has committed);
 //! - `select`: 1,000,000 series, the time to select the 1,000 matching two matchers, and the
 //!   time to reopen the store holding them;
+//! - `rss DIR`: opens the store in DIR and prints the resident memory per series (`select`
+//!   runs it on its store in a fresh process);
 //! - `size FILE`: loads a Prometheus-text file with timestamps (as written by
 //!   `tests/bench/node_dataset.py`), compacts, and prints bytes per sample on disk.
 //!
@@ -145,6 +147,41 @@ fn select() {
         median(runs),
         median(cpu)
     );
+    // A fresh process, so that nothing the runs above allocated is counted.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("rss")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the rss run failed: {status}");
+}
+
+/// Resident set size of this process in bytes, from /proc/self/status.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Opens the store in `dir` and prints how much the resident set grew per series held.
+fn rss(dir: &str) {
+    let before = rss_bytes();
+    let storage = Storage::open(dir, options()).unwrap();
+    let grown = rss_bytes().saturating_sub(before);
+    let series = storage
+        .stats()
+        .series_active
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "reopen: resident set grew by {} MB opening {series} series, {:.0} bytes per series \
+         (head, postings, allocator slack and redb's page cache)",
+        grown >> 20,
+        grown as f64 / series as f64
+    );
+    storage.close().unwrap();
 }
 
 /// Parses `name{a="b",...} value timestamp_ms` lines (the generator's output, no escapes).
@@ -229,7 +266,8 @@ fn main() {
             "ingest" => ingest(),
             "select" => select(),
             "size" => size(args.next().expect("size needs a dataset file")),
-            other => eprintln!("unknown benchmark {other:?} (ingest, select, size FILE)"),
+            "rss" => rss(args.next().expect("rss needs a store directory")),
+            other => eprintln!("unknown benchmark {other:?} (ingest, select, size FILE, rss DIR)"),
         }
     }
 }
