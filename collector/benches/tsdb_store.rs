@@ -3,9 +3,10 @@
 //! - `ingest`: samples/s appended by one thread through the appender, durable (the clock stops
 //!   after `sync`, i.e. after the write-ahead tick that holds the last sample has committed);
 //! - `select`: 1,000,000 series, the time to select the 1,000 matching two matchers, and the
-//!   time to reopen the store holding them;
-//! - `rss DIR`: opens the store in DIR and prints the resident memory per series (`select`
-//!   runs it on its store in a fresh process);
+//!   time to reopen the store holding them, in the same process and in fresh ones (as a
+//!   restart does), with the resident memory per series the fresh processes gained;
+//! - `restart DIR`: opens the store in DIR once and prints wall seconds, CPU seconds and the
+//!   resident bytes gained (what `select` runs in each fresh process);
 //! - `size FILE`: loads a Prometheus-text file with timestamps (as written by
 //!   `tests/bench/node_dataset.py`), compacts, and prints bytes per sample on disk.
 //!
@@ -147,13 +148,33 @@ fn select() {
         median(runs),
         median(cpu)
     );
-    // A fresh process, so that nothing the runs above allocated is counted.
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("rss")
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the rss run failed: {status}");
+    // As a restart does it: in a fresh process, where the allocator holds nothing freed by
+    // an earlier store (in this one, the first large allocations of each reopen above also
+    // consolidate the free lists the previous store's million series left behind).
+    let (mut runs, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("restart")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "the restart run failed: {out:?}");
+        let figures: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        runs.push(figures[0]);
+        cpu.push(figures[1]);
+        rss.push(figures[2]);
+    }
+    println!(
+        "reopen in a fresh process: {total} series in {:.3} s wall, {:.2} s CPU; the resident \
+         set grew by {:.0} bytes per series (head, postings, allocator slack and redb's page \
+         cache; medians of 3)",
+        median(runs),
+        median(cpu),
+        median(rss) / total as f64,
+    );
 }
 
 /// Resident set size of this process in bytes, from /proc/self/status.
@@ -166,21 +187,16 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// Opens the store in `dir` and prints how much the resident set grew per series held.
-fn rss(dir: &str) {
+/// Opens the store in `dir` and prints the wall seconds, CPU seconds and resident bytes that
+/// took, for `select` to read.
+fn restart(dir: &str) {
     let before = rss_bytes();
+    let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let storage = Storage::open(dir, options()).unwrap();
-    let grown = rss_bytes().saturating_sub(before);
-    let series = storage
-        .stats()
-        .series_active
-        .load(std::sync::atomic::Ordering::Relaxed);
-    println!(
-        "reopen: resident set grew by {} MB opening {series} series, {:.0} bytes per series \
-         (head, postings, allocator slack and redb's page cache)",
-        grown >> 20,
-        grown as f64 / series as f64
-    );
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    println!("{wall} {cpu} {}", rss_bytes().saturating_sub(before));
     storage.close().unwrap();
 }
 
@@ -266,8 +282,10 @@ fn main() {
             "ingest" => ingest(),
             "select" => select(),
             "size" => size(args.next().expect("size needs a dataset file")),
-            "rss" => rss(args.next().expect("rss needs a store directory")),
-            other => eprintln!("unknown benchmark {other:?} (ingest, select, size FILE, rss DIR)"),
+            "restart" => restart(args.next().expect("restart needs a store directory")),
+            other => {
+                eprintln!("unknown benchmark {other:?} (ingest, select, size FILE, restart DIR)")
+            }
         }
     }
 }
