@@ -1,49 +1,92 @@
 //! Label sets and label matchers, the vocabulary shared by scraping, storage and queries.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 /// The label holding a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// One label pair.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Label {
+/// One label pair, borrowed from a [`Labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Label<'a> {
     /// Label name.
-    pub name: String,
+    pub name: &'a str,
     /// Label value; never empty inside a [`Labels`] (an empty value means the label is absent).
-    pub value: String,
+    pub value: &'a str,
 }
 
 /// A series' identity: label pairs sorted by name, names unique, no empty values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+///
+/// Held as one string with every name and value back to back plus their end offsets: two
+/// allocations per label set instead of two per pair, which is most of a stored series' memory
+/// and of the time spent loading a million of them.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels {
+    /// `name0 value0 name1 value1 ...` without separators.
+    text: Box<str>,
+    /// Where each name and value ends in `text`, in the same order.
+    ends: Box<[u32]>,
+}
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped, and for a repeated
     /// name the last pair wins.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut labels: Vec<Label> = pairs
+        let mut pairs: Vec<(N, V)> = pairs
             .into_iter()
-            .map(|(n, v)| Label {
-                name: n.into(),
-                value: v.into(),
-            })
-            .filter(|l| !l.value.is_empty())
+            .filter(|(_, v)| !v.as_ref().is_empty())
             .collect();
-        labels.reverse();
-        labels.sort_by(|a, b| a.name.cmp(&b.name));
-        labels.dedup_by(|later, earlier| later.name == earlier.name);
-        Labels(labels)
+        if !pairs.is_sorted_by(|a, b| a.0.as_ref() < b.0.as_ref()) {
+            pairs.reverse();
+            pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+            pairs.dedup_by(|later, earlier| later.0.as_ref() == earlier.0.as_ref());
+        }
+        let text_len = pairs
+            .iter()
+            .map(|(n, v)| n.as_ref().len() + v.as_ref().len())
+            .sum();
+        let mut text = String::with_capacity(text_len);
+        let mut ends = Vec::with_capacity(pairs.len() * 2);
+        for part in pairs.iter().flat_map(|(n, v)| [n.as_ref(), v.as_ref()]) {
+            text.push_str(part);
+            ends.push(u32::try_from(text.len()).expect("a label set is far below 4 GiB"));
+        }
+        Labels {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// Pair `i` (below `len()`).
+    fn label(&self, i: usize) -> Label<'_> {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[2 * i - 1] as usize
+        };
+        let middle = self.ends[2 * i] as usize;
+        let end = self.ends[2 * i + 1] as usize;
+        Label {
+            name: &self.text[start..middle],
+            value: &self.text[middle..end],
+        }
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].value.as_str())
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            let label = self.label(middle);
+            match label.name.cmp(name) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return Some(label.value),
+            }
+        }
+        None
     }
 
     /// The metric name (`__name__`), if present.
@@ -52,18 +95,48 @@ impl Labels {
     }
 
     /// The pairs, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Label> {
-        self.0.iter()
+    pub fn iter(&self) -> impl Iterator<Item = Label<'_>> {
+        let mut start = 0;
+        self.ends.chunks_exact(2).map(move |ends| {
+            let (middle, end) = (ends[0] as usize, ends[1] as usize);
+            let label = Label {
+                name: &self.text[start..middle],
+                value: &self.text[middle..end],
+            };
+            start = end;
+            label
+        })
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.ends.len() / 2
     }
 
     /// Whether the set has no pairs.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ends.is_empty()
+    }
+}
+
+impl Ord for Labels {
+    /// Pair by pair (name, then value), a set that is a prefix of another first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels")
+            .field(&self.iter().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -75,7 +148,7 @@ impl fmt::Display for Labels {
         }
         f.write_str("{")?;
         let mut first = true;
-        for label in self.0.iter().filter(|l| l.name != METRIC_NAME) {
+        for label in self.iter().filter(|l| l.name != METRIC_NAME) {
             if !first {
                 f.write_str(", ")?;
             }
@@ -162,12 +235,39 @@ mod tests {
     #[test]
     fn labels_are_sorted_deduplicated_and_skip_empty_values() {
         let labels = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
-        let pairs: Vec<_> = labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let pairs: Vec<_> = labels.iter().map(|l| (l.name, l.value)).collect();
         assert_eq!(pairs, [("a", "3"), ("b", "2")]);
         assert_eq!(labels.get("c"), None);
+    }
+
+    #[test]
+    fn lookups_order_and_equality_go_by_pairs() {
+        let pairs = [
+            ("__name__", "up"),
+            ("instance", "h:1"),
+            ("job", "node"),
+            ("zone", "é"),
+        ];
+        let labels = Labels::from_pairs(pairs);
+        for (name, value) in pairs {
+            assert_eq!(labels.get(name), Some(value));
+        }
+        assert_eq!(labels.get("a"), None);
+        assert_eq!(labels.get("j"), None);
+        assert_eq!(labels.get("zzz"), None);
+        // The same characters split differently are a different set.
+        assert_ne!(
+            Labels::from_pairs([("ab", "c")]),
+            Labels::from_pairs([("a", "bc")])
+        );
+        let shorter = Labels::from_pairs([("a", "1")]);
+        let longer = Labels::from_pairs([("a", "1"), ("b", "0")]);
+        let later = Labels::from_pairs([("a", "2")]);
+        assert!(Labels::default() < shorter && shorter < longer && longer < later);
+        assert_eq!(
+            labels.to_string(),
+            r#"up{instance="h:1", job="node", zone="é"}"#
+        );
     }
 
     #[test]

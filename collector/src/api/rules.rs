@@ -269,7 +269,7 @@ fn alert_json(alert: &Alert) -> AlertJson {
         labels: alert
             .labels
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_owned(), l.value.to_owned()))
             .collect(),
         annotations: alert.annotations.clone(),
         state: alert.state.as_str().to_owned(),

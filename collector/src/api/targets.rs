@@ -31,11 +31,7 @@ async fn targets(State(manager): State<Arc<ScrapeManager>>) -> Json<Value> {
 
 fn active_target(view: &TargetView) -> Value {
     let target = &view.target;
-    let labels: BTreeMap<&str, &str> = target
-        .labels
-        .iter()
-        .map(|l| (l.name.as_str(), l.value.as_str()))
-        .collect();
+    let labels: BTreeMap<&str, &str> = target.labels.iter().map(|l| (l.name, l.value)).collect();
     json!({
         "discoveredLabels": target.discovered,
         "labels": labels,

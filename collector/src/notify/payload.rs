@@ -60,7 +60,7 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> u64 {
 pub fn label_map(labels: &Labels) -> BTreeMap<String, String> {
     labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_owned(), l.value.to_owned()))
         .collect()
 }
 

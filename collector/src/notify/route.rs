@@ -65,9 +65,9 @@ impl Route {
             .iter()
             .filter(|l| match &self.group_by {
                 GroupBy::All => true,
-                GroupBy::Labels(names) => names.contains(&l.name),
+                GroupBy::Labels(names) => names.iter().any(|n| n == l.name),
             })
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_owned(), l.value.to_owned()))
             .collect()
     }
 

@@ -103,12 +103,12 @@ impl Groups {
 fn group_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
     let kept = labels.iter().filter(|l| match modifier {
         None => false,
-        Some(LabelModifier::Include(by)) => by.labels.contains(&l.name),
+        Some(LabelModifier::Include(by)) => by.labels.iter().any(|n| n == l.name),
         Some(LabelModifier::Exclude(without)) => {
-            l.name != METRIC_NAME && !without.labels.contains(&l.name)
+            l.name != METRIC_NAME && !without.labels.iter().any(|n| n == l.name)
         }
     });
-    Labels::from_pairs(kept.map(|l| (l.name.clone(), l.value.clone())))
+    Labels::from_pairs(kept.map(|l| (l.name, l.value)))
 }
 
 /// Folds every group's values at each step into one number.
@@ -295,8 +295,8 @@ fn count_values(
             let value = super::functions::format_label_value(p.v);
             let pairs = base
                 .iter()
-                .map(|l| (l.name.clone(), l.value.clone()))
-                .chain([(label.to_owned(), value)]);
+                .map(|l| (l.name, l.value))
+                .chain([(label, value.as_str())]);
             let entry = counts
                 .entry(Labels::from_pairs(pairs))
                 .or_insert_with(|| vec![0.0; n]);

@@ -43,6 +43,6 @@ pub(crate) fn without_name(labels: &Labels) -> Labels {
         labels
             .iter()
             .filter(|l| l.name != METRIC_NAME)
-            .map(|l| (l.name.as_str(), l.value.as_str())),
+            .map(|l| (l.name, l.value)),
     )
 }

@@ -75,10 +75,7 @@ mod labels_as_pairs {
     use crate::labels::Labels;
 
     pub fn serialize<S: Serializer>(labels: &Labels, s: S) -> Result<S::Ok, S::Error> {
-        let pairs: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name, l.value)).collect();
         pairs.serialize(s)
     }
 

@@ -234,7 +234,7 @@ fn series_labels(alert: &Alert, name: &str, with_state: bool) -> Labels {
 pub(crate) fn label_map(labels: &Labels) -> BTreeMap<String, String> {
     labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_owned(), l.value.to_owned()))
         .collect()
 }
 

@@ -372,7 +372,7 @@ fn append_report_sample(
 fn with_name(labels: &Labels, name: &str) -> Labels {
     let pairs = labels
         .iter()
-        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .map(|l| (l.name, l.value))
         .chain([(METRIC_NAME, name)]);
     Labels::from_pairs(pairs)
 }

@@ -167,7 +167,7 @@ fn take_batch(shared: &Shared) -> (Batch, u64) {
         .filter_map(|id| {
             let s = head.series.get(id)?;
             let record = SeriesRecord {
-                source: s.source.to_string(),
+                source: &s.source,
                 first_t: s.first_t,
                 labels: (*s.labels).clone(),
             };

@@ -32,8 +32,9 @@ pub struct MemSeries {
     pub last_v: u64,
     /// The newest timestamp already in `chunks` or `blocks` on disk.
     pub persisted_t: i64,
-    /// The chunk being appended to.
-    pub open: Option<OpenChunk>,
+    /// The chunk being appended to (boxed: a loaded or idle series has none, and the map of
+    /// series holds every series' fields inline).
+    pub open: Option<Box<OpenChunk>>,
     /// Cut chunks waiting for the next durability tick, oldest first.
     pub sealed: Vec<SealedChunk>,
     /// Whether no chunk was opened since the series was created or loaded.
@@ -92,15 +93,17 @@ impl MemSeries {
             cut = self.seal();
         }
         let first_chunk = std::mem::replace(&mut self.fresh, false);
-        let open = self.open.get_or_insert_with(|| OpenChunk {
-            encoder: ChunkEncoder::new(),
-            first_t: t,
-            first_seq: seq,
-            limit: if first_chunk {
-                staggered_limit(id)
-            } else {
-                CHUNK_SAMPLES
-            },
+        let open = self.open.get_or_insert_with(|| {
+            Box::new(OpenChunk {
+                encoder: ChunkEncoder::new(),
+                first_t: t,
+                first_seq: seq,
+                limit: if first_chunk {
+                    staggered_limit(id)
+                } else {
+                    CHUNK_SAMPLES
+                },
+            })
         });
         open.encoder.push(t, v);
         self.last_t = t;
@@ -212,10 +215,24 @@ impl Head {
     pub fn insert(&mut self, id: u64, labels: Labels, source: Arc<str>, first_t: i64) {
         let labels = Arc::new(labels);
         self.postings.add(id, &labels);
-        self.by_labels.insert(labels.clone(), id);
         *self.per_source.entry(source.clone()).or_default() += 1;
+        self.insert_unindexed(id, labels, source, first_t);
+    }
+
+    /// [`Head::insert`] without adding to the postings and the per-source counts (loading
+    /// builds those on other threads); returns the new series.
+    pub fn insert_unindexed(
+        &mut self,
+        id: u64,
+        labels: Arc<Labels>,
+        source: Arc<str>,
+        first_t: i64,
+    ) -> &mut MemSeries {
+        self.by_labels.insert(labels.clone(), id);
         self.series
-            .insert(id, MemSeries::new(labels, source, first_t));
+            .entry(id)
+            .insert_entry(MemSeries::new(labels, source, first_t))
+            .into_mut()
     }
 
     /// Forgets a series entirely.

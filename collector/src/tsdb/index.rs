@@ -9,7 +9,53 @@ use crate::labels::Labels;
 /// scanned, never walked in order, and a label like `id` may have a million of them).
 #[derive(Debug, Default)]
 pub struct Postings {
-    by_name: FxHashMap<Box<str>, FxHashMap<Box<str>, Vec<u64>>>,
+    by_name: FxHashMap<Box<str>, FxHashMap<Box<str>, Ids>>,
+}
+
+/// The ascending ids carrying one label pair. Most values of a label like `id` belong to a
+/// single series, which is kept inline rather than in a list of its own.
+#[derive(Debug)]
+enum Ids {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Ids {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            Ids::One(id) => std::slice::from_ref(id),
+            Ids::Many(ids) => ids,
+        }
+    }
+
+    /// Adds `id`, cheapest when it is the largest so far.
+    fn insert(&mut self, id: u64) {
+        match self {
+            Ids::One(only) if *only == id => {}
+            Ids::One(only) => *self = Ids::Many(vec![(*only).min(id), (*only).max(id)]),
+            Ids::Many(list) => match list.last() {
+                Some(&last) if last > id => {
+                    if let Err(at) = list.binary_search(&id) {
+                        list.insert(at, id);
+                    }
+                }
+                _ => list.push(id),
+            },
+        }
+    }
+
+    /// Removes `id`; returns whether no id is left.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            Ids::One(only) => *only == id,
+            Ids::Many(list) => {
+                if let Ok(at) = list.binary_search(&id) {
+                    list.remove(at);
+                }
+                list.is_empty()
+            }
+        }
+    }
 }
 
 impl Postings {
@@ -19,20 +65,15 @@ impl Postings {
         for label in labels.iter() {
             // Look up before inserting: most names and values exist already, and building the
             // boxed keys for `entry` would allocate for every label of every series.
-            let values = match self.by_name.get_mut(label.name.as_str()) {
+            let values = match self.by_name.get_mut(label.name) {
                 Some(values) => values,
-                None => self.by_name.entry(label.name.as_str().into()).or_default(),
+                None => self.by_name.entry(label.name.into()).or_default(),
             };
-            let list = match values.get_mut(label.value.as_str()) {
-                Some(list) => list,
-                None => values.entry(label.value.as_str().into()).or_default(),
-            };
-            match list.last() {
-                Some(&last) if last > id => {
-                    let at = list.partition_point(|&x| x < id);
-                    list.insert(at, id);
+            match values.get_mut(label.value) {
+                Some(ids) => ids.insert(id),
+                None => {
+                    values.insert(label.value.into(), Ids::One(id));
                 }
-                _ => list.push(id),
             }
         }
     }
@@ -40,19 +81,16 @@ impl Postings {
     /// Forgets a series.
     pub fn remove(&mut self, id: u64, labels: &Labels) {
         for label in labels.iter() {
-            let Some(values) = self.by_name.get_mut(label.name.as_str()) else {
+            let Some(values) = self.by_name.get_mut(label.name) else {
                 continue;
             };
-            if let Some(list) = values.get_mut(label.value.as_str()) {
-                if let Ok(at) = list.binary_search(&id) {
-                    list.remove(at);
-                }
-                if list.is_empty() {
-                    values.remove(label.value.as_str());
-                }
+            if let Some(ids) = values.get_mut(label.value)
+                && ids.remove(id)
+            {
+                values.remove(label.value);
             }
             if values.is_empty() {
-                self.by_name.remove(label.name.as_str());
+                self.by_name.remove(label.name);
             }
         }
     }
@@ -62,7 +100,7 @@ impl Postings {
         self.by_name
             .get(name)
             .and_then(|values| values.get(value))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], Ids::as_slice)
     }
 
     /// Every value of label `name` with the ascending ids of the series carrying it.
@@ -82,7 +120,7 @@ impl Postings {
     pub fn names(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &[u64]>)> {
         self.by_name
             .iter()
-            .map(|(name, values)| (&**name, values.values().map(Vec::as_slice)))
+            .map(|(name, values)| (&**name, values.values().map(Ids::as_slice)))
     }
 }
 

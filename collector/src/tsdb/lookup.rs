@@ -55,7 +55,7 @@ pub fn label_names(head: &Head, matchers: &[Matcher], start: i64, end: i64) -> V
             let mut seen: FxHashSet<&str> = FxHashSet::default();
             for series in ids.iter().filter_map(|id| head.series.get(id)) {
                 if accepts(series, &unchecked, start, end) {
-                    seen.extend(series.labels.iter().map(|l| l.name.as_str()));
+                    seen.extend(series.labels.iter().map(|l| l.name));
                 }
             }
             seen.into_iter().map(str::to_owned).collect()

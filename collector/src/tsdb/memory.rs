@@ -142,7 +142,7 @@ impl Querier for MemoryStorage {
     ) -> Result<Vec<String>, QueryError> {
         let inner = self.lock();
         let mut names: Vec<String> = Self::matching(&inner, matchers, start, end)
-            .flat_map(|(labels, _)| labels.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+            .flat_map(|(labels, _)| labels.iter().map(|l| l.name.to_owned()).collect::<Vec<_>>())
             .collect();
         names.sort();
         names.dedup();

@@ -3,17 +3,22 @@
 //! replaying the write-ahead records not yet in chunks.
 
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use rustc_hash::FxHashMap;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::flush;
 use super::head::Head;
+use super::index::Postings;
 use super::options::{StorageError, db_err};
 use super::schema::{
     self, BLOCKS, CHUNKS, FORMAT_VERSION, META, METADATA, PERSISTED, SERIES, STATE, SeriesRecord,
     WAL, WINDOW_MS,
 };
 use super::wal;
+use crate::labels::Labels;
 
 /// Creates missing tables and checks the format version.
 pub fn init_tables(db: &Database) -> Result<(), StorageError> {
@@ -51,7 +56,7 @@ pub fn init_tables(db: &Database) -> Result<(), StorageError> {
 /// A series as read back from `series` and `persisted`.
 struct LoadedSeries {
     id: u64,
-    labels: crate::labels::Labels,
+    labels: Arc<Labels>,
     source: Arc<str>,
     first_t: i64,
     persisted_t: Option<i64>,
@@ -61,35 +66,39 @@ struct LoadedSeries {
 const LOAD_BATCH: usize = 4096;
 
 /// Reads `series` and `persisted` side by side (both keyed by ascending id) and sends the
-/// decoded series in batches; stops early when the receiver is gone.
+/// decoded series in batches; stops early when the receiver is gone. Returns how many series
+/// each source holds.
 fn read_series(
     db: &Database,
-    batches: &std::sync::mpsc::SyncSender<Vec<LoadedSeries>>,
-) -> Result<(), StorageError> {
+    batches: &SyncSender<Vec<LoadedSeries>>,
+) -> Result<FxHashMap<Arc<str>, u64>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let series = txn.open_table(SERIES).map_err(db_err)?;
     let persisted = txn.open_table(PERSISTED).map_err(db_err)?;
     let mut persisted = persisted.iter().map_err(db_err)?.peekable();
-    let mut sources: rustc_hash::FxHashMap<String, Arc<str>> = Default::default();
+    // Few distinct sources, each shared by many series: one allocation per source.
+    let mut sources: FxHashMap<Box<str>, (Arc<str>, u64)> = FxHashMap::default();
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for entry in series.iter().map_err(db_err)? {
         let (id, bytes) = entry.map_err(db_err)?;
         let id = id.value();
-        let record = SeriesRecord::decode(bytes.value()).ok_or_else(|| StorageError::Corrupt {
+        let bytes = bytes.value();
+        let record = SeriesRecord::decode(bytes).ok_or_else(|| StorageError::Corrupt {
             table: "series",
             detail: format!("series {id}"),
         })?;
-        let source = match sources.get(&record.source) {
-            Some(source) => source.clone(),
+        let (source, count) = match sources.get_mut(record.source) {
+            Some(known) => known,
             None => sources
-                .entry(record.source)
-                .or_insert_with_key(|s| Arc::from(s.as_str()))
-                .clone(),
+                .entry(record.source.into())
+                .or_insert_with(|| (Arc::from(record.source), 0)),
         };
+        *count += 1;
+        let source = source.clone();
         let persisted_t = persisted_time(&mut persisted, id)?;
         batch.push(LoadedSeries {
             id,
-            labels: record.labels,
+            labels: Arc::new(record.labels),
             source,
             first_t: record.first_t,
             persisted_t,
@@ -102,11 +111,56 @@ fn read_series(
                 ))
                 .is_err()
         {
-            return Ok(());
+            break;
         }
     }
     let _ = batches.send(batch);
-    Ok(())
+    Ok(sources.into_values().collect())
+}
+
+/// Builds the postings of the series it receives (in ascending id order).
+fn index_series(batches: Receiver<Vec<(u64, Arc<Labels>)>>) -> Postings {
+    let mut postings = Postings::default();
+    for (id, labels) in batches.into_iter().flatten() {
+        postings.add(id, &labels);
+    }
+    postings
+}
+
+/// Loads the series registry into `head` with three threads in a pipeline: one reads, decodes
+/// and counts series per source, this one fills the head's maps, one builds the postings.
+fn load_series(db: &Database, head: &mut Head) -> Result<(), StorageError> {
+    std::thread::scope(|scope| -> Result<(), StorageError> {
+        let (batches, decoded) = sync_channel(4);
+        let reader = scope.spawn(move || read_series(db, &batches));
+        let (to_index, indexing) = sync_channel(4);
+        let indexer = scope.spawn(move || index_series(indexing));
+        for batch in decoded {
+            let mut labels = Vec::with_capacity(batch.len());
+            for series in batch {
+                let id = series.id;
+                labels.push((id, series.labels.clone()));
+                let loaded =
+                    head.insert_unindexed(id, series.labels, series.source, series.first_t);
+                if let Some(t) = series.persisted_t {
+                    loaded.persisted_t = t;
+                    loaded.last_t = t;
+                    head.max_t = head.max_t.max(t);
+                }
+                head.next_id = head.next_id.max(id + 1);
+            }
+            // The indexer only stops early by panicking, which the join below re-raises.
+            let _ = to_index.send(labels);
+        }
+        drop(to_index);
+        head.postings = indexer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        head.per_source = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok(())
+    })
 }
 
 /// The `persisted` time of series `id`, advancing `persisted` (ascending ids) past it.
@@ -153,28 +207,7 @@ pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
     let capacity = usize::try_from(series_count).unwrap_or(0);
     head.series.reserve(capacity);
     head.by_labels.reserve(capacity);
-    // One thread reads and decodes the registry while this one indexes what it has decoded.
-    std::thread::scope(|scope| -> Result<(), StorageError> {
-        let (batches, decoded) = std::sync::mpsc::sync_channel(4);
-        let reader = scope.spawn(move || read_series(db, &batches));
-        for batch in decoded {
-            for series in batch {
-                let id = series.id;
-                head.insert(id, series.labels, series.source, series.first_t);
-                head.next_id = head.next_id.max(id + 1);
-                if let Some(t) = series.persisted_t
-                    && let Some(loaded) = head.series.get_mut(&id)
-                {
-                    loaded.persisted_t = t;
-                    loaded.last_t = t;
-                    head.max_t = head.max_t.max(t);
-                }
-            }
-        }
-        reader
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })?;
+    load_series(db, head)?;
     for entry in txn
         .open_table(METADATA)
         .map_err(db_err)?

@@ -60,35 +60,36 @@ pub fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY_MS).saturating_mul(DAY_MS)
 }
 
-/// A series as stored in [`SERIES`].
+/// A series as stored in [`SERIES`]; the source is borrowed (few distinct sources are shared
+/// by many series, so readers intern it rather than allocate it per series).
 #[derive(Debug, Clone, PartialEq)]
-pub struct SeriesRecord {
+pub struct SeriesRecord<'a> {
     /// The source that created it (counted for per-source limits).
-    pub source: String,
+    pub source: &'a str,
     /// The first timestamp ever appended (a lower bound once old data is deleted).
     pub first_t: i64,
     /// The series' identity.
     pub labels: Labels,
 }
 
-impl SeriesRecord {
+impl<'a> SeriesRecord<'a> {
     /// `source, first_t (zigzag), pair count, name, value, ...`, strings as varint length + UTF-8.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
-        put_str(&mut out, &self.source);
+        put_str(&mut out, self.source);
         put_varint(&mut out, zigzag(self.first_t));
         put_varint(&mut out, self.labels.len() as u64);
         for label in self.labels.iter() {
-            put_str(&mut out, &label.name);
-            put_str(&mut out, &label.value);
+            put_str(&mut out, label.name);
+            put_str(&mut out, label.value);
         }
         out
     }
 
     /// The inverse of [`SeriesRecord::encode`]; `None` for bytes it did not write.
-    pub fn decode(mut bytes: &[u8]) -> Option<Self> {
+    pub fn decode(mut bytes: &'a [u8]) -> Option<Self> {
         let input = &mut bytes;
-        let source = get_str(input)?.to_owned();
+        let source = get_str(input)?;
         let first_t = unzigzag(get_varint(input).ok()?);
         let count = get_varint(input).ok()?;
         let mut pairs = Vec::with_capacity(count.min(64) as usize);
@@ -151,7 +152,7 @@ mod tests {
     #[test]
     fn series_records_round_trip() {
         let record = SeriesRecord {
-            source: "node:9717".into(),
+            source: "node:9717",
             first_t: -5,
             labels: Labels::from_pairs([("__name__", "up"), ("job", "ñode")]),
         };

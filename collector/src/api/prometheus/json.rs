@@ -73,9 +73,9 @@ pub fn push_labels(out: &mut String, labels: &Labels) {
         if i > 0 {
             out.push(',');
         }
-        push_string(out, &l.name);
+        push_string(out, l.name);
         out.push(':');
-        push_string(out, &l.value);
+        push_string(out, l.value);
     }
     out.push('}');
 }

@@ -44,16 +44,16 @@ impl<'a> Matching<'a> {
         };
         match self.on {
             Some(on) => {
-                for l in labels.iter().filter(|l| on.contains(&l.name)) {
-                    push(&l.name, &l.value);
+                for l in labels.iter().filter(|l| on.iter().any(|n| n == l.name)) {
+                    push(l.name, l.value);
                 }
             }
             None => {
                 for l in labels
                     .iter()
-                    .filter(|l| l.name != METRIC_NAME && !self.ignoring.contains(&l.name))
+                    .filter(|l| l.name != METRIC_NAME && !self.ignoring.iter().any(|n| n == l.name))
                 {
-                    push(&l.name, &l.value);
+                    push(l.name, l.value);
                 }
             }
         }

@@ -132,11 +132,11 @@ fn result_labels(
     let mut pairs: Vec<(&str, &str)> = many
         .iter()
         .filter(|l| match (include, matching.on) {
-            (None, Some(on)) => on.contains(&l.name),
-            (None, None) => !matching.ignoring.contains(&l.name),
+            (None, Some(on)) => on.iter().any(|n| n == l.name),
+            (None, None) => !matching.ignoring.iter().any(|n| n == l.name),
             _ => true,
         })
-        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .map(|l| (l.name, l.value))
         .collect();
     for name in include.into_iter().flatten() {
         pairs.retain(|(n, _)| n != name);
@@ -158,10 +158,8 @@ fn braced(labels: &Labels) -> String {
 
 fn describe_sig(matching: &Matching<'_>, labels: &Labels) -> String {
     let pairs = labels.iter().filter(|l| match matching.on {
-        Some(on) => on.contains(&l.name),
-        None => l.name != METRIC_NAME && !matching.ignoring.contains(&l.name),
+        Some(on) => on.iter().any(|n| n == l.name),
+        None => l.name != METRIC_NAME && !matching.ignoring.iter().any(|n| n == l.name),
     });
-    braced(&Labels::from_pairs(
-        pairs.map(|l| (l.name.clone(), l.value.clone())),
-    ))
+    braced(&Labels::from_pairs(pairs.map(|l| (l.name, l.value))))
 }

@@ -25,7 +25,7 @@ pub(crate) fn quantile(
             s.labels
                 .iter()
                 .filter(|l| l.name != "le" && l.name != METRIC_NAME)
-                .map(|l| (l.name.as_str(), l.value.as_str())),
+                .map(|l| (l.name, l.value)),
         );
         let g = *groups.entry(key.clone()).or_insert_with(|| {
             group_labels.push(key);

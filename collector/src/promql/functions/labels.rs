@@ -143,7 +143,7 @@ fn relabel(mut s: StepSeries, name: &str, value: &str) -> StepSeries {
         .labels
         .iter()
         .filter(|l| l.name != name)
-        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .map(|l| (l.name, l.value))
         .chain([(name, value)]);
     s.labels = Labels::from_pairs(pairs);
     if name == METRIC_NAME {

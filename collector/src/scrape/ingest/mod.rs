@@ -284,7 +284,7 @@ fn series_labels(name: &str, labels: &[LabelPair<'_>], rules: &IngestRules) -> O
         .collect();
     pairs.insert(METRIC_NAME.to_owned(), name.to_owned());
     for target in rules.target_labels.iter() {
-        match pairs.get(&target.name) {
+        match pairs.get(target.name) {
             Some(scraped) if !scraped.is_empty() => {
                 if rules.honor_labels {
                     continue;
@@ -295,10 +295,10 @@ fn series_labels(name: &str, labels: &[LabelPair<'_>], rules: &IngestRules) -> O
                     renamed = format!("exported_{renamed}");
                 }
                 pairs.insert(renamed, scraped);
-                pairs.insert(target.name.clone(), target.value.clone());
+                pairs.insert(target.name.to_owned(), target.value.to_owned());
             }
             _ => {
-                pairs.insert(target.name.clone(), target.value.clone());
+                pairs.insert(target.name.to_owned(), target.value.to_owned());
             }
         }
     }
