@@ -2,7 +2,7 @@
 //! two header lines, then `name: ` and sixteen counters per interface.
 
 use crate::collect::CollectError;
-use crate::collect::kept_file::KeptFile;
+use crate::collect::kept_file::{KeptFile, decimal};
 
 /// How many counters each interface line holds: receive bytes, packets, errs, drop, fifo,
 /// frame, compressed, multicast, then transmit bytes, packets, errs, drop, fifo, colls,
@@ -24,9 +24,8 @@ pub(crate) fn read_interfaces(
         let mut counters = [0u64; COUNTERS];
         let mut count = 0;
         for (slot, field) in counters.iter_mut().zip(values.split_ascii_whitespace()) {
-            *slot = field
-                .parse()
-                .map_err(|_| file.parse_error(format!("bad number in {line:?}")))?;
+            *slot = decimal(field.as_bytes())
+                .ok_or_else(|| file.parse_error(format!("bad number in {line:?}")))?;
             count += 1;
         }
         if count < COUNTERS {

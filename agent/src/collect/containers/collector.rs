@@ -1,14 +1,13 @@
 //! The container collector: at each scrape, reads the cgroup and network counters of every
 //! container in the inventory, keeping each container's files open from one scrape to the next.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::block_devices::BlockDevices;
 use super::cgroup::{CgroupCounters, CgroupLimits, CgroupReader, Hierarchy};
-use super::families::{Row, write_families};
+use super::families::write_families;
 use super::inventory::{Entry, Inventory};
 use super::netns::{InterfaceCounters, NetDevReader};
 use super::{LabelAllowList, NamePatterns};
@@ -40,7 +39,8 @@ pub struct ContainerCollector {
 
 #[derive(Debug)]
 struct Tracking {
-    containers: HashMap<String, Tracked>,
+    /// The included containers of the last scrape, in the inventory's order (by name).
+    containers: Vec<Tracked>,
     devices: BlockDevices,
     buf: Vec<u8>,
 }
@@ -48,7 +48,9 @@ struct Tracking {
 /// One container's labels, open files and latest counters.
 #[derive(Debug)]
 pub(crate) struct Tracked {
-    generation: u64,
+    /// What Docker said about the container when this was made; a newer report (another
+    /// generation) makes a new `Tracked`, which reopens the files.
+    pub entry: Arc<Entry>,
     /// The allow-listed `container_label_*` pairs, `image` and `name`.
     common_labels: Vec<(String, String)>,
     /// Osprey's labels for the container: `container_id`, then the common labels.
@@ -88,7 +90,7 @@ impl ContainerCollector {
             inventory,
             settings,
             tracking: Mutex::new(Tracking {
-                containers: HashMap::new(),
+                containers: Vec::new(),
                 devices: BlockDevices::new(sys_root),
                 buf: Vec::new(),
             }),
@@ -117,43 +119,64 @@ impl Collector for ContainerCollector {
             devices,
             buf,
         } = &mut *guard;
-        let included: Vec<&Entry> = snapshot
-            .containers
-            .iter()
-            .map(|entry| &**entry)
-            .filter(|entry| self.included(&entry.info.name))
-            .collect();
-        // Containers left in `previous` are gone: dropping them closes their files.
-        let mut previous = std::mem::take(containers);
-        for entry in &included {
+        // Containers left in `previous` are gone or changed: dropping them closes their files.
+        let mut previous = Previous::new(std::mem::take(containers));
+        for entry in snapshot.containers.iter() {
+            if !self.included(&entry.info.name) {
+                continue;
+            }
             let mut tracked = previous
-                .remove(&entry.info.id)
-                .filter(|tracked| tracked.generation == entry.generation)
+                .take(entry.generation)
                 .unwrap_or_else(|| Tracked::new(entry, &self.settings.labels));
-            tracked.measure(entry, &self.settings, buf);
-            containers.insert(entry.info.id.clone(), tracked);
+            tracked.measure(&self.settings, buf);
+            containers.push(tracked);
         }
-        let rows: Vec<Row<'_>> = included
-            .iter()
-            .map(|entry| Row {
-                info: &entry.info,
-                tracked: &containers[&entry.info.id],
-            })
-            .collect();
-        write_families(out, &snapshot, &rows, devices, now);
+        drop(previous);
+        write_families(out, &snapshot, containers, devices, now);
         Ok(())
     }
 }
 
+/// The containers tracked at the last scrape, taken one by one as this scrape finds them again.
+struct Previous {
+    containers: Vec<Option<Tracked>>,
+    /// Where the next container is expected: both scrapes list containers in the same order, so
+    /// the search starts here and only a container added or removed since makes it look further.
+    next: usize,
+}
+
+impl Previous {
+    fn new(containers: Vec<Tracked>) -> Self {
+        Previous {
+            containers: containers.into_iter().map(Some).collect(),
+            next: 0,
+        }
+    }
+
+    /// Takes the container tracked for inventory generation `generation` (generations are
+    /// unique: the same one means the same container with nothing new reported about it).
+    fn take(&mut self, generation: u64) -> Option<Tracked> {
+        let found = |slot: &Option<Tracked>| {
+            slot.as_ref()
+                .is_some_and(|tracked| tracked.entry.generation == generation)
+        };
+        let index = (self.next..self.containers.len())
+            .chain(0..self.next)
+            .find(|&index| found(&self.containers[index]))?;
+        self.next = index + 1;
+        self.containers[index].take()
+    }
+}
+
 impl Tracked {
-    fn new(entry: &Entry, labels: &LabelAllowList) -> Tracked {
+    fn new(entry: &Arc<Entry>, labels: &LabelAllowList) -> Tracked {
         let info = &entry.info;
         let mut common_labels = labels.metric_labels(&info.labels);
         common_labels.push(("image".to_owned(), info.image.clone()));
         common_labels.push(("name".to_owned(), info.name.clone()));
         let osprey_labels = label_prefix(("container_id", &info.id), &common_labels);
         Tracked {
-            generation: entry.generation,
+            entry: entry.clone(),
             common_labels,
             osprey_labels,
             sources: None,
@@ -164,7 +187,8 @@ impl Tracked {
 
     /// Opens the container's files if needed and reads them; a failure leaves this scrape
     /// without counters for the container and retries the open on the next scrape.
-    fn measure(&mut self, entry: &Entry, settings: &Settings, buf: &mut Vec<u8>) {
+    fn measure(&mut self, settings: &Settings, buf: &mut Vec<u8>) {
+        let entry = Arc::clone(&self.entry);
         let Some(pid) = entry.info.pid else {
             self.sources = None;
             self.measured = None;
@@ -249,4 +273,28 @@ fn label_prefix(first: (&str, &str), common: &[(String, String)]) -> LabelPrefix
     let mut labels = vec![first];
     labels.extend(common.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     LabelPrefix::new(&labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::containers::inventory::tests::container;
+
+    #[test]
+    fn previous_containers_are_found_by_generation_after_others_come_and_go() {
+        let labels = LabelAllowList::default();
+        let last_scrape = (1..=4)
+            .map(|generation| {
+                let info = container(&generation.to_string(), "c");
+                Tracked::new(&Arc::new(Entry { info, generation }), &labels)
+            })
+            .collect();
+        let mut previous = Previous::new(last_scrape);
+        // Since then generation 2 was removed, 9 started and 4 was updated (now 5).
+        for (generation, kept) in [(1, true), (9, false), (3, true), (5, false)] {
+            let taken = previous.take(generation).map(|t| t.entry.generation);
+            assert_eq!(taken, kept.then_some(generation), "generation {generation}");
+        }
+        assert!(previous.take(1).is_none(), "a container is taken once");
+    }
 }
