@@ -188,7 +188,10 @@ fn push_labels(buf: &mut String, labels: &[(&str, &str)], after_others: bool) {
 
 /// Escapes backslash and newline (and, inside label values, the double quote).
 fn escape_into(buf: &mut String, text: &str, quote: bool) {
-    if !text.contains(['\\', '\n', '"']) {
+    if !text
+        .bytes()
+        .any(|byte| matches!(byte, b'\\' | b'\n' | b'"'))
+    {
         buf.push_str(text);
         return;
     }

@@ -168,13 +168,22 @@ fn read_from_start(fd: &OwnedFd, buf: &mut Vec<u8>) -> Result<(), rustix::io::Er
 /// `split_once`, whose per-line searches cost a microsecond per container on v1's seventy-line
 /// memory.stat.
 pub(crate) fn keyed_values(text: &str) -> impl Iterator<Item = (&str, u64)> {
-    text.as_bytes()
-        .split(|&byte| byte == b'\n')
-        .filter_map(|line| {
-            let space = line.iter().position(|&byte| byte == b' ')?;
-            let key = std::str::from_utf8(&line[..space]).ok()?;
-            Some((key, decimal(line[space + 1..].trim_ascii())?))
-        })
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let end = rest.bytes().position(|byte| byte == b'\n');
+            // Splitting at ASCII bytes keeps both sides valid UTF-8.
+            let line = &rest[..end.unwrap_or(rest.len())];
+            rest = end.map_or("", |end| &rest[end + 1..]);
+            let Some(space) = line.bytes().position(|byte| byte == b' ') else {
+                continue;
+            };
+            if let Some(value) = decimal(line.as_bytes()[space + 1..].trim_ascii()) {
+                return Some((&line[..space], value));
+            }
+        }
+        None
+    })
 }
 
 /// Parses unsigned decimal digits (what procfs, sysfs and cgroup files hold): `str::parse` with
