@@ -55,9 +55,15 @@ pub struct Exposition {
 impl Exposition {
     /// An empty exposition in `format`, with room for a typical scrape.
     pub fn new(format: Format) -> Self {
+        Exposition::with_capacity(format, 64 * 1024)
+    }
+
+    /// An empty exposition in `format` with room for `capacity` bytes: the size of the previous
+    /// scrape spares growing (and copying) the buffer several times on a large one.
+    pub fn with_capacity(format: Format, capacity: usize) -> Self {
         Exposition {
             format,
-            buf: String::with_capacity(64 * 1024),
+            buf: String::with_capacity(capacity),
         }
     }
 
@@ -182,7 +188,10 @@ fn push_labels(buf: &mut String, labels: &[(&str, &str)], after_others: bool) {
 
 /// Escapes backslash and newline (and, inside label values, the double quote).
 fn escape_into(buf: &mut String, text: &str, quote: bool) {
-    if !text.contains(['\\', '\n', '"']) {
+    if !text
+        .bytes()
+        .any(|byte| matches!(byte, b'\\' | b'\n' | b'"'))
+    {
         buf.push_str(text);
         return;
     }

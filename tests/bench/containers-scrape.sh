@@ -4,6 +4,9 @@
 # the agent's own collector duration), and the CPU cost per container. Side by side, the same
 # figures for `docker stats --no-stream`, Docker's own way to read the same counters.
 # Needs root, dockerd (started here if nothing answers) and Debian's busybox-static.
+# Every osprey-bench-* container is removed on exit, on Ctrl-C and on SIGTERM, and every docker
+# call is bounded by a timeout, so a stuck dockerd ends the bench with a message instead of
+# hanging it.
 # Usage: tests/bench/containers-scrape.sh [SCRAPES]    (default 400 scrapes per round, 5 rounds)
 # OSPREY_AGENT=/path/to/osprey-agent measures that binary instead of building this tree's.
 set -euo pipefail
@@ -13,12 +16,38 @@ image=osprey-test-busybox
 prefix=osprey-bench
 port=19799
 hz=$(getconf CLK_TCK)
+agent=
+
+# docker ARGS, killed after 60 s: a hung dockerd fails the bench with the command it hung on.
+docker() {
+  local status=0
+  timeout --kill-after=5 60 docker "$@" || status=$?
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "docker $* did not answer within 60 s; is dockerd hung?" >&2
+  fi
+  return "$status"
+}
+
+remove_bench_containers() {
+  docker ps -aq --filter "name=^$prefix-" | xargs -r timeout --kill-after=5 120 docker rm -f >/dev/null || true
+}
+
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$agent" ]; then kill "$agent" 2>/dev/null || true; fi
+  remove_bench_containers
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 docker version >/dev/null 2>&1 || {
   echo "starting dockerd (log in /tmp/osprey-bench-dockerd.log)"
   dockerd >/tmp/osprey-bench-dockerd.log 2>&1 &
   for _ in $(seq 120); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
 }
+# Containers left by an earlier run that was killed with SIGKILL would be counted as ours.
+remove_bench_containers
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   rootfs=$(mktemp -d)
   mkdir -p "$rootfs"/{bin,tmp,www,etc,proc,sys,dev}
@@ -35,11 +64,6 @@ if [ -z "$agent_binary" ]; then
 fi
 "$agent_binary" --listen "127.0.0.1:$port" 2>/tmp/osprey-bench-agent.log &
 agent=$!
-cleanup() {
-  kill "$agent" 2>/dev/null || true
-  docker ps -aq --filter "name=^$prefix-" | xargs -r docker rm -f >/dev/null
-}
-trap cleanup EXIT
 url="http://127.0.0.1:$port/metrics"
 for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 

@@ -1,9 +1,10 @@
 //! A real Docker engine for the end-to-end tests: `dockerd` is started when no daemon answers,
 //! and a busybox image is made locally with `docker import` (images cannot be pulled).
 
+use std::io::Read;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -108,8 +109,12 @@ fn import_busybox_image() -> Result<(), String> {
     let import = Command::new("docker")
         .args(["import", "--change", r#"CMD ["/bin/sh"]"#, "-", TEST_IMAGE])
         .stdin(tar.stdout.ok_or("tar has no stdout")?)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run docker import: {e}"))?;
+    let import = output_within(import, DOCKER_CALL_TIMEOUT)
+        .map_err(|problem| format!("docker import {problem}"))?;
     if !import.status.success() {
         return Err(format!(
             "docker import failed: {}",
@@ -119,13 +124,26 @@ fn import_busybox_image() -> Result<(), String> {
     Ok(())
 }
 
+/// How long one docker CLI call may take before it is killed: a hung dockerd fails the test
+/// that called it instead of blocking the test run forever.
+const DOCKER_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs `docker ARGS` and returns its trimmed standard output, or its standard error.
 fn run_docker(args: &[&str]) -> Result<String, String> {
-    let output = Command::new("docker")
+    let child = Command::new("docker")
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run docker: {e}"))?;
+    let output = output_within(child, DOCKER_CALL_TIMEOUT).map_err(|problem| {
+        format!(
+            "docker {} {problem} (is dockerd hung? its log: {DOCKERD_LOG} when the tests \
+             started it)",
+            args.join(" ")
+        )
+    })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     } else {
@@ -135,6 +153,41 @@ fn run_docker(args: &[&str]) -> Result<String, String> {
             String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
+}
+
+/// Waits for `child` and collects its output, killing it when it runs longer than `timeout`.
+/// Its standard output and error are drained by threads meanwhile, so a child writing more than
+/// a pipe holds does not stall.
+fn output_within(mut child: Child, timeout: Duration) -> Result<Output, String> {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {timeout:?} and was killed"));
+            }
+            Err(e) => return Err(format!("could not be waited for: {e}")),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 impl Docker {

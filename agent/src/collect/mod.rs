@@ -6,6 +6,7 @@ pub mod host;
 mod kept_file;
 mod net_dev;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::config::AgentConfig;
@@ -45,6 +46,8 @@ pub trait Collector: Send + Sync {
 /// The enabled collectors, run in order on every scrape.
 pub struct Collectors {
     list: Vec<Box<dyn Collector>>,
+    /// The length of the last scrape's exposition, to size the next one's buffer.
+    last_len: AtomicUsize,
 }
 
 impl Collectors {
@@ -63,13 +66,21 @@ impl Collectors {
 
     /// Wraps the given collectors.
     pub fn new(list: Vec<Box<dyn Collector>>) -> Self {
-        Collectors { list }
+        Collectors {
+            list,
+            last_len: AtomicUsize::new(0),
+        }
     }
 
     /// Runs every collector and returns the finished exposition, with the agent's per-collector
     /// duration and success metrics appended.
     pub fn scrape(&self, format: Format) -> String {
-        let mut out = Exposition::new(format);
+        // An eighth more than last time leaves room for a few new series.
+        let last_len = self.last_len.load(Ordering::Relaxed);
+        let mut out = match last_len {
+            0 => Exposition::new(format),
+            _ => Exposition::with_capacity(format, last_len + last_len / 8),
+        };
         let mut outcomes = Vec::with_capacity(self.list.len());
         for collector in &self.list {
             let mark = out.len();
@@ -83,6 +94,7 @@ impl Collectors {
             outcomes.push((collector.name(), seconds, result.is_ok()));
         }
         write_self_metrics(&mut out, &outcomes);
+        self.last_len.store(out.len(), Ordering::Relaxed);
         out.finish()
     }
 }

@@ -128,7 +128,11 @@ impl Reader {
     fn read_memory(&self, buf: &mut Vec<u8>, out: &mut CgroupCounters) -> Result<(), CollectError> {
         out.memory_usage_bytes = self.memory_usage.read_u64(buf)?;
         let mut inactive_file = 0;
-        for (key, value) in keyed_values(self.memory_stat.read_into(buf)?) {
+        let text = self.memory_stat.read_into(buf)?;
+        // The hierarchical `total_*` lines come after the cgroup's own, whose keys never contain
+        // `total_`: starting there halves the lines to split.
+        let totals = text.find("total_").map_or(text, |start| &text[start..]);
+        for (key, value) in keyed_values(totals) {
             match key {
                 "total_inactive_file" => inactive_file = value,
                 "total_rss" => out.memory_rss_bytes = value,

@@ -3,18 +3,9 @@
 
 use super::block_devices::BlockDevices;
 use super::collector::{Measured, Tracked};
-use super::inventory::{ContainerInfo, ContainerState, Health, Snapshot};
+use super::inventory::{ContainerState, Health, Snapshot};
 use super::netns::InterfaceCounters;
 use crate::expose::{Exposition, MetricType};
-
-/// One included container with what this scrape read for it.
-#[derive(Debug)]
-pub(crate) struct Row<'a> {
-    /// What Docker says about it.
-    pub info: &'a ContainerInfo,
-    /// Its labels and counters.
-    pub tracked: &'a Tracked,
-}
 
 /// A family with one sample per running container.
 struct Scalar {
@@ -91,7 +82,7 @@ const BLOCK_IO: &[BlockIo] = &[
 pub(crate) fn write_families(
     out: &mut Exposition,
     snapshot: &Snapshot,
-    rows: &[Row<'_>],
+    rows: &[Tracked],
     devices: &mut BlockDevices,
     now: f64,
 ) {
@@ -101,9 +92,9 @@ pub(crate) fn write_families(
         Gauge,
     )
     .sample(&[], if snapshot.docker_up { 1.0 } else { 0.0 });
-    let running: Vec<(&Row<'_>, &Measured)> = rows
+    let running: Vec<(&Tracked, &Measured)> = rows
         .iter()
-        .filter_map(|row| Some((row, row.tracked.measured.as_ref()?)))
+        .filter_map(|row| Some((row, row.measured.as_ref()?)))
         .collect();
     write_scalar(
         out,
@@ -161,7 +152,7 @@ pub(crate) fn write_families(
         "Start time of the container since unix epoch in seconds.",
         Gauge,
         &[],
-        |row, _| row.info.started_at,
+        |row, _| row.entry.info.started_at,
     );
     write_scalar(
         out,
@@ -180,12 +171,12 @@ pub(crate) fn write_families(
 #[allow(clippy::too_many_arguments)]
 fn write_scalar<'r>(
     out: &mut Exposition,
-    running: &[(&'r Row<'r>, &'r Measured)],
+    running: &[(&'r Tracked, &'r Measured)],
     name: &str,
     help: &str,
     kind: MetricType,
     extra: &[(&'r str, &'r str)],
-    value: impl Fn(&Row<'_>, &Measured) -> Option<f64>,
+    value: impl Fn(&Tracked, &Measured) -> Option<f64>,
 ) {
     let mut family = out.family(name, help, kind);
     for (row, measured) in running {
@@ -196,7 +187,7 @@ fn write_scalar<'r>(
 }
 
 /// State, restarts and health of every included container, running or not.
-fn write_osprey_families(out: &mut Exposition, rows: &[Row<'_>]) {
+fn write_osprey_families(out: &mut Exposition, rows: &[Tracked]) {
     let mut family = out.family(
         "osprey_container_state",
         "Container state as Docker reports it: 1 for the current state, 0 for the others.",
@@ -204,12 +195,12 @@ fn write_osprey_families(out: &mut Exposition, rows: &[Row<'_>]) {
     );
     for row in rows {
         for state in ContainerState::ALL {
-            let value = if row.info.state == state { 1.0 } else { 0.0 };
-            family.sample_after(
-                &row.tracked.osprey_labels,
-                &[("state", state.as_str())],
-                value,
-            );
+            let value = if row.entry.info.state == state {
+                1.0
+            } else {
+                0.0
+            };
+            family.sample_after(&row.osprey_labels, &[("state", state.as_str())], value);
         }
     }
     let mut family = out.family(
@@ -218,24 +209,16 @@ fn write_osprey_families(out: &mut Exposition, rows: &[Row<'_>]) {
         Counter,
     );
     for row in rows {
-        family.sample_after(
-            &row.tracked.osprey_labels,
-            &[],
-            row.info.restart_count as f64,
-        );
+        family.sample_after(&row.osprey_labels, &[], row.entry.info.restart_count as f64);
     }
     let mut family = out.family("osprey_container_health_status", "Health check status of containers that have one: 1 for the current status, 0 for the others.", Gauge);
     for row in rows {
-        let Some(health) = row.info.health else {
+        let Some(health) = row.entry.info.health else {
             continue;
         };
         for status in Health::ALL {
             let value = if health == status { 1.0 } else { 0.0 };
-            family.sample_after(
-                &row.tracked.osprey_labels,
-                &[("status", status.as_str())],
-                value,
-            );
+            family.sample_after(&row.osprey_labels, &[("status", status.as_str())], value);
         }
     }
 }

@@ -126,7 +126,7 @@ pub(crate) struct Snapshot {
     /// Whether the agent is connected to Docker.
     pub docker_up: bool,
     /// Every known container, sorted by name.
-    pub containers: Vec<Arc<Entry>>,
+    pub containers: Arc<Vec<Arc<Entry>>>,
     /// Every image.
     pub images: Arc<Vec<ImageInfo>>,
 }
@@ -135,6 +135,8 @@ pub(crate) struct Snapshot {
 struct State {
     docker_up: bool,
     containers: HashMap<String, Arc<Entry>>,
+    /// `containers` sorted by name, rebuilt on every change rather than on every scrape.
+    by_name: Arc<Vec<Arc<Entry>>>,
     images: Arc<Vec<ImageInfo>>,
     next_generation: u64,
 }
@@ -146,6 +148,12 @@ impl State {
             info,
             generation: self.next_generation,
         })
+    }
+
+    fn sort_by_name(&mut self) {
+        let mut by_name: Vec<_> = self.containers.values().cloned().collect();
+        by_name.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+        self.by_name = Arc::new(by_name);
     }
 }
 
@@ -164,11 +172,9 @@ impl Inventory {
     /// A copy of the current inventory, cheap enough for every scrape.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        let mut containers: Vec<_> = state.containers.values().cloned().collect();
-        containers.sort_by(|a, b| a.info.name.cmp(&b.info.name));
         Snapshot {
             docker_up: state.docker_up,
-            containers,
+            containers: state.by_name.clone(),
             images: state.images.clone(),
         }
     }
@@ -190,6 +196,7 @@ impl Inventory {
             .map(|info| (info.id.clone(), state.entry(info)))
             .collect();
         state.containers = fresh;
+        state.sort_by_name();
     }
 
     /// Adds a container or replaces what was known about it.
@@ -197,11 +204,15 @@ impl Inventory {
         let mut state = self.write();
         let entry = state.entry(info);
         state.containers.insert(entry.info.id.clone(), entry);
+        state.sort_by_name();
     }
 
     /// Forgets a removed container.
     pub(crate) fn remove_container(&self, id: &str) {
-        self.write().containers.remove(id);
+        let mut state = self.write();
+        if state.containers.remove(id).is_some() {
+            state.sort_by_name();
+        }
     }
 
     /// Replaces the image list.

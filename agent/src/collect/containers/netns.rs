@@ -34,42 +34,64 @@ pub(crate) struct InterfaceCounters {
 #[derive(Debug)]
 pub(crate) struct NetDevReader {
     file: KeptFile,
+    namespace: Option<u64>,
 }
 
 impl NetDevReader {
-    /// Opens `<proc_root>/<pid>/net/dev`.
+    /// Opens `<proc_root>/<pid>/net/dev` and notes the inode of the process's network namespace
+    /// (`<proc_root>/<pid>/ns/net`), which the open file keeps alive and so unique.
     pub(crate) fn open(proc_root: &Path, pid: u32) -> Result<Self, CollectError> {
-        let path = proc_root.join(pid.to_string()).join("net/dev");
+        let process = proc_root.join(pid.to_string());
         Ok(NetDevReader {
-            file: KeptFile::open(&path)?,
+            file: KeptFile::open(&process.join("net/dev"))?,
+            namespace: rustix::fs::stat(process.join("ns/net"))
+                .ok()
+                .map(|stat| stat.st_ino),
         })
     }
 
+    /// The inode of the network namespace, when it could be read: containers with the same one
+    /// share their interfaces.
+    pub(crate) fn namespace(&self) -> Option<u64> {
+        self.namespace
+    }
+
     /// Reads the counters of every interface except loopback into `out` (as cAdvisor, which
-    /// leaves `lo` out because its traffic never leaves the container).
+    /// leaves `lo` out because its traffic never leaves the container). The entries of `out` are
+    /// overwritten in place, so the interface names of the last scrape are not allocated again.
     pub(crate) fn read(
         &self,
         buf: &mut Vec<u8>,
         out: &mut Vec<InterfaceCounters>,
     ) -> Result<(), CollectError> {
-        out.clear();
-        read_interfaces(&self.file, buf, |name, counters| {
-            // Columns: receive bytes packets errs drop fifo frame compressed multicast,
-            // then transmit bytes packets errs drop fifo colls carrier compressed.
-            if name != "lo" {
-                out.push(InterfaceCounters {
-                    name: name.to_owned(),
-                    receive_bytes: counters[0],
-                    receive_packets: counters[1],
-                    receive_errors: counters[2],
-                    receive_dropped: counters[3],
-                    transmit_bytes: counters[8],
-                    transmit_packets: counters[9],
-                    transmit_errors: counters[10],
-                    transmit_dropped: counters[11],
-                });
-            }
-        })
+        let mut count = 0;
+        let result = read_interfaces(
+            &self.file,
+            buf,
+            |name| name != "lo",
+            |name, counters| {
+                if count == out.len() {
+                    out.push(InterfaceCounters::default());
+                }
+                let interface = &mut out[count];
+                if interface.name != name {
+                    name.clone_into(&mut interface.name);
+                }
+                // Columns: receive bytes packets errs drop fifo frame compressed multicast,
+                // then transmit bytes packets errs drop fifo colls carrier compressed.
+                interface.receive_bytes = counters[0];
+                interface.receive_packets = counters[1];
+                interface.receive_errors = counters[2];
+                interface.receive_dropped = counters[3];
+                interface.transmit_bytes = counters[8];
+                interface.transmit_packets = counters[9];
+                interface.transmit_errors = counters[10];
+                interface.transmit_dropped = counters[11];
+                count += 1;
+            },
+        );
+        out.truncate(count);
+        result
     }
 }
 

@@ -55,13 +55,14 @@ impl Collector for Netdev {
 
     fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
         // Docker hosts list a veth per container here, all excluded by default: the filter
-        // runs before anything is copied.
+        // runs before anything is parsed or copied.
         let mut devices: Vec<(String, [u64; COUNTERS])> = Vec::new();
-        read_interfaces(&self.dev, &mut Vec::new(), |name, counters| {
-            if !self.filter.devices_exclude.is_match(name) {
-                devices.push((name.to_owned(), *counters));
-            }
-        })?;
+        read_interfaces(
+            &self.dev,
+            &mut Vec::new(),
+            |name| !self.filter.devices_exclude.is_match(name),
+            |name, counters| devices.push((name.to_owned(), *counters)),
+        )?;
         devices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut name = String::with_capacity(64);
         let mut help = String::with_capacity(64);
