@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use super::chunk::{self, ChunkEncoder};
 use super::index::Postings;
 use super::interface::{Metadata, Sample};
+use super::live::LiveIds;
 use super::schema::WINDOW_MS;
 use super::wal::WalWriter;
 use crate::labels::Labels;
@@ -156,11 +157,32 @@ fn staggered_limit(id: u64) -> u16 {
     1 + (spread % u64::from(CHUNK_SAMPLES)) as u16
 }
 
+/// Whether `t, v` may follow a series' newest sample `last_t, last_v` (an identical repeat is
+/// accepted and later dropped).
+pub fn in_order(last_t: i64, last_v: u64, t: i64, v: f64) -> bool {
+    t > last_t || (t == last_t && v.to_bits() == last_v)
+}
+
+/// What [`Head::push`] did with a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Stored as the series' newest sample.
+    Stored,
+    /// Dropped: it repeats the newest sample exactly.
+    Repeat,
+    /// Refused: not newer than the newest sample.
+    OutOfOrder,
+    /// Dropped: the series was removed.
+    Gone,
+}
+
 /// All in-memory state, guarded by one mutex in the storage.
 #[derive(Debug, Default)]
 pub struct Head {
     /// Live series by id.
     pub series: FxHashMap<u64, MemSeries>,
+    /// The ids in `series`, readable without this head's lock.
+    pub live: Arc<LiveIds>,
     /// Id by label set.
     pub by_labels: FxHashMap<Arc<Labels>, u64>,
     /// Label pair -> ids.
@@ -216,11 +238,13 @@ impl Head {
         *self.per_source.entry(source.clone()).or_default() += 1;
         self.series
             .insert(id, MemSeries::new(labels, source, first_t));
+        self.live.insert(id);
     }
 
     /// Forgets a series entirely.
     pub fn remove(&mut self, id: u64) -> Option<MemSeries> {
         let series = self.series.remove(&id)?;
+        self.live.remove(id);
         self.postings.remove(id, &series.labels);
         self.by_labels.remove(&*series.labels);
         if let Some(count) = self.per_source.get_mut(&series.source) {
@@ -233,17 +257,25 @@ impl Head {
         Some(series)
     }
 
-    /// Appends a sample already checked to be newer than the series' last one.
-    pub fn push(&mut self, id: u64, t: i64, v: f64) {
+    /// Appends a sample to series `id` if it is newer than the series' last one.
+    pub fn push(&mut self, id: u64, t: i64, v: f64) -> Pushed {
         let seq = self.wal_seq;
         let Some(series) = self.series.get_mut(&id) else {
-            return;
+            return Pushed::Gone;
         };
+        if t <= series.last_t {
+            return if in_order(series.last_t, series.last_v, t, v) {
+                Pushed::Repeat
+            } else {
+                Pushed::OutOfOrder
+            };
+        }
         if series.push(id, t, v, seq) {
             self.sealed_ids.insert(id);
         }
         self.wal.push(id, t, v);
         self.max_t = self.max_t.max(t);
+        Pushed::Stored
     }
 
     /// The oldest write-ahead record any series still needs, or the current one.
