@@ -12,6 +12,7 @@ use super::index::Postings;
 use super::interface::{Metadata, Sample};
 use super::live::LiveIds;
 use super::schema::WINDOW_MS;
+use super::series_map::SeriesMap;
 use super::wal::WalWriter;
 use crate::labels::Labels;
 
@@ -180,7 +181,7 @@ pub enum Pushed {
 #[derive(Debug, Default)]
 pub struct Head {
     /// Live series by id.
-    pub series: FxHashMap<u64, MemSeries>,
+    pub series: SeriesMap<MemSeries>,
     /// The ids in `series`, readable without this head's lock.
     pub live: Arc<LiveIds>,
     /// Id by label set.

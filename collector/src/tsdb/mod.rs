@@ -27,6 +27,7 @@ mod options;
 mod read;
 mod recovery;
 mod schema;
+mod series_map;
 mod storage;
 mod wal;
 
