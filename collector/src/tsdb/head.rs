@@ -226,7 +226,12 @@ impl Head {
     pub fn create(&mut self, labels: Labels, source: &str, first_t: i64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.insert(id, labels, source.into(), first_t);
+        // The series of one source share one copy of its name.
+        let source = match self.per_source.get_key_value(source) {
+            Some((shared, _)) => shared.clone(),
+            None => source.into(),
+        };
+        self.insert(id, labels, source, first_t);
         self.new_series.push(id);
         id
     }
