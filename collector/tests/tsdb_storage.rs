@@ -94,7 +94,7 @@ fn series_limits_refuse_new_series_with_a_counted_error() {
 }
 
 #[test]
-fn out_of_order_samples_are_refused_but_identical_repeats_pass() {
+fn out_of_order_samples_are_refused_and_counted_but_identical_repeats_pass() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), options()).unwrap();
     let up = labels("up", "a");
@@ -103,16 +103,64 @@ fn out_of_order_samples_are_refused_but_identical_repeats_pass() {
     app.commit().unwrap();
     let mut app = storage.appender("");
     assert!(matches!(
-        app.append_ref(r, 999, 1.0),
+        app.append(&up, 999, 1.0),
         Err(AppendError::OutOfOrder(_))
     ));
-    assert!(matches!(
-        app.append_ref(r, 1000, 2.0),
-        Err(AppendError::OutOfOrder(_))
-    ));
+    app.append_ref(r, 999, 1.0).unwrap();
+    app.append_ref(r, 1000, 2.0).unwrap();
     app.append_ref(r, 1000, 1.0).unwrap();
     app.commit().unwrap();
     assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000]]);
+    let refused = storage
+        .stats()
+        .out_of_order_samples
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(refused, 3, "one by labels, two by handle");
+    // Within one batch the later of two samples for the same time is refused too.
+    let mut app = storage.appender("");
+    app.append_ref(r, 2000, 1.0).unwrap();
+    app.append_ref(r, 2000, 3.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000, 2000]]);
+    assert_eq!(
+        storage
+            .stats()
+            .out_of_order_samples
+            .load(std::sync::atomic::Ordering::Relaxed),
+        4
+    );
+}
+
+#[test]
+fn handles_of_deleted_series_are_unknown_and_new_series_get_handles_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let a = labels("up", "a");
+    let b = labels("up", "b");
+    let mut app = storage.appender("");
+    let ra = app.append(&a, 1000, 1.0).unwrap();
+    app.commit().unwrap();
+    // A batch opened before the series is deleted sees the deletion.
+    let mut app = storage.appender("");
+    storage
+        .delete_series(&[eq("instance", "a")], 0, 5000)
+        .unwrap();
+    assert!(matches!(
+        app.append_ref(ra, 2000, 2.0),
+        Err(AppendError::UnknownRef)
+    ));
+    // A series created after the batch was opened, by another batch, is known by its handle.
+    let mut other = storage.appender("");
+    let rb = other.append(&b, 1000, 1.0).unwrap();
+    other.commit().unwrap();
+    app.append_ref(rb, 2000, 2.0).unwrap();
+    let ra = app.append(&a, 2000, 2.0).unwrap();
+    app.append_ref(ra, 3000, 3.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(
+        times(&storage, &[eq("__name__", "up")]),
+        [vec![2000, 3000], vec![1000, 2000]]
+    );
 }
 
 #[test]

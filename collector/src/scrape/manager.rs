@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime};
 use crate::config::{Config, ScrapeConfig, StaticConfig};
 use crate::tsdb::Appendable;
 
+use super::fetch::Auth;
 use super::file_sd;
 use super::ingest::IngestRules;
 use super::relabel::Relabel;
-use super::scrape_loop::{Auth, JobSettings, LoopHandle, TargetStatus};
+use super::scrape_loop::{JobSettings, LoopHandle, TargetStatus};
 use super::target::{Target, targets_of};
 
 /// Why a configuration could not be applied; the previous one keeps running.

@@ -1,6 +1,7 @@
 //! Scraping: targets from the configuration, one loop per target, the exposition parser, and
 //! relabelling.
 
+mod fetch;
 mod file_sd;
 mod ingest;
 mod manager;

@@ -5,19 +5,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt as _;
-use reqwest::header;
-
 use crate::labels::{Labels, METRIC_NAME};
 use crate::tsdb::{Appendable, Appender};
 
+use super::fetch::{Auth, FetchError, fetch};
 use super::ingest::{IngestOutcome, IngestRules, SeriesCache, append_stale};
 use super::parse::Format;
 use super::target::Target;
-
-/// What Prometheus 2 sends: OpenMetrics preferred, the text format accepted.
-const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
-     application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// How a job reaches its targets and treats what they return.
 #[derive(Debug)]
@@ -30,27 +24,6 @@ pub struct JobSettings {
     pub body_size_limit: Option<u64>,
     /// Label, limit and relabelling rules (target labels filled per target).
     pub rules: IngestRules,
-}
-
-/// Credentials for a job's targets; files are read at every scrape so rotations apply.
-#[derive(Debug, Clone, Default)]
-pub enum Auth {
-    /// None.
-    #[default]
-    None,
-    /// HTTP basic authentication.
-    Basic {
-        /// User.
-        username: String,
-        /// Inline password.
-        password: Option<String>,
-        /// Password file.
-        password_file: Option<std::path::PathBuf>,
-    },
-    /// `Authorization: Bearer` from a literal.
-    Bearer(String),
-    /// `Authorization: Bearer` from a file.
-    BearerFile(std::path::PathBuf),
 }
 
 /// A target's health as `/api/v1/targets` reports it.
@@ -69,16 +42,10 @@ pub struct TargetStatus {
 /// Why a scrape failed.
 #[derive(Debug, thiserror::Error)]
 enum ScrapeError {
-    #[error("{0}")]
-    Http(#[from] reqwest::Error),
-    #[error("server returned HTTP status {0}")]
-    Status(reqwest::StatusCode),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     #[error("context deadline exceeded (timeout {0:?})")]
     Timeout(Duration),
-    #[error("body size limit exceeded: more than {0} bytes")]
-    BodyTooLarge(u64),
-    #[error("cannot read credentials from {path}: {error}")]
-    Credentials { path: String, error: std::io::Error },
     #[error(transparent)]
     Ingest(#[from] super::ingest::IngestError),
     #[error("storage error: {0}")]
@@ -126,6 +93,7 @@ impl LoopHandle {
             status: status.clone(),
             cache: SeriesCache::default(),
             report: Vec::new(),
+            last_body_len: 0,
         };
         let task = tokio::spawn(scrape_loop.run(stopped));
         LoopHandle {
@@ -169,6 +137,8 @@ struct ScrapeLoop {
     cache: SeriesCache,
     /// Handles of the synthetic series, appended by labels the first time.
     report: Vec<(Labels, Option<crate::tsdb::SeriesRef>)>,
+    /// Bytes of the last body fetched, the size to expect of the next.
+    last_body_len: usize,
 }
 
 impl ScrapeLoop {
@@ -191,13 +161,24 @@ impl ScrapeLoop {
     async fn scrape_once(&mut self) {
         let t = now_ms();
         let started = Instant::now();
-        let result = match tokio::time::timeout(self.target.timeout, self.fetch()).await {
+        let settings = &self.settings;
+        let fetched = fetch(
+            &settings.client,
+            &settings.auth,
+            settings.body_size_limit,
+            &self.target,
+            self.last_body_len,
+        );
+        let result = match tokio::time::timeout(self.target.timeout, fetched).await {
             Ok(Ok(body)) => Ok(body),
-            Ok(Err(error)) => Err(error),
+            Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(ScrapeError::Timeout(self.target.timeout)),
         };
         let outcome = match result {
-            Ok((body, format)) => self.ingest(&body, format, t),
+            Ok((body, format)) => {
+                self.last_body_len = body.len();
+                self.ingest(&body, format, t)
+            }
             Err(error) => {
                 // The target is down: its series end here, as Prometheus marks them.
                 self.stale_everything(t);
@@ -219,53 +200,6 @@ impl ScrapeLoop {
         status.last_error = outcome.err().map(|e| e.to_string()).unwrap_or_default();
         status.last_scrape = Some(UNIX_EPOCH + Duration::from_millis(t as u64));
         status.last_duration = duration;
-    }
-
-    async fn fetch(&self) -> Result<(Vec<u8>, Format), ScrapeError> {
-        let timeout = self.target.timeout.as_secs_f64();
-        let mut request = self
-            .settings
-            .client
-            .get(&self.target.url)
-            .header(header::ACCEPT, ACCEPT)
-            .header("X-Prometheus-Scrape-Timeout-Seconds", format!("{timeout}"));
-        request = match &self.settings.auth {
-            Auth::None => request,
-            Auth::Basic {
-                username,
-                password,
-                password_file,
-            } => {
-                let password = match password_file {
-                    Some(path) => read_secret(path)?,
-                    None => password.clone().unwrap_or_default(),
-                };
-                request.basic_auth(username, Some(password))
-            }
-            Auth::Bearer(token) => request.bearer_auth(token),
-            Auth::BearerFile(path) => request.bearer_auth(read_secret(path)?),
-        };
-        let response = request.send().await?;
-        if !response.status().is_success() {
-            return Err(ScrapeError::Status(response.status()));
-        }
-        let format = Format::from_content_type(
-            response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let limit = self.settings.body_size_limit.unwrap_or(u64::MAX);
-        let mut body = Vec::with_capacity(64 * 1024);
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(ScrapeError::BodyTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, format))
     }
 
     fn ingest(
@@ -375,15 +309,6 @@ fn with_name(labels: &Labels, name: &str) -> Labels {
         .map(|l| (l.name, l.value))
         .chain([(METRIC_NAME, name)]);
     Labels::from_pairs(pairs)
-}
-
-fn read_secret(path: &std::path::Path) -> Result<String, ScrapeError> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|error| ScrapeError::Credentials {
-            path: path.display().to_string(),
-            error,
-        })
 }
 
 /// Milliseconds since the Unix epoch.

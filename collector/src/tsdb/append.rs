@@ -1,9 +1,13 @@
-//! Appending batches: series lookup and creation under the series limits, order checks, and
-//! handing committed samples to the head (and so to the next durability tick).
+//! Appending batches: series lookup and creation under the series limits, and handing
+//! committed samples to the head (and so to the next durability tick). Samples by handle are
+//! only collected until the commit, which takes the head's lock once for the whole batch and
+//! checks their order there.
 
 use std::sync::Arc;
 
+use super::head::{Pushed, in_order};
 use super::interface::{AppendError, Appendable, Appender, Metadata, SeriesRef};
+use super::live::LiveSnapshot;
 use super::options::StorageStats;
 use super::storage::{Shared, Storage, writes_blocked};
 use crate::labels::Labels;
@@ -13,6 +17,7 @@ impl Appendable for Storage {
         Box::new(StorageAppender {
             shared: &self.shared,
             source: source.into(),
+            live: self.shared.live.snapshot(),
             pending: Vec::new(),
             metadata: Vec::new(),
         })
@@ -22,6 +27,7 @@ impl Appendable for Storage {
 struct StorageAppender<'a> {
     shared: &'a Arc<Shared>,
     source: Box<str>,
+    live: LiveSnapshot,
     pending: Vec<(u64, i64, f64)>,
     metadata: Vec<(String, Metadata)>,
 }
@@ -38,12 +44,16 @@ impl StorageAppender<'_> {
         }
         Ok(())
     }
-}
 
-/// Whether `t, v` may follow a series' newest sample `last_t, last_v` (an identical repeat is
-/// accepted and later dropped).
-fn in_order(last_t: i64, last_v: u64, t: i64, v: f64) -> bool {
-    t > last_t || (t == last_t && v.to_bits() == last_v)
+    /// Whether series `id` is live, looking again at the live ids if it is newer than this
+    /// batch's view of them.
+    fn is_live(&mut self, id: u64) -> bool {
+        if let Some(live) = self.live.contains(id) {
+            return live;
+        }
+        self.live = self.shared.live.snapshot();
+        self.live.contains(id) == Some(true)
+    }
 }
 
 impl Appender for StorageAppender<'_> {
@@ -88,13 +98,9 @@ impl Appender for StorageAppender<'_> {
 
     fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError> {
         self.refuse_if_blocked()?;
-        let head = self.shared.head_for_append();
-        let found = head.series.get(&series.0).ok_or(AppendError::UnknownRef)?;
-        if !in_order(found.last_t, found.last_v, t, v) {
-            StorageStats::add(&self.shared.stats.out_of_order_samples, 1);
-            return Err(AppendError::OutOfOrder(found.labels.to_string()));
+        if !self.is_live(series.0) {
+            return Err(AppendError::UnknownRef);
         }
-        drop(head);
         self.pending.push((series.0, t, v));
         Ok(())
     }
@@ -109,14 +115,12 @@ impl Appender for StorageAppender<'_> {
         let mut head = self.shared.head_for_append();
         let (mut accepted, mut refused) = (0, 0);
         for &(id, t, v) in &self.pending {
-            let Some(series) = head.series.get(&id) else {
-                continue;
-            };
-            if t > series.last_t {
-                head.push(id, t, v);
-                accepted += 1;
-            } else if !in_order(series.last_t, series.last_v, t, v) {
-                refused += 1;
+            match head.push(id, t, v) {
+                Pushed::Stored => accepted += 1,
+                Pushed::OutOfOrder => refused += 1,
+                // A series removed since its sample was taken (a deletion or retention) ends
+                // there, as it would have a moment later.
+                Pushed::Repeat | Pushed::Gone => {}
             }
         }
         for (metric, metadata) in self.metadata {

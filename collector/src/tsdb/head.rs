@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 use super::chunk::{self, ChunkEncoder};
 use super::index::Postings;
 use super::interface::{Metadata, Sample};
+use super::live::LiveIds;
 use super::schema::WINDOW_MS;
+use super::series_map::SeriesMap;
 use super::wal::WalWriter;
 use crate::labels::Labels;
 
@@ -159,11 +161,32 @@ fn staggered_limit(id: u64) -> u16 {
     1 + (spread % u64::from(CHUNK_SAMPLES)) as u16
 }
 
+/// Whether `t, v` may follow a series' newest sample `last_t, last_v` (an identical repeat is
+/// accepted and later dropped).
+pub fn in_order(last_t: i64, last_v: u64, t: i64, v: f64) -> bool {
+    t > last_t || (t == last_t && v.to_bits() == last_v)
+}
+
+/// What [`Head::push`] did with a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Stored as the series' newest sample.
+    Stored,
+    /// Dropped: it repeats the newest sample exactly.
+    Repeat,
+    /// Refused: not newer than the newest sample.
+    OutOfOrder,
+    /// Dropped: the series was removed.
+    Gone,
+}
+
 /// All in-memory state, guarded by one mutex in the storage.
 #[derive(Debug, Default)]
 pub struct Head {
     /// Live series by id.
-    pub series: FxHashMap<u64, MemSeries>,
+    pub series: SeriesMap<MemSeries>,
+    /// The ids in `series`, readable without this head's lock.
+    pub live: Arc<LiveIds>,
     /// Id by label set.
     pub by_labels: FxHashMap<Arc<Labels>, u64>,
     /// Label pair -> ids.
@@ -206,7 +229,12 @@ impl Head {
     pub fn create(&mut self, labels: Labels, source: &str, first_t: i64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.insert(id, labels, source.into(), first_t);
+        // The series of one source share one copy of its name.
+        let source = match self.per_source.get_key_value(source) {
+            Some((shared, _)) => shared.clone(),
+            None => source.into(),
+        };
+        self.insert(id, labels, source, first_t);
         self.new_series.push(id);
         id
     }
@@ -229,6 +257,7 @@ impl Head {
         first_t: i64,
     ) -> &mut MemSeries {
         self.by_labels.insert(labels.clone(), id);
+        self.live.insert(id);
         self.series
             .entry(id)
             .insert_entry(MemSeries::new(labels, source, first_t))
@@ -238,6 +267,7 @@ impl Head {
     /// Forgets a series entirely.
     pub fn remove(&mut self, id: u64) -> Option<MemSeries> {
         let series = self.series.remove(&id)?;
+        self.live.remove(id);
         self.postings.remove(id, &series.labels);
         self.by_labels.remove(&*series.labels);
         if let Some(count) = self.per_source.get_mut(&series.source) {
@@ -250,17 +280,25 @@ impl Head {
         Some(series)
     }
 
-    /// Appends a sample already checked to be newer than the series' last one.
-    pub fn push(&mut self, id: u64, t: i64, v: f64) {
+    /// Appends a sample to series `id` if it is newer than the series' last one.
+    pub fn push(&mut self, id: u64, t: i64, v: f64) -> Pushed {
         let seq = self.wal_seq;
         let Some(series) = self.series.get_mut(&id) else {
-            return;
+            return Pushed::Gone;
         };
+        if t <= series.last_t {
+            return if in_order(series.last_t, series.last_v, t, v) {
+                Pushed::Repeat
+            } else {
+                Pushed::OutOfOrder
+            };
+        }
         if series.push(id, t, v, seq) {
             self.sealed_ids.insert(id);
         }
         self.wal.push(id, t, v);
         self.max_t = self.max_t.max(t);
+        Pushed::Stored
     }
 
     /// The oldest write-ahead record any series still needs, or the current one.

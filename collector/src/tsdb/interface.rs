@@ -128,7 +128,10 @@ pub trait Appender {
     /// Appends a sample to the series with these labels, creating the series if needed.
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<SeriesRef, AppendError>;
 
-    /// Appends a sample to a series known by its handle.
+    /// Appends a sample to a series known by its handle; fails only if the handle names no live
+    /// series. A store may check the sample's order at [`Appender::commit`] instead, where one
+    /// not newer than the series' newest sample is dropped and counted as out of order (an
+    /// exact repeat of the newest sample is dropped silently).
     fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError>;
 
     /// Records HELP/TYPE/UNIT for a metric family name.

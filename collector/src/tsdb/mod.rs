@@ -19,6 +19,7 @@ pub mod group;
 mod head;
 mod index;
 mod interface;
+mod live;
 mod lookup;
 mod maintain;
 mod memory;
@@ -26,6 +27,7 @@ mod options;
 mod read;
 mod recovery;
 mod schema;
+mod series_map;
 mod storage;
 mod wal;
 

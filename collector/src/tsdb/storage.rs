@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase};
 
 use super::head::Head;
 use super::interface::Metadata;
+use super::live::LiveIds;
 use super::options::{StorageError, StorageOptions, StorageStats, db_err};
 use super::recovery::{init_tables, load};
 use super::schema::STATE;
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub path: PathBuf,
     pub options: StorageOptions,
     pub head: Mutex<Head>,
+    /// The head's live series ids, for appenders checking handles without its lock.
+    pub live: Arc<LiveIds>,
     /// Held for the whole of every write transaction this store makes, before `head`.
     pub writer: Mutex<()>,
     pub stats: StorageStats,
@@ -113,6 +116,7 @@ impl Storage {
             db: Arc::new(db),
             path,
             options,
+            live: head.live.clone(),
             head: Mutex::new(head),
             writer: Mutex::new(()),
             stats: StorageStats::default(),

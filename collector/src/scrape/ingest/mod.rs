@@ -2,15 +2,16 @@
 //! relabelling), a cache of series handles keyed by the series text, sample_limit, staleness
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
-use std::collections::HashMap;
+mod known;
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 
 use crate::labels::{Labels, METRIC_NAME};
 use crate::tsdb::{AppendError, Appender, Metadata, STALE_NAN_BITS, SeriesRef};
 
 use super::parse::{Entry, Format, LabelPair, ParseError, Parser, parse_series};
 use super::relabel::{LabelMap, Relabel, relabel};
+use known::KnownSeries;
 
 /// How a job turns scraped series into stored ones.
 #[derive(Debug, Clone, Default)]
@@ -74,7 +75,7 @@ struct CacheEntry {
 /// The series one target exposed in its last scrape, by series text; survives between scrapes.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: FxHashMap<Box<[u8]>, CacheEntry>,
+    entries: KnownSeries<CacheEntry>,
     iteration: u64,
     metadata: HashMap<String, Metadata>,
 }
@@ -91,22 +92,24 @@ impl SeriesCache {
         t: i64,
     ) -> Result<IngestOutcome, IngestError> {
         self.iteration += 1;
-        let mut new_keys: Vec<Box<[u8]>> = Vec::new();
-        let result = self.ingest_body(app, rules, body, format, t, &mut new_keys);
+        let known_before = self.entries.len();
+        let result = self.ingest_body(app, rules, body, format, t);
         if result.is_err() {
             // Those series were never committed; forget them so their handles are not reused.
-            for key in new_keys {
-                self.entries.remove(&key);
-            }
+            self.entries.truncate(known_before);
             return result;
         }
         let iteration = self.iteration;
-        let vanished = self.entries.extract_if(|_, entry| entry.seen != iteration);
-        for (key, entry) in vanished {
-            if let Cached::Series(series) = entry.cached {
-                append_stale_by_key(app, rules, series, &key, t)?;
-            }
-        }
+        let mut stale = Ok(());
+        self.entries.retain(
+            |entry| entry.seen == iteration,
+            |key, entry| {
+                if let (Cached::Series(series), Ok(())) = (entry.cached, &stale) {
+                    stale = append_stale_by_key(app, rules, series, key, t);
+                }
+            },
+        );
+        stale?;
         result
     }
 
@@ -117,7 +120,6 @@ impl SeriesCache {
         body: &[u8],
         format: Format,
         t: i64,
-        new_keys: &mut Vec<Box<[u8]>>,
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         let mut parser = Parser::new(body, format);
@@ -125,13 +127,14 @@ impl SeriesCache {
         let iteration = self.iteration;
         loop {
             // Known series skip label parsing: their text is looked up before the labels are.
-            let mut known: Option<(Cached, bool)> = None;
+            let mut known: Option<(usize, Cached, bool)> = None;
             let entries = &mut self.entries;
             let next = parser.next_with(&mut |series| {
-                known = entries.get_mut(series).map(|entry| {
+                known = entries.find(series).map(|position| {
+                    let entry = entries.value_mut(position);
                     let duplicate = entry.seen == iteration;
                     entry.seen = iteration;
-                    (entry.cached, duplicate)
+                    (position, entry.cached, duplicate)
                 });
                 known.is_none()
             })?;
@@ -160,17 +163,15 @@ impl SeriesCache {
             let value = sample.value;
             match known {
                 // A duplicate line in the same body: the first one counts.
-                Some((_, true)) | Some((Cached::Dropped, false)) => {}
-                Some((Cached::Series(series), false)) => {
+                Some((_, _, true)) | Some((_, Cached::Dropped, false)) => {}
+                Some((position, Cached::Series(series), false)) => {
                     outcome.kept += 1;
                     check_limit(rules, outcome.kept)?;
                     match app.append_ref(series, ts, value) {
                         Err(AppendError::UnknownRef) => {
                             let labels = labels_of_key(sample.series, rules)?;
                             let series = app.append(&labels, ts, value)?;
-                            if let Some(entry) = self.entries.get_mut(sample.series) {
-                                entry.cached = Cached::Series(series);
-                            }
+                            self.entries.value_mut(position).cached = Cached::Series(series);
                         }
                         other => other?,
                     }
@@ -185,10 +186,9 @@ impl SeriesCache {
                         }
                         None => Cached::Dropped,
                     };
-                    let key: Box<[u8]> = sample.series.into();
-                    new_keys.push(key.clone());
                     let seen = iteration;
-                    self.entries.insert(key, CacheEntry { cached, seen });
+                    self.entries
+                        .push(sample.series, CacheEntry { cached, seen });
                 }
             }
         }
@@ -209,12 +209,13 @@ impl SeriesCache {
         rules: &IngestRules,
         t: i64,
     ) -> Result<(), IngestError> {
-        for (key, entry) in self.entries.drain() {
-            if let Cached::Series(series) = entry.cached {
-                append_stale_by_key(app, rules, series, &key, t)?;
+        let mut stale = Ok(());
+        self.entries.clear(|key, entry| {
+            if let (Cached::Series(series), Ok(())) = (entry.cached, &stale) {
+                stale = append_stale_by_key(app, rules, series, key, t);
             }
-        }
-        Ok(())
+        });
+        stale
     }
 }
 

@@ -105,6 +105,30 @@ fn a_vanished_series_gets_a_staleness_marker_and_a_failed_scrape_stales_all() {
 }
 
 #[test]
+fn reordered_repeated_and_time_travelling_series_keep_their_handles() {
+    let store = MemoryStorage::new();
+    let mut cache = SeriesCache::default();
+    let r = rules();
+    scrape(&store, &mut cache, &r, "a 1\nb 2 5000\nc 3\n", 1000).unwrap();
+    // Another order, a repeated line (the first counts) and b's exposed time going back.
+    let body = "c 4\na 5\nc 6\nb 7 4000\nd 8\n";
+    let second = scrape(&store, &mut cache, &r, body, 2000).unwrap();
+    let expected = IngestOutcome {
+        scraped: 5,
+        kept: 4,
+        series_added: 1,
+    };
+    assert_eq!(second, expected);
+    let third = scrape(&store, &mut cache, &r, "a 9\nb 10 6000\nc 11\nd 12\n", 3000).unwrap();
+    assert_eq!(third.series_added, 0);
+    let values = |name| -> Vec<(i64, f64)> { samples_of(&store, name).remove(0).1 };
+    assert_eq!(values("a"), [(1000, 1.0), (2000, 5.0), (3000, 9.0)]);
+    assert_eq!(values("b"), [(5000, 2.0), (6000, 10.0)], "4000 is dropped");
+    assert_eq!(values("c"), [(1000, 3.0), (2000, 4.0), (3000, 11.0)]);
+    assert_eq!(values("d"), [(2000, 8.0), (3000, 12.0)]);
+}
+
+#[test]
 fn sample_limit_fails_the_whole_scrape() {
     let store = MemoryStorage::new();
     let limited = IngestRules {
