@@ -133,7 +133,7 @@ impl Collector for Netclass {
             .collect();
         names.sort_unstable();
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
-        files.retain(|name, _| names.contains(name));
+        files.retain(|name, _| names.binary_search(name).is_ok());
         let devices: Vec<Device> = names
             .into_iter()
             .map(|name| {
