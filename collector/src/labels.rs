@@ -17,16 +17,20 @@ pub struct Label<'a> {
 
 /// A series' identity: label pairs sorted by name, names unique, no empty values.
 ///
-/// Held as one string with every name and value back to back plus their end offsets: two
-/// allocations per label set instead of two per pair, which is most of a stored series' memory
-/// and of the time spent loading a million of them.
+/// Held in one allocation: a header, where each name and value ends, and every name and value
+/// back to back. One allocation per label set instead of two per pair, or two per set, is much
+/// of a stored series' memory and of the time spent loading a million of them.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Labels {
-    /// `name0 value0 name1 value1 ...` without separators.
-    text: Box<str>,
-    /// Where each name and value ends in `text`, in the same order.
-    ends: Box<[u32]>,
+    /// Empty for no pairs; otherwise a little-endian `u32` header (the number of ends times
+    /// two, plus one if they are four bytes wide), the ends (two bytes each unless the text is
+    /// longer than 65,535 bytes) and the text `name0 value0 name1 value1 ...` without
+    /// separators. The layout follows from the pairs alone, so equal sets have equal bytes.
+    bytes: Box<[u8]>,
 }
+
+/// Bytes of [`Labels`]' header.
+const HEADER: usize = 4;
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped, and for a repeated
@@ -38,39 +42,80 @@ impl Labels {
             .into_iter()
             .filter(|(_, v)| !v.as_ref().is_empty())
             .collect();
+        if pairs.is_empty() {
+            return Labels::default();
+        }
         if !pairs.is_sorted_by(|a, b| a.0.as_ref() < b.0.as_ref()) {
             pairs.reverse();
             pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
             pairs.dedup_by(|later, earlier| later.0.as_ref() == earlier.0.as_ref());
         }
-        let text_len = pairs
-            .iter()
-            .map(|(n, v)| n.as_ref().len() + v.as_ref().len())
-            .sum();
-        let mut text = String::with_capacity(text_len);
-        let mut ends = Vec::with_capacity(pairs.len() * 2);
-        for part in pairs.iter().flat_map(|(n, v)| [n.as_ref(), v.as_ref()]) {
-            text.push_str(part);
-            ends.push(u32::try_from(text.len()).expect("a label set is far below 4 GiB"));
+        let parts = || pairs.iter().flat_map(|(n, v)| [n.as_ref(), v.as_ref()]);
+        let text_len: usize = parts().map(str::len).sum();
+        let wide = text_len > usize::from(u16::MAX);
+        let width = if wide { 4 } else { 2 };
+        let ends = pairs.len() * 2;
+        let mut bytes = Vec::with_capacity(HEADER + ends * width + text_len);
+        let header = u32::try_from(ends * 2 + usize::from(wide)).expect("far below 2^30 pairs");
+        bytes.extend_from_slice(&header.to_le_bytes());
+        let mut end = 0;
+        for part in parts() {
+            end += part.len();
+            if wide {
+                let end = u32::try_from(end).expect("a label set is far below 4 GiB");
+                bytes.extend_from_slice(&end.to_le_bytes());
+            } else {
+                let end = u16::try_from(end).unwrap_or_else(|_| unreachable!("text below 64 KiB"));
+                bytes.extend_from_slice(&end.to_le_bytes());
+            }
+        }
+        for part in parts() {
+            bytes.extend_from_slice(part.as_bytes());
         }
         Labels {
-            text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
+            bytes: bytes.into_boxed_slice(),
         }
+    }
+
+    /// The number of ends (twice the number of pairs) and whether each takes four bytes.
+    fn header(&self) -> (usize, bool) {
+        match self.bytes.first_chunk::<HEADER>() {
+            Some(&header) => {
+                let header = u32::from_le_bytes(header) as usize;
+                (header / 2, header % 2 == 1)
+            }
+            None => (0, false),
+        }
+    }
+
+    /// The ends and the text.
+    fn parts(&self) -> (Ends<'_>, &str) {
+        let (count, wide) = self.header();
+        if count == 0 {
+            return (Ends::Narrow(&[]), "");
+        }
+        let width = if wide { 4 } else { 2 };
+        let (ends, text) = self.bytes[HEADER..].split_at(count * width);
+        let ends = if wide {
+            Ends::Wide(ends)
+        } else {
+            Ends::Narrow(ends)
+        };
+        // SAFETY: `from_pairs` wrote the bytes after the ends from `&str`s only, and they are
+        // never changed; each name and value is sliced out of it at a part's boundary.
+        let text = unsafe { std::str::from_utf8_unchecked(text) };
+        (ends, text)
     }
 
     /// Pair `i` (below `len()`).
     fn label(&self, i: usize) -> Label<'_> {
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[2 * i - 1] as usize
-        };
-        let middle = self.ends[2 * i] as usize;
-        let end = self.ends[2 * i + 1] as usize;
+        let (ends, text) = self.parts();
+        let start = if i == 0 { 0 } else { ends.get(2 * i - 1) };
+        let middle = ends.get(2 * i);
+        let end = ends.get(2 * i + 1);
         Label {
-            name: &self.text[start..middle],
-            value: &self.text[middle..end],
+            name: &text[start..middle],
+            value: &text[middle..end],
         }
     }
 
@@ -96,12 +141,13 @@ impl Labels {
 
     /// The pairs, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = Label<'_>> {
+        let (ends, text) = self.parts();
         let mut start = 0;
-        self.ends.chunks_exact(2).map(move |ends| {
-            let (middle, end) = (ends[0] as usize, ends[1] as usize);
+        (0..self.len()).map(move |i| {
+            let (middle, end) = (ends.get(2 * i), ends.get(2 * i + 1));
             let label = Label {
-                name: &self.text[start..middle],
-                value: &self.text[middle..end],
+                name: &text[start..middle],
+                value: &text[middle..end],
             };
             start = end;
             label
@@ -110,12 +156,35 @@ impl Labels {
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.ends.len() / 2
+        self.header().0 / 2
     }
 
     /// Whether the set has no pairs.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.bytes.is_empty()
+    }
+}
+
+/// The end offsets stored in a [`Labels`], two or four little-endian bytes each.
+#[derive(Clone, Copy)]
+enum Ends<'a> {
+    Narrow(&'a [u8]),
+    Wide(&'a [u8]),
+}
+
+impl Ends<'_> {
+    /// End `i`.
+    fn get(self, i: usize) -> usize {
+        match self {
+            Ends::Narrow(bytes) => {
+                usize::from(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]))
+            }
+            Ends::Wide(bytes) => {
+                let at = 4 * i;
+                u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+                    as usize
+            }
+        }
     }
 }
 
@@ -268,6 +337,19 @@ mod tests {
             labels.to_string(),
             r#"up{instance="h:1", job="node", zone="é"}"#
         );
+    }
+
+    #[test]
+    fn long_label_sets_keep_every_pair() {
+        let long = "v".repeat(70_000);
+        let labels = Labels::from_pairs([("a", "1"), ("b", long.as_str()), ("c", "3")]);
+        let pairs: Vec<_> = labels.iter().map(|l| (l.name, l.value.len())).collect();
+        assert_eq!(pairs, [("a", 1), ("b", 70_000), ("c", 1)]);
+        assert_eq!(labels.get("c"), Some("3"));
+        assert_eq!(labels.len(), 3);
+        let short = Labels::from_pairs([("a", "1"), ("c", "3")]);
+        assert_eq!(short.get("c"), Some("3"));
+        assert!(labels < short && Labels::from_pairs([("a", "")]).is_empty());
     }
 
     #[test]

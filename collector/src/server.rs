@@ -166,7 +166,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 }
 
 /// Opens the store in `data_dir` with the configuration's retention and cache size; the store's
-/// own defaults (15 days, no size limit, 16 MiB) apply where the configuration says nothing.
+/// own defaults (15 days, no size limit, 4 MiB) apply where the configuration says nothing.
 fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     let mut options = StorageOptions::default();
     if let Some(time) = config.storage.retention_time {

@@ -228,7 +228,7 @@ impl ScrapeLoop {
 
     fn stale_everything(&mut self, t: i64) {
         let mut app = self.storage.appender(&self.target.url);
-        match self.cache.stale_all(app.as_mut(), &self.rules, t) {
+        match self.cache.stale_all(app.as_mut(), t) {
             Ok(()) => {
                 if let Err(error) = app.commit() {
                     tracing::warn!(target = %self.target.url, %error, "cannot store staleness markers");

@@ -1,45 +1,56 @@
-//! The series a target exposed, by series text, kept in the order the target lists them: a
-//! scrape listing the same series in the same order as the last one finds each at the position
-//! after the previous one, reading the texts front to back instead of hashing each and missing
-//! the processor's cache on a random bucket and key.
-
-use std::hash::BuildHasher;
-use std::ops::Range;
+//! The series a target exposed, by a 128-bit hash of their series text, kept in the order the
+//! target lists them: a scrape listing the same series in the same order as the last one finds
+//! each at the position after the previous one instead of missing the processor's cache on a
+//! random bucket.
+//!
+//! The text itself is not kept: at 200,000 series it was most of the cache's memory. Two texts
+//! share a 128-bit XXH3 hash with odds of about 2^-128 per pair; among the few million series a
+//! collector holds, the odds of any collision stay below 10^-25, far below those of a memory
+//! error.
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
+use xxhash_rust::xxh3::xxh3_128;
 
-/// Series texts with a value each, in insertion order.
+/// Values by series text, in insertion order.
 #[derive(Debug)]
 pub struct KnownSeries<V> {
-    /// Every entry's series text, back to back in entry order.
-    texts: Vec<u8>,
     entries: Vec<Entry<V>>,
-    /// Entry positions by the hash of their text.
-    index: HashTable<usize>,
+    /// Entry positions by their key's first half.
+    index: HashTable<u32>,
     /// Where the next [`KnownSeries::find`] looks first.
     cursor: usize,
 }
 
+/// A series text's hash, in two halves (a `u128` would make every entry 16-byte aligned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key([u64; 2]);
+
+impl Key {
+    fn of(text: &[u8]) -> Key {
+        let hash = xxh3_128(text);
+        Key([hash as u64, (hash >> 64) as u64])
+    }
+
+    /// The hash the index files the entry under (XXH3's bits are already well mixed).
+    fn bucket(self) -> u64 {
+        self.0[0]
+    }
+}
+
 #[derive(Debug)]
 struct Entry<V> {
-    text: Range<usize>,
+    key: Key,
     value: V,
 }
 
 impl<V> Default for KnownSeries<V> {
     fn default() -> Self {
         KnownSeries {
-            texts: Vec::new(),
             entries: Vec::new(),
             index: HashTable::new(),
             cursor: 0,
         }
     }
-}
-
-fn hash(text: &[u8]) -> u64 {
-    FxBuildHasher.hash_one(text)
 }
 
 impl<V> KnownSeries<V> {
@@ -50,14 +61,15 @@ impl<V> KnownSeries<V> {
 
     /// The position of the entry for `text`, trying the one after the last found first.
     pub fn find(&mut self, text: &[u8]) -> Option<usize> {
+        let key = Key::of(text);
         let predicted = self.cursor;
         let found = match self.entries.get(predicted) {
-            Some(entry) if &self.texts[entry.text.clone()] == text => Some(predicted),
+            Some(entry) if entry.key == key => Some(predicted),
             _ => {
-                let (texts, entries) = (&self.texts, &self.entries);
+                let entries = &self.entries;
                 self.index
-                    .find(hash(text), |&i| texts[entries[i].text.clone()] == *text)
-                    .copied()
+                    .find(key.bucket(), |&i| entries[i as usize].key == key)
+                    .map(|&i| i as usize)
             }
         };
         if let Some(position) = found {
@@ -73,16 +85,15 @@ impl<V> KnownSeries<V> {
 
     /// Adds an entry for `text`, which has none yet, after all others.
     pub fn push(&mut self, text: &[u8], value: V) {
-        let start = self.texts.len();
-        self.texts.extend_from_slice(text);
-        let position = self.entries.len();
-        self.entries.push(Entry {
-            text: start..self.texts.len(),
-            value,
-        });
-        let (texts, entries) = (&self.texts, &self.entries);
-        self.index.insert_unique(hash(text), position, |&i| {
-            hash(&texts[entries[i].text.clone()])
+        self.push_key(Key::of(text), value);
+    }
+
+    fn push_key(&mut self, key: Key, value: V) {
+        let position = u32::try_from(self.entries.len()).expect("a target exposes < 2^32 series");
+        self.entries.push(Entry { key, value });
+        let entries = &self.entries;
+        self.index.insert_unique(key.bucket(), position, |&i| {
+            entries[i as usize].key.bucket()
         });
     }
 
@@ -91,39 +102,45 @@ impl<V> KnownSeries<V> {
         if len >= self.entries.len() {
             return;
         }
-        self.index.retain(|&mut i| i < len);
+        self.index.retain(|&mut i| (i as usize) < len);
         self.entries.truncate(len);
-        self.texts
-            .truncate(self.entries.last().map_or(0, |e| e.text.end));
     }
 
-    /// Removes the entries `keep` refuses, handing each to `removed` with its text; the others
-    /// keep their order. Returns how many were removed.
+    /// Removes the entries `keep` refuses, handing each to `removed`; the others keep their
+    /// order. Returns how many were removed.
     pub fn retain(
         &mut self,
         mut keep: impl FnMut(&V) -> bool,
-        mut removed: impl FnMut(&[u8], V),
+        mut removed: impl FnMut(V),
     ) -> usize {
         if self.entries.iter().all(|e| keep(&e.value)) {
             return 0;
         }
-        let old_texts = std::mem::take(&mut self.texts);
         let before = self.entries.len();
         let mut kept = KnownSeries::default();
         for entry in std::mem::take(&mut self.entries) {
-            let text = &old_texts[entry.text];
             if keep(&entry.value) {
-                kept.push(text, entry.value);
+                kept.push_key(entry.key, entry.value);
             } else {
-                removed(text, entry.value);
+                removed(entry.value);
             }
         }
         *self = kept;
         before - self.entries.len()
     }
 
-    /// Removes every entry, handing each to `removed` with its text.
-    pub fn clear(&mut self, mut removed: impl FnMut(&[u8], V)) {
+    /// Gives back the room the entries grew into beyond an eighth more than they hold: a
+    /// target's series are cached once and then mostly stay, and doubling left up to half of
+    /// the memory unused.
+    pub fn shrink(&mut self) {
+        let len = self.entries.len();
+        if self.entries.capacity() > len + len / 4 {
+            self.entries.shrink_to(len + len / 8);
+        }
+    }
+
+    /// Removes every entry, handing each to `removed`.
+    pub fn clear(&mut self, mut removed: impl FnMut(V)) {
         self.retain(|_| false, &mut removed);
         *self = KnownSeries::default();
     }
@@ -133,9 +150,9 @@ impl<V> KnownSeries<V> {
 mod tests {
     use super::*;
 
-    fn texts(known: &mut KnownSeries<u32>) -> Vec<(String, u32)> {
+    fn values(known: &mut KnownSeries<u32>) -> Vec<u32> {
         let mut all = Vec::new();
-        known.clear(|text, v| all.push((String::from_utf8_lossy(text).into_owned(), v)));
+        known.clear(|v| all.push(v));
         all
     }
 
@@ -153,20 +170,33 @@ mod tests {
         assert_eq!(known.find(b"b"), None);
         *known.value_mut(2) += 10;
         let mut gone = Vec::new();
-        let removed = known.retain(|v| v % 2 == 0, |text, v| gone.push((text.to_vec(), v)));
+        let removed = known.retain(|v| v % 2 == 0, |v| gone.push(v));
         assert_eq!(removed, 2);
-        assert_eq!(gone, [(b"bb".to_vec(), 1), (b"d".to_vec(), 3)]);
+        assert_eq!(gone, [1, 3]);
         assert_eq!(known.find(b"c{x=\"1\"}"), Some(1));
         assert_eq!(known.find(b"d"), None);
         known.push(b"e", 4);
         known.push(b"f", 5);
         known.truncate(3);
         assert_eq!(known.find(b"f"), None);
+        assert_eq!(known.find(b"e"), Some(2));
         assert_eq!(known.len(), 3);
-        assert_eq!(
-            texts(&mut known),
-            [("a".into(), 0), ("c{x=\"1\"}".into(), 12), ("e".into(), 4)]
-        );
+        known.shrink();
+        assert_eq!(values(&mut known), [0, 12, 4]);
         assert_eq!(known.len(), 0);
+    }
+
+    #[test]
+    fn shrinking_keeps_every_entry_findable_and_little_spare_room() {
+        let mut known = KnownSeries::default();
+        let texts: Vec<String> = (0..1000).map(|i| format!("s{{i=\"{i}\"}}")).collect();
+        for (i, text) in texts.iter().enumerate() {
+            known.push(text.as_bytes(), i);
+        }
+        known.shrink();
+        assert!(known.entries.capacity() <= 1000 + 1000 / 8);
+        for (i, text) in texts.iter().enumerate().rev() {
+            assert_eq!(known.find(text.as_bytes()), Some(i));
+        }
     }
 }

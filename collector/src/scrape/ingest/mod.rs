@@ -1,5 +1,5 @@
 //! Turning one scrape's body into appends: series labels (target labels, `exported_*`, metric
-//! relabelling), a cache of series handles keyed by the series text, sample_limit, staleness
+//! relabelling), a cache of series handles keyed by the series text's hash, sample_limit, staleness
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
 mod known;
@@ -56,27 +56,42 @@ pub struct IngestOutcome {
     pub series_added: u64,
 }
 
-/// What a series text stands for: a stored series, or one that metric relabelling drops.
+/// What a series text stands for, with the scrape that last saw it (`seen`, counting scrapes
+/// modulo 2^32: an entry is removed the first scrape that does not see it, long before that
+/// wraps). Neither the text nor the labels are kept: the labels are parsed again from the
+/// scraped text in the rare case that needs them (the store forgot the reference). 16 bytes.
 #[derive(Debug, Clone, Copy)]
 enum Cached {
-    Series(SeriesRef),
-    Dropped,
+    /// A stored series.
+    Series { series: SeriesRef, seen: u32 },
+    /// A series metric relabelling drops.
+    Dropped { seen: u32 },
 }
 
-/// A cache entry. The series' labels are not kept: they are parsed again from the key in the
-/// rare cases that need them (the store forgot the reference), which saves their memory.
-#[derive(Debug)]
-struct CacheEntry {
-    cached: Cached,
-    /// The scrape that last saw the series.
-    seen: u64,
+impl Cached {
+    fn seen_mut(&mut self) -> &mut u32 {
+        match self {
+            Cached::Series { seen, .. } | Cached::Dropped { seen } => seen,
+        }
+    }
+
+    fn seen(mut self) -> u32 {
+        *self.seen_mut()
+    }
+
+    fn series(self) -> Option<SeriesRef> {
+        match self {
+            Cached::Series { series, .. } => Some(series),
+            Cached::Dropped { .. } => None,
+        }
+    }
 }
 
 /// The series one target exposed in its last scrape, by series text; survives between scrapes.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
-    entries: KnownSeries<CacheEntry>,
-    iteration: u64,
+    entries: KnownSeries<Cached>,
+    iteration: u32,
     metadata: HashMap<String, Metadata>,
 }
 
@@ -91,7 +106,7 @@ impl SeriesCache {
         format: Format,
         t: i64,
     ) -> Result<IngestOutcome, IngestError> {
-        self.iteration += 1;
+        self.iteration = self.iteration.wrapping_add(1);
         let known_before = self.entries.len();
         let result = self.ingest_body(app, rules, body, format, t);
         if result.is_err() {
@@ -102,13 +117,14 @@ impl SeriesCache {
         let iteration = self.iteration;
         let mut stale = Ok(());
         self.entries.retain(
-            |entry| entry.seen == iteration,
-            |key, entry| {
-                if let (Cached::Series(series), Ok(())) = (entry.cached, &stale) {
-                    stale = append_stale_by_key(app, rules, series, key, t);
+            |entry| entry.seen() == iteration,
+            |entry| {
+                if let (Some(series), Ok(())) = (entry.series(), &stale) {
+                    stale = append_stale_to(app, series, t);
                 }
             },
         );
+        self.entries.shrink();
         stale?;
         result
     }
@@ -127,14 +143,14 @@ impl SeriesCache {
         let iteration = self.iteration;
         loop {
             // Known series skip label parsing: their text is looked up before the labels are.
-            let mut known: Option<(usize, Cached, bool)> = None;
+            let mut known: Option<(usize, Option<SeriesRef>, bool)> = None;
             let entries = &mut self.entries;
             let next = parser.next_with(&mut |series| {
                 known = entries.find(series).map(|position| {
-                    let entry = entries.value_mut(position);
-                    let duplicate = entry.seen == iteration;
-                    entry.seen = iteration;
-                    (position, entry.cached, duplicate)
+                    let seen = entries.value_mut(position).seen_mut();
+                    let duplicate = *seen == iteration;
+                    *seen = iteration;
+                    (position, entries.value_mut(position).series(), duplicate)
                 });
                 known.is_none()
             })?;
@@ -163,32 +179,33 @@ impl SeriesCache {
             let value = sample.value;
             match known {
                 // A duplicate line in the same body: the first one counts.
-                Some((_, _, true)) | Some((_, Cached::Dropped, false)) => {}
-                Some((position, Cached::Series(series), false)) => {
+                Some((_, _, true)) | Some((_, None, false)) => {}
+                Some((position, Some(series), false)) => {
                     outcome.kept += 1;
                     check_limit(rules, outcome.kept)?;
                     match app.append_ref(series, ts, value) {
                         Err(AppendError::UnknownRef) => {
-                            let labels = labels_of_key(sample.series, rules)?;
+                            let labels = labels_of_text(sample.series, rules)?;
                             let series = app.append(&labels, ts, value)?;
-                            self.entries.value_mut(position).cached = Cached::Series(series);
+                            let seen = iteration;
+                            *self.entries.value_mut(position) = Cached::Series { series, seen };
                         }
                         other => other?,
                     }
                 }
                 None => {
+                    let seen = iteration;
                     let cached = match series_labels(&sample.name, sample.labels, rules) {
                         Some(labels) => {
                             outcome.kept += 1;
                             outcome.series_added += 1;
                             check_limit(rules, outcome.kept)?;
-                            Cached::Series(app.append(&labels, ts, value)?)
+                            let series = app.append(&labels, ts, value)?;
+                            Cached::Series { series, seen }
                         }
-                        None => Cached::Dropped,
+                        None => Cached::Dropped { seen },
                     };
-                    let seen = iteration;
-                    self.entries
-                        .push(sample.series, CacheEntry { cached, seen });
+                    self.entries.push(sample.series, cached);
                 }
             }
         }
@@ -203,45 +220,30 @@ impl SeriesCache {
 
     /// Appends a staleness marker at `t` for every series of the last successful scrape and
     /// forgets them: the target is down or gone.
-    pub fn stale_all(
-        &mut self,
-        app: &mut dyn Appender,
-        rules: &IngestRules,
-        t: i64,
-    ) -> Result<(), IngestError> {
+    pub fn stale_all(&mut self, app: &mut dyn Appender, t: i64) -> Result<(), AppendError> {
         let mut stale = Ok(());
-        self.entries.clear(|key, entry| {
-            if let (Cached::Series(series), Ok(())) = (entry.cached, &stale) {
-                stale = append_stale_by_key(app, rules, series, key, t);
+        self.entries.clear(|entry| {
+            if let (Some(series), Ok(())) = (entry.series(), &stale) {
+                stale = append_stale_to(app, series, t);
             }
         });
         stale
     }
 }
 
-/// Appends a staleness marker to the series cached under `key`, by reference, or by its labels
-/// (parsed again from the key) if the store no longer knows the reference.
-fn append_stale_by_key(
-    app: &mut dyn Appender,
-    rules: &IngestRules,
-    series: SeriesRef,
-    key: &[u8],
-    t: i64,
-) -> Result<(), IngestError> {
-    let stale = f64::from_bits(STALE_NAN_BITS);
-    match app.append_ref(series, t, stale) {
-        Err(AppendError::UnknownRef) => {
-            let labels = labels_of_key(key, rules)?;
-            app.append(&labels, t, stale)?;
-            Ok(())
-        }
-        other => Ok(other?),
+/// Appends a staleness marker to a cached series by reference. A reference the store no longer
+/// knows belongs to a series a deletion removed with all its samples: no sample is left for a
+/// marker to end, so none is written (writing one would create the series again, marker only).
+fn append_stale_to(app: &mut dyn Appender, series: SeriesRef, t: i64) -> Result<(), AppendError> {
+    match app.append_ref(series, t, f64::from_bits(STALE_NAN_BITS)) {
+        Err(AppendError::UnknownRef) => Ok(()),
+        other => other,
     }
 }
 
 /// The stored labels of a cached series, from its series text. The text parsed when it was
 /// cached, and metric relabelling kept it, so both hold again; the errors say otherwise.
-fn labels_of_key(key: &[u8], rules: &IngestRules) -> Result<Labels, IngestError> {
+fn labels_of_text(key: &[u8], rules: &IngestRules) -> Result<Labels, IngestError> {
     let mut pairs = Vec::new();
     let name = parse_series(key, &mut pairs)?;
     series_labels(&name, &pairs, rules).ok_or(IngestError::Dropped)

@@ -28,7 +28,7 @@ fn scrape(
         Err(error) => {
             app.rollback();
             let mut app = store.appender("t");
-            cache.stale_all(app.as_mut(), rules, t).unwrap();
+            cache.stale_all(app.as_mut(), t).unwrap();
             app.commit().unwrap();
             Err(error)
         }
@@ -191,4 +191,9 @@ fn help_type_and_unit_are_kept_as_metadata() {
         (meta.kind.as_str(), meta.help.as_str(), meta.unit.as_str()),
         ("gauge", "How long.", "seconds")
     );
+}
+
+#[test]
+fn a_cache_entry_takes_sixteen_bytes() {
+    assert_eq!(std::mem::size_of::<Cached>(), 16);
 }
