@@ -2,6 +2,9 @@
 //!
 //! - `ingest`: samples/s appended by one thread through the appender, durable (the clock stops
 //!   after `sync`, i.e. after the write-ahead tick that holds the last sample has committed);
+//! - `create`: series created per CPU second (appenders and durability thread together): 100
+//!   sources of 1,000 new series each, as the first scrape of 100 targets creates them, until
+//!   `sync` has made them durable;
 //! - `select`: 1,000,000 series, the time to select the 1,000 matching two matchers, and the
 //!   time to reopen the store holding them, in the same process and in fresh ones (as a
 //!   restart does), with the resident memory per series the fresh processes gained;
@@ -11,7 +14,7 @@
 //!   `tests/bench/node_dataset.py`), compacts, and prints bytes per sample on disk.
 //!
 //! `cargo bench -p osprey-collector --bench tsdb_store -- [ingest] [select] [size FILE]`
-//! (no argument: ingest and select).
+//! (no argument: ingest, create and select).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -90,6 +93,52 @@ fn ingest() {
             .map(|r| (r / 1e4).round() / 100.0)
             .collect::<Vec<_>>(),
         median(cpu) / 1e6,
+    );
+}
+
+/// One run of `create`: series created per CPU second.
+fn create_once() -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    let (sources, per_source) = (100, 1_000);
+    let batches: Vec<Vec<Labels>> = (0..sources)
+        .map(|source| {
+            (0..per_source)
+                .map(|i| {
+                    Labels::from_pairs([
+                        (
+                            "__name__",
+                            format!("node_bench_family_{}_bytes_total", i / 100),
+                        ),
+                        ("device", format!("sd{}", i % 100)),
+                        ("instance", "127.0.0.1:19890".to_owned()),
+                        ("job", format!("t{source:03}")),
+                        ("mode", "read".to_owned()),
+                    ])
+                })
+                .collect()
+        })
+        .collect();
+    let t = 1_700_000_000_000;
+    let cpu_before = cpu_seconds();
+    for (source, labels) in batches.iter().enumerate() {
+        let mut app = storage.appender(&format!("t{source:03}"));
+        for (i, l) in labels.iter().enumerate() {
+            app.append(l, t, i as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    storage.sync().unwrap();
+    (sources * per_source) as f64 / (cpu_seconds() - cpu_before)
+}
+
+fn create() {
+    let runs: Vec<f64> = (0..5).map(|_| create_once()).collect();
+    println!(
+        "create: {:.0} k series created per CPU second, durable (runs {:?} k/s); 100 sources x \
+         1,000 new series",
+        median(runs.clone()) / 1e3,
+        runs.iter().map(|r| (r / 1e3).round()).collect::<Vec<_>>(),
     );
 }
 
@@ -273,6 +322,7 @@ fn main() {
         .collect();
     if args.is_empty() {
         ingest();
+        create();
         select();
         return;
     }
@@ -280,11 +330,14 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "ingest" => ingest(),
+            "create" => create(),
             "select" => select(),
             "size" => size(args.next().expect("size needs a dataset file")),
             "restart" => restart(args.next().expect("restart needs a store directory")),
             other => {
-                eprintln!("unknown benchmark {other:?} (ingest, select, size FILE, restart DIR)")
+                eprintln!(
+                    "unknown benchmark {other:?} (ingest, create, select, size FILE, restart DIR)"
+                )
             }
         }
     }

@@ -82,9 +82,10 @@ impl ScrapeManager {
     /// stale. Nothing changes if the configuration cannot be applied.
     pub async fn apply(&self, config: Config, base_dir: &Path) -> Result<(), ApplyError> {
         let mut built = BTreeMap::new();
+        let mut clients = Clients::new();
         for job in &config.scrape_configs {
             let name = job.job_name.value.clone();
-            built.insert(name, build_job(&config, job)?);
+            built.insert(name, build_job(&config, job, &mut clients)?);
         }
         let mut state = self.state.lock().await;
         let mut old = std::mem::take(&mut state.jobs);
@@ -241,7 +242,16 @@ fn refresh_files(job: &mut Job, base_dir: &Path, force: bool) -> bool {
     changed
 }
 
-fn build_job(config: &Config, job: &ScrapeConfig) -> Result<Job, ApplyError> {
+/// HTTP clients by the TLS settings they were built with: building one loads the system's
+/// root certificates, which costs more than many scrapes, so jobs with the same settings (most
+/// often none) share a client and its connection pool.
+type Clients = BTreeMap<String, reqwest::Client>;
+
+fn build_job(
+    config: &Config,
+    job: &ScrapeConfig,
+    clients: &mut Clients,
+) -> Result<Job, ApplyError> {
     let name = job.job_name.value.clone();
     let regex_error = |error| ApplyError::Regex {
         job: name.clone(),
@@ -249,10 +259,18 @@ fn build_job(config: &Config, job: &ScrapeConfig) -> Result<Job, ApplyError> {
     };
     let relabel = Relabel::compile_all(&job.relabel_configs).map_err(regex_error)?;
     let metric_relabel = Relabel::compile_all(&job.metric_relabel_configs).map_err(regex_error)?;
-    let client = build_client(job).map_err(|message| ApplyError::Client {
-        job: name.clone(),
-        message,
-    })?;
+    let tls_key = format!("{:?}", job.tls_config);
+    let client = match clients.get(&tls_key) {
+        Some(client) => client.clone(),
+        None => {
+            let client = build_client(job).map_err(|message| ApplyError::Client {
+                job: name.clone(),
+                message,
+            })?;
+            clients.insert(tls_key, client.clone());
+            client
+        }
+    };
     let auth = match (&job.basic_auth, &job.bearer_token, &job.bearer_token_file) {
         (Some(basic), _, _) => Auth::Basic {
             username: basic.username.clone(),

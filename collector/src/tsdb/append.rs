@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::head::{Pushed, in_order};
 use super::interface::{AppendError, Appendable, Appender, Metadata, SeriesRef};
+use super::label_ids::LabelsHash;
 use super::live::LiveSnapshot;
 use super::options::StorageStats;
 use super::storage::{Shared, Storage, writes_blocked};
@@ -61,7 +62,8 @@ impl Appender for StorageAppender<'_> {
         self.refuse_if_blocked()?;
         let shared = self.shared;
         let mut head = shared.head_for_append();
-        if let Some(&id) = head.by_labels.get(labels) {
+        let hash = LabelsHash::of(labels);
+        if let Some(id) = head.find(hash, labels) {
             let series = &head.series[&id];
             if !in_order(series.last_t, series.last_v, t, v) {
                 StorageStats::add(&shared.stats.out_of_order_samples, 1);
@@ -88,7 +90,7 @@ impl Appender for StorageAppender<'_> {
                 self.source
             )));
         }
-        let id = head.create(labels.clone(), &self.source, t);
+        let id = head.create(hash, labels.clone(), &self.source, t);
         StorageStats::add(&shared.stats.series_created, 1);
         StorageStats::set(&shared.stats.series_active, head.series.len() as u64);
         drop(head);

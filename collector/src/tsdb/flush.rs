@@ -3,6 +3,7 @@
 //! metadata, and drops write-ahead records no open chunk needs any more.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use redb::{Database, Durability, WriteTransaction};
@@ -10,17 +11,19 @@ use redb::{Database, Durability, WriteTransaction};
 use super::head::SealedChunk;
 use super::interface::Metadata;
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{
-    self, CHUNKS, META, METADATA, PERSISTED, SERIES, SeriesRecord, WAL, window_of,
-};
+use super::schema::{self, CHUNKS, META, METADATA, PERSISTED, SERIES, WAL, window_of};
 use super::storage::Shared;
+use crate::labels::Labels;
 
 /// Most series whose cut chunks one tick writes; the rest wait for the next tick, so a mass
 /// cut (say after a restart) never becomes one huge transaction.
 const MAX_SERIES_PER_TICK: usize = 20_000;
 
-/// Ticks between truncations of the `wal` table.
-const TRUNCATE_EVERY: u64 = 8;
+/// Ticks between truncations of the `wal` table. Finding the oldest record still needed walks
+/// every series, while records stay needed for as long as an open chunk (minutes to hours), so
+/// dropping them some seconds later keeps the table about the same size for a quarter of the
+/// walks.
+const TRUNCATE_EVERY: u64 = 32;
 
 /// A write transaction that is on disk when `commit` returns and reopens quickly after a crash.
 pub fn durable_txn(db: &Database) -> Result<WriteTransaction, StorageError> {
@@ -53,13 +56,21 @@ pub fn check_free_space(shared: &Shared) -> Result<(), StorageError> {
 #[derive(Default)]
 struct Batch {
     records: Vec<(u64, Vec<u8>)>,
-    series: Vec<(u64, Vec<u8>)>,
+    series: Vec<NewSeries>,
     new_ids: Vec<u64>,
     chunks: Vec<(u64, Vec<SealedChunk>)>,
     metadata: Vec<(String, Metadata)>,
     truncate_below: u64,
     next_id: u64,
     next_seq: u64,
+}
+
+/// A series created since the last tick, to be written to the `series` table.
+struct NewSeries {
+    id: u64,
+    source: Arc<str>,
+    first_t: i64,
+    labels: Arc<Labels>,
 }
 
 impl Batch {
@@ -162,16 +173,17 @@ fn take_batch(shared: &Shared) -> (Batch, u64) {
         shared.taken.notify_all();
     }
     let new_ids = std::mem::take(&mut head.new_series);
+    // Encoded in `write`, after the head's lock is released.
     let series = new_ids
         .iter()
         .filter_map(|id| {
             let s = head.series.get(id)?;
-            let record = SeriesRecord {
-                source: &s.source,
+            Some(NewSeries {
+                id: *id,
+                source: s.source.clone(),
                 first_t: s.first_t,
-                labels: (*s.labels).clone(),
-            };
-            Some((*id, record.encode()))
+                labels: s.labels.clone(),
+            })
         })
         .collect();
     let chunks = head
@@ -217,8 +229,11 @@ fn write(shared: &Shared, batch: &Batch) -> Result<(), StorageError> {
         wal.retain_in(..batch.truncate_below, |_, _| false)
             .map_err(db_err)?;
         let mut series = txn.open_table(SERIES).map_err(db_err)?;
-        for (id, record) in &batch.series {
-            series.insert(*id, record.as_slice()).map_err(db_err)?;
+        let mut record = Vec::new();
+        for new in &batch.series {
+            record.clear();
+            schema::encode_series_into(&mut record, &new.source, new.first_t, &new.labels);
+            series.insert(new.id, record.as_slice()).map_err(db_err)?;
         }
         let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
         let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;

@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use super::chunk::{self, ChunkEncoder};
 use super::index::Postings;
 use super::interface::{Metadata, Sample};
+use super::label_ids::{LabelIds, LabelsHash};
 use super::live::LiveIds;
 use super::schema::WINDOW_MS;
 use super::series_map::SeriesMap;
@@ -188,7 +189,7 @@ pub struct Head {
     /// The ids in `series`, readable without this head's lock.
     pub live: Arc<LiveIds>,
     /// Id by label set.
-    pub by_labels: FxHashMap<Arc<Labels>, u64>,
+    pub by_labels: LabelIds,
     /// Label pair -> ids.
     pub postings: Postings,
     /// Live series per source.
@@ -225,8 +226,14 @@ pub struct Head {
 }
 
 impl Head {
-    /// Registers a series under a fresh id.
-    pub fn create(&mut self, labels: Labels, source: &str, first_t: i64) -> u64 {
+    /// The id of the series labelled `labels`, whose hash is `hash`.
+    pub fn find(&self, hash: LabelsHash, labels: &Labels) -> Option<u64> {
+        self.by_labels
+            .get(hash, labels, |id| self.series.get(&id).map(|s| &*s.labels))
+    }
+
+    /// Registers a series labelled `labels` (whose hash is `hash`) under a fresh id.
+    pub fn create(&mut self, hash: LabelsHash, labels: Labels, source: &str, first_t: i64) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         // The series of one source share one copy of its name.
@@ -234,17 +241,30 @@ impl Head {
             Some((shared, _)) => shared.clone(),
             None => source.into(),
         };
-        self.insert(id, labels, source, first_t);
+        self.insert_hashed(id, hash, labels, source, first_t);
         self.new_series.push(id);
         id
     }
 
-    /// Registers a series loaded from disk or just created.
+    /// Registers series `id`, as tests build a head.
+    #[cfg(test)]
     pub fn insert(&mut self, id: u64, labels: Labels, source: Arc<str>, first_t: i64) {
+        self.insert_hashed(id, LabelsHash::of(&labels), labels, source, first_t);
+    }
+
+    /// Registers a series just created, with its postings.
+    fn insert_hashed(
+        &mut self,
+        id: u64,
+        hash: LabelsHash,
+        labels: Labels,
+        source: Arc<str>,
+        first_t: i64,
+    ) {
         let labels = Arc::new(labels);
         self.postings.add(id, &labels);
         *self.per_source.entry(source.clone()).or_default() += 1;
-        self.insert_unindexed(id, labels, source, first_t);
+        self.insert_unindexed(id, hash, labels, source, first_t);
     }
 
     /// [`Head::insert`] without adding to the postings and the per-source counts (loading
@@ -252,11 +272,14 @@ impl Head {
     pub fn insert_unindexed(
         &mut self,
         id: u64,
+        hash: LabelsHash,
         labels: Arc<Labels>,
         source: Arc<str>,
         first_t: i64,
     ) -> &mut MemSeries {
-        self.by_labels.insert(labels.clone(), id);
+        let series = &self.series;
+        self.by_labels
+            .insert(hash, &labels, id, |id| series.get(&id).map(|s| &*s.labels));
         self.live.insert(id);
         self.series
             .entry(id)
@@ -269,7 +292,8 @@ impl Head {
         let series = self.series.remove(&id)?;
         self.live.remove(id);
         self.postings.remove(id, &series.labels);
-        self.by_labels.remove(&*series.labels);
+        let labels = &series.labels;
+        self.by_labels.remove(LabelsHash::of(labels), labels, id);
         if let Some(count) = self.per_source.get_mut(&series.source) {
             *count -= 1;
             if *count == 0 {
@@ -319,7 +343,8 @@ mod tests {
     #[test]
     fn chunks_are_cut_by_count_after_a_staggered_first_chunk() {
         let mut head = Head::default();
-        let id = head.create(Labels::from_pairs([("a", "b")]), "", 0);
+        let labels = Labels::from_pairs([("a", "b")]);
+        let id = head.create(LabelsHash::of(&labels), labels, "", 0);
         let first_limit = staggered_limit(id);
         for i in 0..(i64::from(first_limit) + i64::from(CHUNK_SAMPLES)) {
             head.push(id, i * 1000, i as f64);

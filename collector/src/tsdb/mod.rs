@@ -19,6 +19,7 @@ pub mod group;
 mod head;
 mod index;
 mod interface;
+mod label_ids;
 mod live;
 mod lookup;
 mod maintain;

@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::flush;
 use super::head::Head;
 use super::index::Postings;
+use super::label_ids::LabelsHash;
 use super::options::{StorageError, db_err};
 use super::schema::{
     self, BLOCKS, CHUNKS, FORMAT_VERSION, META, METADATA, PERSISTED, SERIES, STATE, SeriesRecord,
@@ -56,6 +57,8 @@ pub fn init_tables(db: &Database) -> Result<(), StorageError> {
 /// A series as read back from `series` and `persisted`.
 struct LoadedSeries {
     id: u64,
+    /// Hashed here, on the reading thread.
+    hash: LabelsHash,
     labels: Arc<Labels>,
     source: Arc<str>,
     first_t: i64,
@@ -98,6 +101,7 @@ fn read_series(
         let persisted_t = persisted_time(&mut persisted, id)?;
         batch.push(LoadedSeries {
             id,
+            hash: LabelsHash::of(&record.labels),
             labels: Arc::new(record.labels),
             source,
             first_t: record.first_t,
@@ -140,8 +144,13 @@ fn load_series(db: &Database, head: &mut Head) -> Result<(), StorageError> {
             for series in batch {
                 let id = series.id;
                 labels.push((id, series.labels.clone()));
-                let loaded =
-                    head.insert_unindexed(id, series.labels, series.source, series.first_t);
+                let loaded = head.insert_unindexed(
+                    id,
+                    series.hash,
+                    series.labels,
+                    series.source,
+                    series.first_t,
+                );
                 if let Some(t) = series.persisted_t {
                     loaded.persisted_t = t;
                     loaded.last_t = t;

@@ -73,20 +73,7 @@ pub struct SeriesRecord<'a> {
 }
 
 impl<'a> SeriesRecord<'a> {
-    /// `source, first_t (zigzag), pair count, name, value, ...`, strings as varint length + UTF-8.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        put_str(&mut out, self.source);
-        put_varint(&mut out, zigzag(self.first_t));
-        put_varint(&mut out, self.labels.len() as u64);
-        for label in self.labels.iter() {
-            put_str(&mut out, label.name);
-            put_str(&mut out, label.value);
-        }
-        out
-    }
-
-    /// The inverse of [`SeriesRecord::encode`]; `None` for bytes it did not write.
+    /// The inverse of [`encode_series_into`]; `None` for bytes it did not write.
     pub fn decode(mut bytes: &'a [u8]) -> Option<Self> {
         let input = &mut bytes;
         let source = get_str(input)?;
@@ -101,6 +88,19 @@ impl<'a> SeriesRecord<'a> {
             first_t,
             labels: Labels::from_pairs(pairs),
         })
+    }
+}
+
+/// Appends a [`SeriesRecord`]'s bytes to `out`: `source, first_t (zigzag), pair count, name,
+/// value, ...`, strings as varint length + UTF-8. It takes borrowed parts, so a series held in
+/// memory is encoded without copying its labels first.
+pub fn encode_series_into(out: &mut Vec<u8>, source: &str, first_t: i64, labels: &Labels) {
+    put_str(out, source);
+    put_varint(out, zigzag(first_t));
+    put_varint(out, labels.len() as u64);
+    for label in labels.iter() {
+        put_str(out, label.name);
+        put_str(out, label.value);
     }
 }
 
@@ -156,7 +156,9 @@ mod tests {
             first_t: -5,
             labels: Labels::from_pairs([("__name__", "up"), ("job", "ñode")]),
         };
-        assert_eq!(SeriesRecord::decode(&record.encode()), Some(record));
+        let mut bytes = Vec::new();
+        encode_series_into(&mut bytes, record.source, record.first_t, &record.labels);
+        assert_eq!(SeriesRecord::decode(&bytes), Some(record));
         assert_eq!(SeriesRecord::decode(&[9, 1]), None);
     }
 

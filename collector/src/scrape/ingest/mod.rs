@@ -4,6 +4,7 @@
 
 mod known;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::labels::{Labels, METRIC_NAME};
@@ -279,38 +280,53 @@ pub fn append_stale(
     }
 }
 
-/// The stored labels of a scraped series, or `None` if metric relabelling drops it.
+/// The stored labels of a scraped series, or `None` if metric relabelling drops it. The pairs
+/// borrow the scraped text until the label set is built (the last pair of a name wins), and are
+/// copied into a map only for metric relabelling.
 fn series_labels(name: &str, labels: &[LabelPair<'_>], rules: &IngestRules) -> Option<Labels> {
-    let mut pairs: LabelMap = labels
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-    pairs.insert(METRIC_NAME.to_owned(), name.to_owned());
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(labels.len() + 4);
+    pairs.extend(
+        labels
+            .iter()
+            .map(|(n, v)| (Cow::Borrowed(&**n), Cow::Borrowed(&**v))),
+    );
+    pairs.push((METRIC_NAME.into(), name.into()));
+    let has = |pairs: &[(Cow<'_, str>, Cow<'_, str>)], wanted: &str| {
+        pairs.iter().any(|(n, _)| n == wanted)
+    };
     for target in rules.target_labels.iter() {
-        match pairs.get(target.name) {
+        let scraped = pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == target.name)
+            .map(|(_, v)| v.clone());
+        match scraped {
             Some(scraped) if !scraped.is_empty() => {
                 if rules.honor_labels {
                     continue;
                 }
-                let scraped = scraped.clone();
                 let mut renamed = format!("exported_{}", target.name);
-                while pairs.contains_key(&renamed) {
+                while has(&pairs, &renamed) {
                     renamed = format!("exported_{renamed}");
                 }
-                pairs.insert(renamed, scraped);
-                pairs.insert(target.name.to_owned(), target.value.to_owned());
+                pairs.push((renamed.into(), scraped));
+                pairs.push((target.name.into(), target.value.into()));
             }
-            _ => {
-                pairs.insert(target.name.to_owned(), target.value.to_owned());
-            }
+            _ => pairs.push((target.name.into(), target.value.into())),
         }
     }
-    let pairs = if rules.metric_relabel.is_empty() {
-        pairs
-    } else {
-        relabel(&rules.metric_relabel, pairs)?
-    };
-    Some(Labels::from_pairs(pairs))
+    // Sorted by name, the last pair of each name kept (as a map would), before empty values go.
+    pairs.reverse();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+    if rules.metric_relabel.is_empty() {
+        return Some(Labels::from_pairs(pairs));
+    }
+    let map: LabelMap = pairs
+        .into_iter()
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    relabel(&rules.metric_relabel, map).map(Labels::from_pairs)
 }
 
 #[cfg(test)]
