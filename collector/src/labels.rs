@@ -33,22 +33,20 @@ pub struct Labels {
 const HEADER: usize = 4;
 
 impl Labels {
-    /// Builds a label set from pairs in any order; empty values are dropped, and for a repeated
-    /// name the last pair wins.
+    /// Builds a label set from pairs in any order: for a repeated name the last pair wins, as in
+    /// a map, then pairs with empty values are dropped.
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut pairs: Vec<(N, V)> = pairs
-            .into_iter()
-            .filter(|(_, v)| !v.as_ref().is_empty())
-            .collect();
-        if pairs.is_empty() {
-            return Labels::default();
-        }
+        let mut pairs: Vec<(N, V)> = pairs.into_iter().collect();
         if !pairs.is_sorted_by(|a, b| a.0.as_ref() < b.0.as_ref()) {
             pairs.reverse();
             pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
             pairs.dedup_by(|later, earlier| later.0.as_ref() == earlier.0.as_ref());
+        }
+        pairs.retain(|(_, v)| !v.as_ref().is_empty());
+        if pairs.is_empty() {
+            return Labels::default();
         }
         let parts = || pairs.iter().flat_map(|(n, v)| [n.as_ref(), v.as_ref()]);
         let text_len: usize = parts().map(str::len).sum();

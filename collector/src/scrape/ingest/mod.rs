@@ -315,10 +315,7 @@ fn series_labels(name: &str, labels: &[LabelPair<'_>], rules: &IngestRules) -> O
             _ => pairs.push((target.name.into(), target.value.into())),
         }
     }
-    // Sorted by name, the last pair of each name kept (as a map would), before empty values go.
-    pairs.reverse();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+    // Both keep the last pair of each name, as the map the labels were once built in did.
     if rules.metric_relabel.is_empty() {
         return Some(Labels::from_pairs(pairs));
     }
