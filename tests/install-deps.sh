@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real peers the end-to-end tests run against (Debian packages). Needs root.
+# Installs the real peers the end-to-end tests run against (Debian packages). Needs root: run
+# as another user, it runs itself again through sudo.
 set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -- "$0" "$@"
+fi
 packages=(
   prometheus                 # prometheus + promtool: scrapes the agent, checks metrics and rules
   prometheus-node-exporter   # the peer the agent is compared with
