@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod eval;
 mod functions;
+mod nesting;
 mod parse;
 mod value;
 

@@ -8,8 +8,10 @@ use super::error::{EvalError, EvalResult};
 /// Prometheus's cap on points per series in a range query.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
-/// Parses a query, mapping parser errors to `bad_data`.
+/// Parses a query, mapping parser errors to `bad_data`; a query too long or too deeply nested
+/// to parse safely is refused first (see [`super::nesting`]).
 pub fn parse(query: &str) -> EvalResult<Expr> {
+    super::nesting::check(query).map_err(|e| EvalError::BadData(e.to_string()))?;
     parser::parse(query).map_err(EvalError::BadData)
 }
 
@@ -44,6 +46,7 @@ pub(crate) fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> EvalR
 
 /// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`).
 pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>, String> {
+    super::nesting::check(selector).map_err(|e| e.to_string())?;
     match parser::parse(selector)? {
         Expr::VectorSelector(vs) => {
             super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers).map_err(|e| e.to_string())
