@@ -75,7 +75,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                     options.listen.port(),
                 );
                 (
-                    Config::single_node(&agent.to_string(), &own.to_string()),
+                    Config::single_node(&agent.to_string(), &host_name(), &own.to_string()),
                     PathBuf::from("."),
                 )
             }
@@ -187,14 +187,18 @@ fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
 /// unspecified address replaced by this machine's name.
 fn external_host(listen: SocketAddr) -> String {
     if listen.ip().is_unspecified() {
-        let host = rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned();
-        format!("{host}:{}", listen.port())
+        format!("{}:{}", host_name(), listen.port())
     } else {
         listen.to_string()
     }
+}
+
+/// This machine's name, as `uname -n` prints it.
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The address to reach a server listening on `ip` from this machine.

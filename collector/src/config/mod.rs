@@ -165,12 +165,14 @@ impl Config {
     }
 
     /// The configuration used when none is given: job `node` scraping `agent_address` (the
-    /// in-process agent) and job `osprey` scraping the collector's own `/metrics` at
-    /// `self_address`, every 15 s.
-    pub fn single_node(agent_address: &str, self_address: &str) -> Config {
+    /// in-process agent) with `instance` set to `agent_instance`, and job `osprey` scraping the
+    /// collector's own `/metrics` at `self_address`, every 15 s. The agent's loopback port
+    /// changes with every start, so its series take a stable `instance` instead of the address.
+    pub fn single_node(agent_address: &str, agent_instance: &str, self_address: &str) -> Config {
         let text = format!(
             "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
              scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{agent_address:?}]\n\
+             \x20       labels: {{instance: {agent_instance:?}}}\n\
              \x20 - job_name: osprey\n    static_configs:\n      - targets: [{self_address:?}]\n"
         );
         Config::parse(&text, Path::new("<built-in>"))

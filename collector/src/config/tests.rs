@@ -148,11 +148,15 @@ scrape_configs:
 
 #[test]
 fn the_single_node_default_scrapes_the_agent_as_job_node_and_itself_as_osprey() {
-    let config = Config::single_node("127.0.0.1:9717", "127.0.0.1:9718");
+    let config = Config::single_node("127.0.0.1:40123", "web-1", "127.0.0.1:9718");
     assert_eq!(config.scrape_configs[0].job_name.value, "node");
     assert_eq!(
         config.scrape_configs[0].static_configs[0].targets,
-        ["127.0.0.1:9717"]
+        ["127.0.0.1:40123"]
+    );
+    assert_eq!(
+        config.scrape_configs[0].static_configs[0].labels["instance"],
+        "web-1"
     );
     assert_eq!(config.scrape_configs[1].job_name.value, "osprey");
     assert_eq!(
