@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use osprey_web::SecuritySources;
 use serde::Deserialize;
 
 use crate::collect::containers::ContainersConfig;
@@ -97,6 +98,17 @@ impl AgentConfig {
         config.host.validate()?;
         Ok(config)
     }
+
+    /// The files and settings the agent's TLS and authentication are loaded from.
+    pub fn security_sources(&self) -> SecuritySources<'_> {
+        SecuritySources {
+            web_config_file: self.web_config_file.as_deref(),
+            bearer_token_file: self.bearer_token_file.as_deref(),
+            listen: self.listen,
+            allow_insecure_credentials: self.allow_insecure_credentials,
+            how_to_allow: "set allow_insecure_credentials = true in the agent config",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +154,24 @@ mod tests {
         let err = AgentConfig::parse("[host.netdev]\ndevices_exclude = \"(veth\"\n").unwrap_err();
         assert!(err.contains("invalid regular expression"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn refused_plain_http_credentials_name_the_agent_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "tok\n").unwrap();
+        let config = AgentConfig {
+            bearer_token_file: Some(token),
+            ..AgentConfig::default()
+        };
+        let err = osprey_web::Security::load_from(config.security_sources())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("allow_insecure_credentials = true in the agent config"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub enum WebConfigError {
         /// What is wrong with it.
         message: String,
     },
-    /// The TLS settings are inconsistent or ask for something the agent does not do.
+    /// The TLS settings are inconsistent or ask for something Osprey does not do.
     #[error("web config file {config}: {message}")]
     Tls {
         /// The web config file.
@@ -48,7 +48,7 @@ pub enum WebConfigError {
     },
 }
 
-/// The parsed file. Keys the agent does not implement are rejected rather than ignored.
+/// The parsed file. Keys Osprey does not implement are rejected rather than ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
