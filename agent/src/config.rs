@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use osprey_web::SecuritySources;
 use serde::Deserialize;
 
 use crate::collect::containers::ContainersConfig;
-use crate::collect::host::HostConfig;
+use crate::collect::host::{HostConfig, HostConfigError};
 
 /// Everything the agent can be told. Unknown keys are errors.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,14 +59,26 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or does not fit the schema; the message names line and column.
-    #[error("invalid config file {path}: {message}")]
+    /// The file is not valid TOML or does not fit the schema; the error names line and column.
+    #[error("invalid config file {path}: {error}")]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// The parser's message, with the line and column of the problem.
-        message: String,
+        /// What is wrong. Not a `source`: the message already says it, once.
+        error: ParseError,
     },
+}
+
+/// Configuration text that is not a usable agent configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not valid TOML, or not the schema; the message names the line and column.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// Valid TOML whose `[host]` section asks for something impossible.
+    #[error(transparent)]
+    Host(#[from] HostConfigError),
 }
 
 impl AgentConfig {
@@ -76,9 +89,9 @@ impl AgentConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::parse(&text).map_err(|message| ConfigError::Invalid {
+        let mut config = Self::parse(&text).map_err(|error| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            error,
         })?;
         // Like the web-config file's TLS paths: relative to the file that names them.
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -91,11 +104,22 @@ impl AgentConfig {
         Ok(config)
     }
 
-    /// Parses configuration text; the error message names the line and column of the problem.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let config: AgentConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    /// Parses configuration text; a TOML error names the line and column of the problem.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let config: AgentConfig = toml::from_str(text)?;
         config.host.validate()?;
         Ok(config)
+    }
+
+    /// The files and settings the agent's TLS and authentication are loaded from.
+    pub fn security_sources(&self) -> SecuritySources<'_> {
+        SecuritySources {
+            web_config_file: self.web_config_file.as_deref(),
+            bearer_token_file: self.bearer_token_file.as_deref(),
+            listen: self.listen,
+            allow_insecure_credentials: self.allow_insecure_credentials,
+            how_to_allow: "set allow_insecure_credentials = true in the agent config",
+        }
     }
 }
 
@@ -105,21 +129,26 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error_naming_it_and_its_line() {
-        let err = AgentConfig::parse("listen = \"127.0.0.1:1\"\nlisten_adress = 3\n").unwrap_err();
+        let err = AgentConfig::parse("listen = \"127.0.0.1:1\"\nlisten_adress = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen_adress"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]
     fn unknown_collector_name_is_an_error_naming_it() {
-        let err = AgentConfig::parse("[host]\ndisable = [\"hwmom\"]\n").unwrap_err();
+        let err = AgentConfig::parse("[host]\ndisable = [\"hwmom\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("hwmom"), "{err}");
     }
 
     #[test]
     fn statvfs_timeout_must_be_positive() {
-        let err =
-            AgentConfig::parse("[host.filesystem]\nstatvfs_timeout_seconds = -1.0\n").unwrap_err();
+        let err = AgentConfig::parse("[host.filesystem]\nstatvfs_timeout_seconds = -1.0\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("statvfs_timeout_seconds"), "{err}");
     }
 
@@ -139,9 +168,29 @@ mod tests {
 
     #[test]
     fn invalid_regular_expression_is_an_error_naming_its_line() {
-        let err = AgentConfig::parse("[host.netdev]\ndevices_exclude = \"(veth\"\n").unwrap_err();
+        let err = AgentConfig::parse("[host.netdev]\ndevices_exclude = \"(veth\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("invalid regular expression"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn refused_plain_http_credentials_name_the_agent_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "tok\n").unwrap();
+        let config = AgentConfig {
+            bearer_token_file: Some(token),
+            ..AgentConfig::default()
+        };
+        let err = osprey_web::Security::load_from(config.security_sources())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("allow_insecure_credentials = true in the agent config"),
+            "{err}"
+        );
     }
 
     #[test]

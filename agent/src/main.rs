@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use osprey_agent::collect::Collectors;
 use osprey_agent::config::AgentConfig;
 use osprey_agent::http::{AppState, app};
-use osprey_agent::web::{Security, TlsListener};
+use osprey_web::{Security, TlsListener};
 
 /// Osprey's node agent: host and Docker container metrics on /metrics, in the Prometheus format.
 #[derive(Debug, Parser)]
@@ -50,7 +50,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    osprey_agent::logging::init(&cli.log_format);
+    osprey_web::logging::init(&cli.log_format);
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -72,7 +72,7 @@ fn limit_malloc_arenas() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::CheckConfig { file }) = &cli.command {
-        Security::load(&AgentConfig::load(file)?)?;
+        Security::load_from(AgentConfig::load(file)?.security_sources())?;
         println!("{}: OK", file.display());
         return Ok(());
     }
@@ -92,7 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.no_containers {
         config.containers.enabled = false;
     }
-    let security = Security::load(&config)?;
+    let security = Security::load_from(config.security_sources())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_agent::web::{Security, SecuritySources};
 use osprey_collector::alerting::{self, AlertingSource};
 use osprey_collector::config::Config;
 use osprey_collector::server::{RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
+use osprey_web::{Security, SecuritySources};
 
 /// The allocator: with glibc's the resident size stayed ~45 MB above the live heap at 200k
 /// series (freed scrape buffers and database pages were kept in per-thread arenas).
@@ -80,7 +80,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    osprey_agent::logging::init(&cli.log_format);
+    osprey_web::logging::init(&cli.log_format);
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {

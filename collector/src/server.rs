@@ -16,7 +16,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
-use osprey_agent::web::{Security, TlsListener};
+use osprey_web::{Security, TlsListener};
 
 /// How often file_sd files are checked for changes.
 const FILE_SD_POLL: Duration = Duration::from_secs(1);
@@ -225,6 +225,12 @@ async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, RunError> 
 
 /// Serves the agent's router on a loopback port so the single-node default scrapes it the way
 /// it scrapes any other agent.
+///
+/// This is the collector's only use of the osprey-agent crate (web security and logging come
+/// from osprey-web). Running the agent's own collectors and router in-process keeps the
+/// one-command default a single binary that reports exactly what a separate agent would; a
+/// child `osprey-agent` process or a cargo feature would add a second thing to install or
+/// build for no smaller default binary, since the default calls every collector.
 async fn start_agent() -> Result<SocketAddr, RunError> {
     use osprey_agent::collect::Collectors;
     use osprey_agent::config::AgentConfig;

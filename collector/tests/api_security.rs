@@ -12,7 +12,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
-use osprey_agent::web::{Security, SecuritySources};
 use osprey_collector::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
 use osprey_collector::api::routes::{Access, ROUTES};
 use osprey_collector::api::{
@@ -23,6 +22,7 @@ use osprey_collector::promql::{Engine, EngineConfig};
 use osprey_collector::rules::{RuleDeps, RuleManager};
 use osprey_collector::scrape::ScrapeManager;
 use osprey_collector::tsdb::{Appendable, MemoryStorage, Querier};
+use osprey_web::{Security, SecuritySources};
 use tower::ServiceExt;
 
 /// A reload that always works, so `/-/reload` answers 200 to whoever gets through.

@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use osprey_agent::web::{Principal, Security};
+use osprey_web::{Principal, Security};
 
 use super::routes::{Access, access_for};
 

@@ -176,10 +176,8 @@ mod tests {
         containers: ContainersConfig,
     }
 
-    fn parse(text: &str) -> Result<ContainersConfig, String> {
-        toml::from_str::<Wrapper>(text)
-            .map(|w| w.containers)
-            .map_err(|e| e.to_string())
+    fn parse(text: &str) -> Result<ContainersConfig, toml::de::Error> {
+        toml::from_str::<Wrapper>(text).map(|w| w.containers)
     }
 
     #[test]
@@ -194,7 +192,9 @@ mod tests {
 
     #[test]
     fn a_bad_pattern_is_an_error_naming_its_line() {
-        let error = parse("[containers]\n\ninclude = [\"web-(\"]\n").unwrap_err();
+        let error = parse("[containers]\n\ninclude = [\"web-(\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("line 3"), "{error}");
     }
 

@@ -65,22 +65,35 @@ impl Default for HostConfig {
 impl HostConfig {
     /// Checks what serde cannot: every name in `disable` is a host collector, and the statvfs
     /// timeout is a usable duration.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), HostConfigError> {
         let unknown = self.disable.iter().find(|n| !NAMES.contains(&n.as_str()));
         if let Some(name) = unknown {
-            return Err(format!(
-                "[host] disable: unknown collector {name:?}; known: {}",
-                NAMES.join(", ")
-            ));
+            return Err(HostConfigError::UnknownCollector { name: name.clone() });
         }
-        let timeout = self.filesystem.statvfs_timeout_seconds;
-        if !(timeout > 0.0 && timeout <= 3600.0) {
-            return Err(format!(
-                "[host.filesystem] statvfs_timeout_seconds: {timeout} is not between 0 and 3600"
-            ));
+        let seconds = self.filesystem.statvfs_timeout_seconds;
+        if !(seconds > 0.0 && seconds <= 3600.0) {
+            return Err(HostConfigError::StatvfsTimeout { seconds });
         }
         Ok(())
     }
+}
+
+/// A `[host]` section that asks for something impossible.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostConfigError {
+    /// `disable` names a collector that does not exist.
+    #[error("[host] disable: unknown collector {name:?}; known: {}", NAMES.join(", "))]
+    UnknownCollector {
+        /// The name given.
+        name: String,
+    },
+    /// The statvfs timeout is not a usable duration.
+    #[error("[host.filesystem] statvfs_timeout_seconds: {seconds} is not between 0 and 3600")]
+    StatvfsTimeout {
+        /// The value given.
+        seconds: f64,
+    },
 }
 
 /// A device filter: devices whose name matches `devices_exclude` are left out.

@@ -18,13 +18,32 @@ pub enum WebConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The YAML is invalid or does not fit the schema; the message names line and column.
-    #[error("invalid web config file {path}: {message}")]
+    /// The YAML is invalid or does not fit the schema; the error names line and column.
+    #[error("invalid web config file {path}: {error}")]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// The parser's message.
-        message: String,
+        /// The parser's error (boxed: it is large). Not a `source`: the message already says
+        /// it, once.
+        error: Box<serde_saphyr::Error>,
+    },
+    /// A basic-auth user's hash is not a bcrypt hash.
+    #[error(
+        "invalid web config file {path}: basic_auth_users: the hash of user {user:?} is not bcrypt"
+    )]
+    NotBcrypt {
+        /// The file.
+        path: PathBuf,
+        /// The user.
+        user: String,
+    },
+    /// An admin user is not one of the basic-auth users.
+    #[error("invalid web config file {path}: admin_users: {user:?} is not one of basic_auth_users")]
+    UnknownAdmin {
+        /// The file.
+        path: PathBuf,
+        /// The admin user.
+        user: String,
     },
     /// A TLS certificate, key or CA file is missing or unusable.
     #[error("web config file {config}: {what} {path}: {message}")]
@@ -38,7 +57,7 @@ pub enum WebConfigError {
         /// What is wrong with it.
         message: String,
     },
-    /// The TLS settings are inconsistent or ask for something the agent does not do.
+    /// The TLS settings are inconsistent or ask for something Osprey does not do.
     #[error("web config file {config}: {message}")]
     Tls {
         /// The web config file.
@@ -48,7 +67,7 @@ pub enum WebConfigError {
     },
 }
 
-/// The parsed file. Keys the agent does not implement are rejected rather than ignored.
+/// The parsed file. Keys Osprey does not implement are rejected rather than ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
@@ -112,9 +131,9 @@ impl WebConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::parse(&text).map_err(|message| WebConfigError::Invalid {
+        let mut config = Self::parse(&text).map_err(|error| WebConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            error: Box::new(error),
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(tls) = &mut config.tls_server_config {
@@ -124,9 +143,9 @@ impl WebConfig {
         }
         for (user, hash) in &config.basic_auth_users {
             if hash.parse::<bcrypt::HashParts>().is_err() {
-                return Err(WebConfigError::Invalid {
+                return Err(WebConfigError::NotBcrypt {
                     path: path.to_owned(),
-                    message: format!("basic_auth_users: the hash of user {user:?} is not bcrypt"),
+                    user: user.clone(),
                 });
             }
         }
@@ -135,20 +154,20 @@ impl WebConfig {
             .iter()
             .find(|user| !config.basic_auth_users.contains_key(*user))
         {
-            return Err(WebConfigError::Invalid {
+            return Err(WebConfigError::UnknownAdmin {
                 path: path.to_owned(),
-                message: format!("admin_users: {user:?} is not one of basic_auth_users"),
+                user: user.clone(),
             });
         }
         Ok(config)
     }
 
     /// Parses web-config YAML; the error names the line and column of the problem.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, serde_saphyr::Error> {
         if text.trim().is_empty() {
             return Ok(WebConfig::default());
         }
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str(text)
     }
 }
 
@@ -173,14 +192,17 @@ mod tests {
     fn unknown_key_names_the_key_and_line() {
         let err =
             WebConfig::parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  cert_fiel: c\n")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("cert_fiel"), "{err}");
         assert!(err.contains('4'), "{err}");
     }
 
     #[test]
     fn missing_key_file_is_named() {
-        let err = WebConfig::parse("tls_server_config:\n  cert_file: a\n").unwrap_err();
+        let err = WebConfig::parse("tls_server_config:\n  cert_file: a\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("key_file"), "{err}");
     }
 }

@@ -1,9 +1,5 @@
-//! Who may talk to the agent and how: TLS and authentication from the web-config file and the
-//! agent's own settings, checked once at startup.
-
-mod auth;
-mod config;
-mod tls;
+//! Who may talk to a server and how: TLS and authentication from the web-config file and the
+//! server's own settings, checked once at startup.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -12,13 +8,11 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use auth::{Authenticator, Principal};
-pub use config::{WebConfig, WebConfigError};
-pub use tls::TlsListener;
+use crate::auth::{self, Authenticator};
+use crate::config::{WebConfig, WebConfigError};
+use crate::tls;
 
-use crate::config::AgentConfig;
-
-/// Why the agent's security settings cannot be used.
+/// Why a server's security settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecurityError {
@@ -58,7 +52,7 @@ pub struct Security {
     pub admin_users: BTreeSet<String>,
 }
 
-/// Where a server's security settings come from, for servers other than the agent.
+/// Where a server's security settings come from: its flags or configuration file.
 #[derive(Debug, Clone, Copy)]
 pub struct SecuritySources<'a> {
     /// The web-config file, if any.
@@ -74,17 +68,6 @@ pub struct SecuritySources<'a> {
 }
 
 impl Security {
-    /// Loads the web-config and bearer token files named in `config` and checks them together.
-    pub fn load(config: &AgentConfig) -> Result<Self, SecurityError> {
-        Self::load_from(SecuritySources {
-            web_config_file: config.web_config_file.as_deref(),
-            bearer_token_file: config.bearer_token_file.as_deref(),
-            listen: config.listen,
-            allow_insecure_credentials: config.allow_insecure_credentials,
-            how_to_allow: "set allow_insecure_credentials = true in the agent config",
-        })
-    }
-
     /// Loads the files named in `sources` and checks them together.
     pub fn load_from(sources: SecuritySources<'_>) -> Result<Self, SecurityError> {
         let (web, web_path) = match sources.web_config_file {
@@ -149,76 +132,86 @@ fn read_token(path: &Path) -> Result<String, SecurityError> {
 mod tests {
     use super::*;
 
-    fn config_with_users(listen: &str, allow: bool) -> (tempfile::TempDir, AgentConfig) {
+    /// A file holding `text` in a temporary directory.
+    fn temp_file(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let web = dir.path().join("web.yml");
-        let hash = bcrypt::hash("pw", 4).unwrap();
-        std::fs::write(&web, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
-        let config = AgentConfig {
+        let path = dir.path().join("file");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    fn sources<'a>(web_config_file: &'a Path, listen: &str, allow: bool) -> SecuritySources<'a> {
+        SecuritySources {
+            web_config_file: Some(web_config_file),
+            bearer_token_file: None,
             listen: listen.parse().unwrap(),
-            web_config_file: Some(web),
             allow_insecure_credentials: allow,
-            ..AgentConfig::default()
-        };
-        (dir, config)
+            how_to_allow: "set allow_insecure_credentials",
+        }
+    }
+
+    fn users() -> String {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        format!("basic_auth_users:\n  alice: {hash}\n")
     }
 
     #[test]
     fn credentials_over_plain_http_on_the_network_are_refused() {
-        let (_dir, config) = config_with_users("0.0.0.0:9717", false);
-        let err = Security::load(&config).unwrap_err();
+        let (_dir, web) = temp_file(&users());
+        let err = Security::load_from(sources(&web, "0.0.0.0:9717", false)).unwrap_err();
         assert!(
             matches!(err, SecurityError::InsecureCredentials { .. }),
             "{err}"
         );
-        assert!(err.to_string().contains("allow_insecure_credentials"));
+        assert!(err.to_string().contains("set allow_insecure_credentials"));
     }
 
     #[test]
     fn loopback_or_explicit_permission_allows_plain_http() {
-        let (_dir, config) = config_with_users("127.0.0.1:9717", false);
-        assert!(Security::load(&config).unwrap().auth.is_some());
-        let (_dir, config) = config_with_users("0.0.0.0:9717", true);
-        assert!(Security::load(&config).unwrap().auth.is_some());
+        let (_dir, web) = temp_file(&users());
+        let loopback = Security::load_from(sources(&web, "127.0.0.1:9717", false));
+        assert!(loopback.unwrap().auth.is_some());
+        let allowed = Security::load_from(sources(&web, "0.0.0.0:9717", true));
+        assert!(allowed.unwrap().auth.is_some());
     }
 
     #[test]
     fn admin_users_must_be_basic_auth_users() {
-        let dir = tempfile::tempdir().unwrap();
-        let web = dir.path().join("web.yml");
-        let hash = bcrypt::hash("pw", 4).unwrap();
-        let text = format!("basic_auth_users:\n  alice: {hash}\nadmin_users: [alice]\n");
-        std::fs::write(&web, &text).unwrap();
-        let config = AgentConfig {
-            listen: "127.0.0.1:9717".parse().unwrap(),
-            web_config_file: Some(web.clone()),
-            ..AgentConfig::default()
-        };
-        let security = Security::load(&config).unwrap();
+        let text = format!("{}admin_users: [alice]\n", users());
+        let (_dir, web) = temp_file(&text);
+        let security = Security::load_from(sources(&web, "127.0.0.1:9717", false)).unwrap();
         assert!(security.admin_users.contains("alice"));
         std::fs::write(&web, text.replace("[alice]", "[bob]")).unwrap();
-        let err = Security::load(&config).unwrap_err().to_string();
+        let err = Security::load_from(sources(&web, "127.0.0.1:9717", false)).unwrap_err();
         assert!(
-            err.contains("\"bob\" is not one of basic_auth_users"),
+            err.to_string()
+                .contains("\"bob\" is not one of basic_auth_users"),
             "{err}"
         );
     }
 
     #[test]
     fn missing_certificate_file_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let web = dir.path().join("web.yml");
-        std::fs::write(
-            &web,
-            "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
-        )
-        .unwrap();
-        let config = AgentConfig {
-            web_config_file: Some(web),
-            ..AgentConfig::default()
-        };
-        let err = Security::load(&config).unwrap_err().to_string();
+        let (_dir, web) =
+            temp_file("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n");
+        let err = Security::load_from(sources(&web, "127.0.0.1:9717", false))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TLS certificate file"), "{err}");
         assert!(err.contains("nope.crt"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_bearer_token_file_is_refused() {
+        let (_dir, token) = temp_file("\n");
+        let sources = SecuritySources {
+            web_config_file: None,
+            bearer_token_file: Some(&token),
+            listen: "127.0.0.1:9717".parse().unwrap(),
+            allow_insecure_credentials: false,
+            how_to_allow: "",
+        };
+        let err = Security::load_from(sources).unwrap_err();
+        assert!(err.to_string().contains("the file is empty"), "{err}");
     }
 }

@@ -1,4 +1,4 @@
-//! TLS for the agent's server: a rustls configuration from the web-config file, and a listener
+//! TLS for a server: a rustls configuration from the web-config file, and a listener
 //! that hands axum connections whose handshake is done.
 //!
 //! tokio-rustls under axum's own `serve` (through its `Listener` trait) rather than a second
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::config::{ClientAuthType, TlsServerConfig, TlsVersion, WebConfigError};
+use crate::config::{ClientAuthType, TlsServerConfig, TlsVersion, WebConfigError};
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

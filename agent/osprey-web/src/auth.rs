@@ -26,7 +26,7 @@ pub enum Principal {
     BearerToken,
 }
 
-/// Who may scrape: basic-auth users, a bearer token, or both.
+/// Who may connect: basic-auth users, a bearer token, or both.
 #[derive(Debug)]
 pub struct Authenticator {
     users: BTreeMap<String, String>,
