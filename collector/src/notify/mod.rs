@@ -34,7 +34,7 @@ pub use deliver::Deliverer;
 pub use dispatch::{Dispatcher, SharedNotifications};
 pub use email::{build_message, send_email};
 pub use history::{Acknowledgement, AlertHistory, AlertRecord, HistoryError, HistoryQuery};
-pub use matchers::parse_matchers;
+pub use matchers::{MatcherError, parse_matchers};
 pub use metrics::{AttemptResult, NotifyMetrics};
 pub use nflog::{LogEntry, NotificationLog, needs_update};
 pub use notifier::{Notifier, NotifierError};
