@@ -42,7 +42,7 @@ pub use payload::{AmAlert, GroupNotice, WebhookAlert, WebhookMessage, fingerprin
 pub use queue::{Content, Delivery, DeliveryQueue, Integration, QueueError, backoff};
 pub use route::{GroupBy, Route};
 pub use silence::{Silence, SilenceError, SilenceMatcher, Silences};
-pub use webhook::{send_webhook, webhook_client};
+pub use webhook::{WebhookClientError, send_webhook, webhook_client};
 
 use crate::labels::Matcher;
 
