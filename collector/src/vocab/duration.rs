@@ -34,6 +34,9 @@ const UNITS: [(&str, u64); 7] = [
 
 /// Parses a Prometheus duration: units y, w, d, h, m, s, ms in that order, each at most once,
 /// or a bare `0`.
+///
+/// promql-parser's own parser is not used: it refuses `0` and `0s`, which configuration and
+/// rule files accept, and takes float seconds, which only the HTTP API does.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let invalid = || DurationError::Invalid(text.to_owned());
     if text == "0" {
@@ -99,19 +102,7 @@ impl fmt::Display for PromDuration {
     /// Prometheus's own rendering: `1h30m`, `15s`, `500ms`, `0s`; years and weeks only when
     /// they divide the duration, since `90d` reads better than `12w6d`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut millis = self.0.as_millis();
-        if millis == 0 {
-            return f.write_str("0s");
-        }
-        for (name, factor) in UNITS {
-            let factor = u128::from(factor);
-            let exact_only = matches!(name, "y" | "w");
-            if millis >= factor && (!exact_only || millis.is_multiple_of(factor)) {
-                write!(f, "{}{name}", millis / factor)?;
-                millis %= factor;
-            }
-        }
-        Ok(())
+        f.write_str(&promql_parser::util::display_duration(&self.0))
     }
 }
 

@@ -1,12 +1,13 @@
 //! YAML read with serde-saphyr, its errors told as `line:column: message` without the source
 //! excerpt the crate renders around them.
 
+use std::fmt;
+
 use serde::de::DeserializeOwned;
 use serde_saphyr::Spanned;
 
 /// A YAML document that could not be read into the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {message}")]
 pub struct YamlError {
     /// 1-based line, 0 when unknown.
     pub line: u64,
@@ -14,6 +15,16 @@ pub struct YamlError {
     pub column: u64,
     /// What is wrong, on one line.
     pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    /// `line:column: message`, or the message alone when the position is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => f.write_str(&self.message),
+            line => write!(f, "{line}:{}: {}", self.column, self.message),
+        }
+    }
 }
 
 impl From<serde_saphyr::Error> for YamlError {
@@ -89,6 +100,12 @@ mod tests {
         let error = from_yaml_str::<Shape>("name: a\ncount: 1\nextra: x\n").unwrap_err();
         assert_eq!((error.line, error.column), (3, 1), "{error}");
         assert!(error.message.contains("extra"), "{error}");
+        let nowhere = YamlError {
+            line: 0,
+            column: 0,
+            message: "empty".into(),
+        };
+        assert_eq!(nowhere.to_string(), "empty");
     }
 
     #[test]
