@@ -11,6 +11,7 @@ use crate::notify::{Notifications, Notifier, NotifierError};
 use crate::promql::{Engine, QueryValue};
 use crate::rules::{RedbAlertStateStore, RuleDeps, RuleGroup, RuleManager, load_rule_file};
 use crate::tsdb::{Appendable, Storage};
+use crate::vocab::expand_glob;
 
 /// Where the single-node default looks for rule files when no configuration names any.
 pub const DEFAULT_RULES_DIR: &str = "alert-rules";
@@ -157,36 +158,6 @@ fn rule_files(config: &Config, base_dir: &Path, single_node: bool) -> Vec<PathBu
         config.rule_files.iter().map(|p| base_dir.join(p)).collect()
     };
     patterns.iter().flat_map(|p| expand_glob(p)).collect()
-}
-
-/// Expands `*` and `?` in the last path component; a pattern without them is returned as is.
-fn expand_glob(pattern: &Path) -> Vec<PathBuf> {
-    let (Some(dir), Some(name)) = (
-        pattern.parent(),
-        pattern.file_name().and_then(|n| n.to_str()),
-    ) else {
-        return vec![pattern.to_owned()];
-    };
-    if !name.contains(['*', '?']) {
-        return vec![pattern.to_owned()];
-    }
-    let regex = format!(
-        "^{}$",
-        regex::escape(name).replace("\\*", ".*").replace("\\?", ".")
-    );
-    let Ok(regex) = regex::Regex::new(&regex) else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| regex.is_match(n)))
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
 }
 
 fn load_groups(files: &[PathBuf]) -> Result<Vec<RuleGroup>, AlertingError> {

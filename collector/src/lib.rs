@@ -13,3 +13,4 @@ pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod tsdb;
+pub mod vocab;

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::notify::{HistoryError, HistoryQuery, Notifier, Silence, SilenceError, SilenceMatcher};
-use crate::rules::rfc3339;
+use crate::vocab::rfc3339;
 
 /// The routes under `/api/v1/alerts/history` and `/api/v2/silences`.
 pub fn router(notifier: Notifier) -> Router {
@@ -72,17 +72,7 @@ fn success<T: Serialize>(data: T) -> Response {
 
 /// Parses an RFC 3339 time or Unix seconds (as Prometheus's API accepts) into Unix ms.
 fn parse_time(text: &str) -> Result<i64, AdminError> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Ok((seconds * 1000.0) as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            AdminError(
-                StatusCode::BAD_REQUEST,
-                format!("cannot parse {text:?} to a valid timestamp"),
-            )
-        })
+    crate::vocab::parse_time(text).map_err(|e| AdminError(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// Query of `GET /api/v1/alerts/history`.

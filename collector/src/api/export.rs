@@ -12,13 +12,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, SecondsFormat};
 
 use super::error::ApiError;
 use super::prometheus::{Params, range_value};
 use super::state::ApiState;
 use crate::labels::Labels;
 use crate::promql::{Point, QueryValue, format_float};
+use crate::vocab::rfc3339_millis;
 
 /// The export route; it takes the parameters of `/api/v1/query_range`.
 pub fn router(state: ApiState) -> Router {
@@ -59,10 +59,7 @@ pub fn to_csv(series: &[(Labels, Vec<Point>)]) -> String {
         .collect();
     let mut cursors = vec![0usize; series.len()];
     for t in times {
-        let time = DateTime::from_timestamp_millis(t)
-            .map(|time| time.to_rfc3339_opts(SecondsFormat::Millis, true))
-            .unwrap_or_default();
-        write!(out, "{time},{}", seconds(t)).ok();
+        write!(out, "{},{}", rfc3339_millis(t), seconds(t)).ok();
         for ((_, points), cursor) in series.iter().zip(&mut cursors) {
             out.push(',');
             if let Some(point) = points.get(*cursor).filter(|p| p.t == t) {

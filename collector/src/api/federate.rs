@@ -33,7 +33,7 @@ async fn federate(State(querier): State<Arc<dyn Querier>>, RawQuery(query): RawQ
             Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
         }
     }
-    let now = crate::scrape::now_ms();
+    let now = crate::vocab::now_ms();
     let mut out = String::new();
     let mut seen = std::collections::BTreeSet::new();
     for matchers in &sets {

@@ -35,7 +35,7 @@ impl ReloadStatus {
     pub fn record(&self, ok: bool) {
         self.successful.store(ok, Ordering::Relaxed);
         if ok {
-            let now = crate::scrape::now_ms() / 1000;
+            let now = crate::vocab::now_ms() / 1000;
             self.last_success.store(now, Ordering::Relaxed);
         }
     }

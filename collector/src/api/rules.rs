@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::rules::template::format_float;
-use crate::rules::{Alert, AlertState, GroupState, RuleKind, RuleManager, RuleState, rfc3339};
+use crate::rules::{Alert, AlertState, GroupState, RuleKind, RuleManager, RuleState};
+use crate::vocab::rfc3339;
 
 /// Prometheus's response envelope.
 #[derive(Debug, Serialize, Deserialize)]

@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::vocab::{PromDuration, YamlError, from_yaml_str};
+
 pub use scrape::{
     BasicAuth, FileSdConfig, RelabelAction, RelabelConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
 };
-pub use units::{ByteSize, PromDuration};
-pub use validate::check_target;
+pub use units::{ByteSize, InvalidSize};
+pub use validate::{InvalidTarget, check_target};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -196,33 +198,12 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     path: &Path,
 ) -> Result<T, ConfigError> {
-    serde_saphyr::from_str(text).map_err(|error| {
-        let (line, column) = error
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        ConfigError {
-            file: path.to_owned(),
-            line,
-            column,
-            message: plain_message(&error),
-        }
+    from_yaml_str(text).map_err(|error: YamlError| ConfigError {
+        file: path.to_owned(),
+        line: error.line,
+        column: error.column,
+        message: error.message,
     })
-}
-
-/// The error's message without the source snippet and location the crate renders around it.
-fn plain_message(error: &serde_saphyr::Error) -> String {
-    let rendered = error.to_string();
-    let first = rendered.lines().next().unwrap_or_default().trim();
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    // The location is reported separately; drop the crate's own "line L column C: " prefix.
-    let message = match message.split_once(": ") {
-        Some((place, rest)) if place.starts_with("line ") && place.contains(" column ") => rest,
-        _ => message,
-    };
-    message
-        .trim_end_matches(|c: char| c == ':' || c.is_whitespace())
-        .to_owned()
 }
 
 #[cfg(test)]

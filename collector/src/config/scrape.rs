@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::units::{ByteSize, PromDuration};
+use super::units::ByteSize;
+use crate::vocab::PromDuration;
 
 /// One scrape job, as in prometheus.yml.
 #[derive(Debug, Clone, Deserialize)]

@@ -110,7 +110,10 @@ fn a_wrong_type_is_an_error_with_line_and_column() {
     let text = "global:\n  scrape_interval: 15 seconds\n";
     let errors = Config::parse(text, Path::new("p.yml")).unwrap_err();
     assert_eq!(errors.0[0].line, 2, "{errors}");
-    assert!(errors.0[0].message.contains("invalid duration"), "{errors}");
+    assert!(
+        errors.0[0].message.contains("not a valid duration string"),
+        "{errors}"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_saphyr::Location;
 
 use super::{Config, ConfigError, RelabelAction, RelabelConfig, ScrapeConfig};
+use crate::vocab::is_label_name;
 
 /// Every problem in `config`, located as precisely as the file allows.
 pub(super) fn validate(config: &Config, path: &Path) -> Vec<ConfigError> {
@@ -97,7 +98,7 @@ fn job_problems(config: &Config, job: &ScrapeConfig) -> Vec<String> {
     for group in &job.static_configs {
         for target in &group.targets {
             if let Err(problem) = check_target(target) {
-                problems.push(problem);
+                problems.push(problem.to_string());
             }
         }
         for name in group.labels.keys() {
@@ -114,12 +115,15 @@ fn job_problems(config: &Config, job: &ScrapeConfig) -> Vec<String> {
     problems
 }
 
+/// A target that is not `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("target {0:?} must be host:port, without a scheme or a path")]
+pub struct InvalidTarget(pub String);
+
 /// A target must be `host:port` (or a bare host), without a scheme or a path.
-pub fn check_target(target: &str) -> Result<(), String> {
+pub fn check_target(target: &str) -> Result<(), InvalidTarget> {
     if target.is_empty() || target.contains('/') || target.contains(char::is_whitespace) {
-        return Err(format!(
-            "target {target:?} must be host:port, without a scheme or a path"
-        ));
+        return Err(InvalidTarget(target.to_owned()));
     }
     Ok(())
 }
@@ -159,11 +163,4 @@ fn relabel_problems(relabel: &RelabelConfig) -> Vec<(bool, String)> {
         _ => {}
     }
     problems
-}
-
-/// Whether `name` is a valid label name `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

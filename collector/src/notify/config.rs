@@ -7,6 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::vocab::from_yaml_str;
+
 /// A whole Alertmanager configuration, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -286,10 +288,7 @@ pub fn parse_alertmanager_config(text: &str) -> Result<super::Notifications, Con
     let config: AlertmanagerConfig = if text.trim().is_empty() {
         AlertmanagerConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| {
-            let message = e.to_string();
-            ConfigError(crate::rules::yaml_error_line(&message).to_owned())
-        })?
+        from_yaml_str(text).map_err(|e| ConfigError(e.to_string()))?
     };
     super::validate::validate(config)
 }

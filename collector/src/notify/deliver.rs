@@ -145,7 +145,8 @@ impl Deliverer {
                     match clients.entry((receiver.name.clone(), *i)) {
                         std::collections::hash_map::Entry::Occupied(c) => c.get().clone(),
                         std::collections::hash_map::Entry::Vacant(slot) => {
-                            let client = webhook_client(target).map_err(SendError::Reject)?;
+                            let client = webhook_client(target)
+                                .map_err(|e| SendError::Reject(e.to_string()))?;
                             slot.insert(client).clone()
                         }
                     }

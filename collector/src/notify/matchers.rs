@@ -1,9 +1,35 @@
 //! Alertmanager's matcher strings (`severity="critical"`, `job=~"node.*"`, `{a="1",b!="2"}`).
 
 use crate::labels::{MatchOp, Matcher};
+use crate::vocab::is_label_name;
+
+/// Why a matcher string could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum MatcherError {
+    /// Not `name op value`, or a value with an unterminated quote.
+    #[error("bad matcher format: {0}")]
+    Format(String),
+    /// The name is not a label name.
+    #[error("invalid label name {name:?} in matcher {matcher}")]
+    LabelName {
+        /// The name as written.
+        name: String,
+        /// The whole matcher.
+        matcher: String,
+    },
+    /// The regular expression does not compile.
+    #[error("invalid regular expression in {matcher}: {source}")]
+    Regex {
+        /// The whole matcher.
+        matcher: String,
+        /// What the regex crate said.
+        source: regex::Error,
+    },
+}
 
 /// Parses one entry of a `matchers:` list into the matchers it holds.
-pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, String> {
+pub fn parse_matchers(text: &str) -> Result<Vec<Matcher>, MatcherError> {
     let trimmed = text.trim();
     let inner = trimmed
         .strip_prefix('{')
@@ -38,8 +64,8 @@ fn split_outside_quotes(text: &str) -> Vec<&str> {
     parts
 }
 
-fn parse_one(text: &str) -> Result<Matcher, String> {
-    let bad = || format!("bad matcher format: {text}");
+fn parse_one(text: &str) -> Result<Matcher, MatcherError> {
+    let bad = || MatcherError::Format(text.to_owned());
     let op_at = text.find(['=', '!']).ok_or_else(bad)?;
     let name = text[..op_at].trim();
     let rest = &text[op_at..];
@@ -54,11 +80,17 @@ fn parse_one(text: &str) -> Result<Matcher, String> {
     } else {
         return Err(bad());
     };
-    if !crate::rules::is_label_name(name) {
-        return Err(format!("invalid label name {name:?} in matcher {text}"));
+    if !is_label_name(name) {
+        return Err(MatcherError::LabelName {
+            name: name.to_owned(),
+            matcher: text.to_owned(),
+        });
     }
     let value = unquote(value.trim()).ok_or_else(bad)?;
-    Matcher::new(op, name, value).map_err(|e| format!("invalid regular expression in {text}: {e}"))
+    Matcher::new(op, name, value).map_err(|source| MatcherError::Regex {
+        matcher: text.to_owned(),
+        source,
+    })
 }
 
 fn unquote(value: &str) -> Option<String> {

@@ -34,7 +34,7 @@ pub use deliver::Deliverer;
 pub use dispatch::{Dispatcher, SharedNotifications};
 pub use email::{build_message, send_email};
 pub use history::{Acknowledgement, AlertHistory, AlertRecord, HistoryError, HistoryQuery};
-pub use matchers::parse_matchers;
+pub use matchers::{MatcherError, parse_matchers};
 pub use metrics::{AttemptResult, NotifyMetrics};
 pub use nflog::{LogEntry, NotificationLog, needs_update};
 pub use notifier::{Notifier, NotifierError};
@@ -42,7 +42,7 @@ pub use payload::{AmAlert, GroupNotice, WebhookAlert, WebhookMessage, fingerprin
 pub use queue::{Content, Delivery, DeliveryQueue, Integration, QueueError, backoff};
 pub use route::{GroupBy, Route};
 pub use silence::{Silence, SilenceError, SilenceMatcher, Silences};
-pub use webhook::{send_webhook, webhook_client};
+pub use webhook::{WebhookClientError, send_webhook, webhook_client};
 
 use crate::labels::Matcher;
 

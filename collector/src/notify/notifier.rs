@@ -13,6 +13,7 @@ use super::payload::{AmAlert, label_map};
 use super::queue::{DeliveryQueue, QueueError};
 use super::silence::{SilenceError, Silences};
 use crate::rules::{NotifierAlert, Notify};
+use crate::vocab::now_ms;
 
 /// Why the notifier could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +46,6 @@ pub struct Notifier {
     pub silences: Arc<Silences>,
     /// Alert history, for the API.
     pub history: Arc<AlertHistory>,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Notifier {

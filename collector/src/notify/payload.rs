@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::labels::Labels;
-use crate::rules::rfc3339;
+use crate::vocab::rfc3339;
 
 /// An alert as the notifier holds it (times in Unix ms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,15 +30,26 @@ fn default_true() -> bool {
     true
 }
 
+/// A silence matcher whose regular expression does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("matcher {name}: {source}")]
+struct InvalidSilenceMatcher {
+    name: String,
+    source: regex::Error,
+}
+
 impl SilenceMatcher {
-    fn to_matcher(&self) -> Result<Matcher, String> {
+    fn to_matcher(&self) -> Result<Matcher, InvalidSilenceMatcher> {
         let op = match (self.is_regex, self.is_equal) {
             (false, true) => MatchOp::Equal,
             (false, false) => MatchOp::NotEqual,
             (true, true) => MatchOp::Regex,
             (true, false) => MatchOp::NotRegex,
         };
-        Matcher::new(op, &self.name, &self.value).map_err(|e| format!("matcher {}: {e}", self.name))
+        Matcher::new(op, &self.name, &self.value).map_err(|source| InvalidSilenceMatcher {
+            name: self.name.clone(),
+            source,
+        })
     }
 }
 
@@ -161,7 +172,7 @@ impl Silences {
             .iter()
             .map(SilenceMatcher::to_matcher)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(SilenceError::Invalid)?;
+            .map_err(|e| SilenceError::Invalid(e.to_string()))?;
         if matchers.iter().all(Matcher::matches_empty) {
             return Err(SilenceError::Invalid(
                 "at least one matcher must not match the empty string".to_owned(),

@@ -4,7 +4,7 @@
 use super::config::{AlertmanagerConfig, ConfigError, EmailConfig, WebhookConfig};
 use super::validate::err;
 use super::{EmailTarget, WebhookTarget};
-use crate::rules::parse_duration;
+use crate::vocab::parse_duration;
 
 pub(super) fn email_target(
     email: &EmailConfig,

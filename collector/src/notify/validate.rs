@@ -9,7 +9,7 @@ use super::matchers::parse_matchers;
 use super::targets::{email_target, webhook_target};
 use super::{GroupBy, InhibitRule, Notifications, Receiver, Route};
 use crate::labels::{MatchOp, Matcher};
-use crate::rules::{is_label_name, parse_duration};
+use crate::vocab::{is_label_name, parse_duration};
 
 const GLOBAL_INTEGRATION_FIELDS: &[&str] = &[
     "slack_api_url",
@@ -54,8 +54,8 @@ const RECEIVER_INTEGRATION_FIELDS: &[&str] = &[
     "mattermost_configs",
 ];
 
-pub(super) fn err(message: impl Into<String>) -> ConfigError {
-    ConfigError(message.into())
+pub(super) fn err(message: impl std::fmt::Display) -> ConfigError {
+    ConfigError(message.to_string())
 }
 
 fn duration(text: Option<&str>, default: Duration) -> Result<Duration, ConfigError> {

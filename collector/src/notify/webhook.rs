@@ -2,8 +2,36 @@
 
 use super::{SendError, WebhookTarget};
 
+/// Why a webhook target's HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookClientError {
+    /// `proxy_url` is not a usable proxy.
+    #[error("proxy_url: {0}")]
+    Proxy(#[source] reqwest::Error),
+    /// The CA file could not be read.
+    #[error("ca_file {path}: {source}")]
+    ReadCa {
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The CA file holds no valid PEM certificate.
+    #[error("ca_file {path}: {source}")]
+    InvalidCa {
+        /// The file.
+        path: String,
+        /// What the TLS library said.
+        source: reqwest::Error,
+    },
+    /// The HTTP client itself could not be built.
+    #[error("{0}")]
+    Build(#[source] reqwest::Error),
+}
+
 /// Builds the HTTP client for one webhook target (TLS, redirects, proxy, timeout).
-pub fn webhook_client(target: &WebhookTarget) -> Result<reqwest::Client, String> {
+pub fn webhook_client(target: &WebhookTarget) -> Result<reqwest::Client, WebhookClientError> {
     let mut builder =
         reqwest::Client::builder().user_agent(concat!("Osprey/", env!("CARGO_PKG_VERSION")));
     if let Some(timeout) = target.timeout {
@@ -13,18 +41,25 @@ pub fn webhook_client(target: &WebhookTarget) -> Result<reqwest::Client, String>
         builder = builder.redirect(reqwest::redirect::Policy::none());
     }
     if let Some(proxy) = &target.http.proxy_url {
-        builder = builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| format!("proxy_url: {e}"))?);
+        builder = builder.proxy(reqwest::Proxy::all(proxy).map_err(WebhookClientError::Proxy)?);
     }
     if let Some(tls) = &target.http.tls_config {
         if let Some(ca_file) = &tls.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| format!("ca_file {ca_file}: {e}"))?;
-            let ca = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| format!("ca_file {ca_file}: {e}"))?;
+            let pem = std::fs::read(ca_file).map_err(|source| WebhookClientError::ReadCa {
+                path: ca_file.clone(),
+                source,
+            })?;
+            let ca = reqwest::Certificate::from_pem(&pem).map_err(|source| {
+                WebhookClientError::InvalidCa {
+                    path: ca_file.clone(),
+                    source,
+                }
+            })?;
             builder = builder.add_root_certificate(ca);
         }
         builder = builder.danger_accept_invalid_certs(tls.insecure_skip_verify);
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(WebhookClientError::Build)
 }
 
 fn read_secret(file: &str) -> Result<String, SendError> {
@@ -130,7 +165,9 @@ mod tests {
             }),
             ..HttpConfig::default()
         };
-        let error = webhook_client(&target("https://example.com/", http)).unwrap_err();
+        let error = webhook_client(&target("https://example.com/", http))
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("ca_file /nonexistent/ca.pem:"), "{error}");
     }
 }

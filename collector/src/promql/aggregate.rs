@@ -284,7 +284,7 @@ fn count_values(
     modifier: Option<&LabelModifier>,
     input: Vec<StepSeries>,
 ) -> EvalResult<Value> {
-    if !crate::promql::functions::is_valid_label_name(label) {
+    if !crate::vocab::is_label_name(label) {
         return Err(EvalError::BadData(format!("invalid label name {label:?}")));
     }
     let n = ev.steps.len();

@@ -103,21 +103,3 @@ pub struct NotifierAlert {
     /// Whether the rule has resolved it (then `ends_at` is the resolve time).
     pub resolved: bool,
 }
-
-/// A Unix-millisecond time as Go's RFC 3339 with nanoseconds prints it (UTC, trailing zeros
-/// of the fraction dropped): `2026-01-02T03:04:05.12Z`; 0 prints Go's zero time.
-pub fn rfc3339(ms: i64) -> String {
-    if ms == 0 {
-        return "0001-01-01T00:00:00Z".to_owned();
-    }
-    let time = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    let mut text = time.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
-    while text.ends_with('0') {
-        text.pop();
-    }
-    if text.ends_with('.') {
-        text.pop();
-    }
-    text.push('Z');
-    text
-}

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::duration::parse_duration;
 use super::template::check_alert_template;
+use crate::vocab::{from_yaml_str, is_label_name, is_metric_name, parse_duration, position};
 
 /// A validated rule group.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,8 +144,8 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
     let raw: RawFile = if text.trim().is_empty() {
         RawFile { groups: Vec::new() }
     } else {
-        serde_saphyr::from_str(text).map_err(|e| RuleFileErrors {
-            messages: vec![format!("{file}: {}", yaml_error_line(&e.to_string()))],
+        from_yaml_str(text).map_err(|e| RuleFileErrors {
+            messages: vec![format!("{file}: {e}")],
         })?
     };
     let mut messages = Vec::new();
@@ -203,20 +203,6 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
     } else {
         Err(RuleFileErrors { messages })
     }
-}
-
-/// The first line of a YAML error message, without the source excerpt that follows it.
-pub fn yaml_error_line(message: &str) -> &str {
-    let first = message.lines().next().unwrap_or(message);
-    first.strip_prefix("error: ").unwrap_or(first)
-}
-
-fn position<T>(spanned: &Spanned<T>) -> String {
-    format!(
-        "{}:{}",
-        spanned.referenced.line(),
-        spanned.referenced.column()
-    )
 }
 
 fn duration_field(file: &str, text: Option<&str>, messages: &mut Vec<String>) -> Option<Duration> {
@@ -333,22 +319,4 @@ fn check_label(name: &str, _value: &str, problems: &mut Vec<String>) {
     if !is_label_name(name) || name == crate::labels::METRIC_NAME {
         problems.push(format!("invalid label name: {name}"));
     }
-}
-
-/// Prometheus's classic label-name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Prometheus's classic metric-name rule: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }

@@ -5,47 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::config::{StaticConfig, from_yaml};
+use crate::vocab::expand_glob;
 
-/// The files a pattern names now: a plain path, or a path whose last component holds `*`.
+/// The files a pattern names now: a plain path, or a path whose last component holds `*`
+/// or `?`.
 pub fn expand(pattern: &str, base: &Path) -> Vec<PathBuf> {
-    let path = base.join(pattern);
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return vec![path];
-    };
-    if !name.contains('*') {
-        return vec![path];
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| glob_match(name, n)))
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
-}
-
-/// `*` matches any run of characters; everything else matches itself.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
+    expand_glob(&base.join(pattern))
 }
 
 /// When a file was last modified, `None` if it cannot be read.
@@ -71,14 +36,6 @@ pub fn read_groups(path: &Path) -> Result<Vec<StaticConfig>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_match_the_last_component() {
-        assert!(glob_match("*.yml", "a.yml"));
-        assert!(glob_match("t-*.json", "t-1.json"));
-        assert!(!glob_match("*.yml", "a.yaml"));
-        assert!(glob_match("a*b*c", "aXbYc"));
-    }
 
     #[test]
     fn groups_read_from_yaml_and_json_with_their_file() {

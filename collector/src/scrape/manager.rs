@@ -20,12 +20,12 @@ use super::target::{Target, targets_of};
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// A job's HTTP client could not be built (unreadable or invalid TLS files).
-    #[error("job {job:?}: {message}")]
+    #[error("job {job:?}: {error}")]
     Client {
         /// The job.
         job: String,
         /// What failed.
-        message: String,
+        error: ClientError,
     },
     /// A regex failed to compile (validation normally catches this first).
     #[error("job {job:?}: {error}")]
@@ -35,6 +35,39 @@ pub enum ApplyError {
         /// The compile error.
         error: regex::Error,
     },
+}
+
+/// Why a job's HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A TLS file could not be read.
+    #[error("tls_config.{field} {}: {source}", path.display())]
+    Read {
+        /// The setting that names the file (`ca_file`, `cert_file`, `key_file`).
+        field: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The CA file holds no valid PEM certificate.
+    #[error("tls_config.ca_file {}: {source}", path.display())]
+    InvalidCa {
+        /// The file.
+        path: PathBuf,
+        /// What the TLS library said.
+        source: reqwest::Error,
+    },
+    /// The client certificate and key do not form an identity.
+    #[error("tls_config client certificate: {0}")]
+    InvalidIdentity(#[source] reqwest::Error),
+    /// Only one of the certificate and the key is set.
+    #[error("tls_config needs both cert_file and key_file")]
+    HalfIdentity,
+    /// The HTTP client itself could not be built.
+    #[error("{0}")]
+    Build(#[source] reqwest::Error),
 }
 
 /// A target and its health, for `/api/v1/targets`.
@@ -263,9 +296,9 @@ fn build_job(
     let client = match clients.get(&tls_key) {
         Some(client) => client.clone(),
         None => {
-            let client = build_client(job).map_err(|message| ApplyError::Client {
+            let client = build_client(job).map_err(|error| ApplyError::Client {
                 job: name.clone(),
-                message,
+                error,
             })?;
             clients.insert(tls_key, client.clone());
             client
@@ -340,31 +373,41 @@ fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
     )
 }
 
-fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, String> {
+fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, ClientError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("osprey-collector/", env!("CARGO_PKG_VERSION")))
         .no_proxy();
     if let Some(tls) = &job.tls_config {
         if let Some(ca) = &tls.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| format!("tls_config.ca_file {}: {e}", ca.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("tls_config.ca_file {}: {e}", ca.display()))?;
+            let pem = read_tls_file("ca_file", ca)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                ClientError::InvalidCa {
+                    path: ca.clone(),
+                    source,
+                }
+            })?;
             builder = builder.tls_certs_merge(certs);
         }
         match (&tls.cert_file, &tls.key_file) {
             (Some(cert), Some(key)) => {
-                let mut pem =
-                    std::fs::read(cert).map_err(|e| format!("tls_config.cert_file: {e}"))?;
-                pem.extend(std::fs::read(key).map_err(|e| format!("tls_config.key_file: {e}"))?);
-                let identity = reqwest::Identity::from_pem(&pem)
-                    .map_err(|e| format!("tls_config client certificate: {e}"))?;
+                let mut pem = read_tls_file("cert_file", cert)?;
+                pem.extend(read_tls_file("key_file", key)?);
+                let identity =
+                    reqwest::Identity::from_pem(&pem).map_err(ClientError::InvalidIdentity)?;
                 builder = builder.identity(identity);
             }
             (None, None) => {}
-            _ => return Err("tls_config needs both cert_file and key_file".into()),
+            _ => return Err(ClientError::HalfIdentity),
         }
         builder = builder.tls_danger_accept_invalid_certs(tls.insecure_skip_verify);
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(ClientError::Build)
+}
+
+fn read_tls_file(field: &'static str, path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|source| ClientError::Read {
+        field,
+        path: path.to_owned(),
+        source,
+    })
 }

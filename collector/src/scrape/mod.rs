@@ -13,8 +13,8 @@ pub mod target;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use ingest::{IngestError, IngestOutcome, IngestRules, SeriesCache};
-pub use manager::{ApplyError, ScrapeManager, TargetView};
-pub use scrape_loop::{TargetStatus, now_ms};
+pub use manager::{ApplyError, ClientError, ScrapeManager, TargetView};
+pub use scrape_loop::TargetStatus;
 
 /// Counters over all scrapes since start, for the collector's own `/metrics`.
 #[derive(Debug, Default)]

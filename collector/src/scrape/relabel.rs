@@ -7,6 +7,7 @@ use md5::{Digest, Md5};
 use regex::Regex;
 
 use crate::config::{RelabelAction, RelabelConfig};
+use crate::vocab::is_label_name;
 
 /// Labels being rewritten: name to value, an empty value meaning absent.
 pub type LabelMap = BTreeMap<String, String>;
@@ -108,12 +109,6 @@ fn set(labels: &mut LabelMap, name: String, value: String) {
     } else {
         labels.insert(name, value);
     }
-}
-
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Applies `steps` in order; `None` when one of them drops the label set.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::labels::{Labels, METRIC_NAME};
 use crate::tsdb::{Appendable, Appender};
+use crate::vocab::now_ms;
 
 use super::fetch::{Auth, FetchError, fetch};
 use super::ingest::{IngestOutcome, IngestRules, SeriesCache, append_stale};
@@ -309,14 +310,6 @@ fn with_name(labels: &Labels, name: &str) -> Labels {
         .map(|l| (l.name, l.value))
         .chain([(METRIC_NAME, name)]);
     Labels::from_pairs(pairs)
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// How long to wait before the first scrape so that each target keeps a fixed slot in the

@@ -1,6 +1,6 @@
 //! Request parameters from the URL query and a form body, parsed as Prometheus parses them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 
 use crate::api::error::ApiError;
 use crate::labels::Matcher;
+use crate::vocab::{parse_duration_or_seconds, parse_time};
 
 /// Earliest time accepted when a request gives no start (Prometheus's minimum time).
 pub const MIN_TIME: i64 = -62_135_596_800_000;
@@ -73,9 +74,7 @@ impl Params {
     pub fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(name) {
             None => Ok(default),
-            Some(s) => parse_time(s).ok_or_else(|| {
-                ApiError::bad_param(name, format!("cannot parse {s:?} to a valid timestamp"))
-            }),
+            Some(s) => parse_time(s).map_err(|e| ApiError::bad_param(name, e.to_string())),
         }
     }
 
@@ -83,7 +82,7 @@ impl Params {
     pub fn duration(&self, name: &str) -> Result<Option<Duration>, ApiError> {
         self.get(name)
             .map(|s| {
-                parse_duration(s).ok_or_else(|| {
+                parse_duration_or_seconds(s).map_err(|_| {
                     ApiError::bad_param(name, format!("cannot parse {s:?} to a valid duration"))
                 })
             })
@@ -117,87 +116,5 @@ impl Params {
             sets.extend(parsed);
         }
         Ok(sets)
-    }
-}
-
-/// The current time in milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Parses a Unix time in (fractional) seconds or an RFC 3339 time into milliseconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(seconds) = s.parse::<f64>() {
-        if !seconds.is_finite() {
-            return None;
-        }
-        return Some((seconds * 1000.0).round() as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
-}
-
-/// Parses float seconds (`15`, `0.5`) or a Prometheus duration (`1m0s`, `1h30m`, `250ms`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    if let Ok(seconds) = s.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let mut total: u64 = 0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit_ms: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            "y" => 31_536_000_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit_ms)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(Duration::from_millis(total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_accept_grafana_and_float_forms() {
-        assert_eq!(parse_duration("1m0s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("15"), Some(Duration::from_secs(15)));
-        assert_eq!(parse_duration("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn times_accept_unix_floats_and_rfc3339() {
-        assert_eq!(parse_time("4"), Some(4000));
-        assert_eq!(parse_time("1435781451.781"), Some(1_435_781_451_781));
-        assert_eq!(
-            parse_time("2015-07-01T20:10:51.781Z"),
-            Some(1_435_781_451_781)
-        );
-        assert_eq!(parse_time("yesterday"), None);
     }
 }

@@ -3,11 +3,12 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::params::{Params, now_ms};
+use super::params::Params;
 use super::{json, json_response};
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;
 use crate::promql::QueryValue;
+use crate::vocab::now_ms;
 
 /// An instant query at `time` (default now).
 pub async fn instant(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {

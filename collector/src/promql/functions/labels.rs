@@ -4,11 +4,11 @@ use std::cmp::Ordering;
 
 use promql_parser::parser::Expr;
 
-use super::is_valid_label_name;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::promql::error::{EvalError, EvalResult};
 use crate::promql::eval::Evaluator;
 use crate::promql::value::{StepSeries, Value};
+use crate::vocab::is_label_name;
 
 /// Evaluates `name` if it is a label or sorting function; `None` otherwise.
 pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult<Option<Value>> {
@@ -128,7 +128,7 @@ fn strings(args: &[&Expr], from: usize) -> EvalResult<Vec<String>> {
 }
 
 fn check_label_name(name: &str) -> EvalResult<()> {
-    if is_valid_label_name(name) {
+    if is_label_name(name) {
         Ok(())
     } else {
         Err(EvalError::BadData(format!(

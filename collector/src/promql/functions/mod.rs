@@ -57,13 +57,6 @@ pub(crate) fn map_points(
         .collect()
 }
 
-/// Whether `name` is a valid label name (legacy charset, as label_replace requires).
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// A float as a label value, as Go's `strconv.FormatFloat(v, 'f', -1, 64)` writes it.
 pub(crate) fn format_label_value(v: f64) -> String {
     if v.is_nan() {

@@ -4,30 +4,87 @@ use std::cmp::Ordering;
 
 use super::gofmt::{format_float, sprintf};
 use super::value::Value;
+use crate::vocab::{DurationError, parse_duration};
+
+/// Why a template function call failed, in the words Go's and Prometheus's templates use.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateFuncError {
+    /// No argument where one is needed.
+    #[error("missing argument")]
+    MissingArgument,
+    /// A comparison with fewer than two operands.
+    #[error("missing argument for comparison")]
+    MissingComparand,
+    /// `printf` without a format.
+    #[error("wrong number of args for printf")]
+    PrintfWithoutFormat,
+    /// Not the number of arguments the function takes.
+    #[error("wrong number of args: want {want} got {got}")]
+    Arity {
+        /// How many it takes.
+        want: usize,
+        /// How many it got.
+        got: usize,
+    },
+    /// `len` of a value without a length.
+    #[error("len of type {0}")]
+    NoLength(&'static str),
+    /// A value that should be a string.
+    #[error("wrong type for value; expected string; got {0}")]
+    NotString(&'static str),
+    /// A string that is not a number.
+    #[error("strconv.ParseFloat: parsing {0:?}: invalid syntax")]
+    NotANumber(String),
+    /// A value that cannot become a number.
+    #[error("can't convert {0} to float")]
+    NotConvertible(&'static str),
+    /// A list index past its end.
+    #[error("index out of range: {0}")]
+    IndexOutOfRange(i64),
+    /// Indexing a value that is neither a map nor a list.
+    #[error("can't index item of type {0}")]
+    NotIndexable(&'static str),
+    /// Values of different types compared.
+    #[error("incompatible types for comparison")]
+    Incomparable,
+    /// A regular expression that does not compile.
+    #[error("{0}")]
+    Regex(#[from] regex::Error),
+    /// A duration `parseDuration` cannot read.
+    #[error("{0}")]
+    Duration(#[from] DurationError),
+    /// Seconds too large for a nanosecond timestamp.
+    #[error("{0} cannot be represented as a nanoseconds timestamp since it overflows int64")]
+    TimestampOverflow(String),
+    /// A function Osprey does not provide.
+    #[error("{0} is not supported in Osprey's alert templates")]
+    Unsupported(String),
+}
 
 /// Calls function `name` with `args` (the piped value, if any, last).
-pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
+pub fn call(name: &str, args: &[Value]) -> Result<Value, TemplateFuncError> {
     let value = match name {
         "and" => {
             let first_false = args.iter().find(|a| !a.is_true());
             first_false
                 .or(args.last())
                 .cloned()
-                .ok_or("missing argument")?
+                .ok_or(TemplateFuncError::MissingArgument)?
         }
         "or" => {
             let first_true = args.iter().find(|a| a.is_true());
             first_true
                 .or(args.last())
                 .cloned()
-                .ok_or("missing argument")?
+                .ok_or(TemplateFuncError::MissingArgument)?
         }
         "not" => Value::Bool(!one(args)?.is_true()),
         "len" => Value::Int(match one(args)? {
             Value::Str(s) => s.len(),
             Value::Map(m) => m.len(),
             Value::List(l) => l.len(),
-            other => return Err(format!("len of type {}", other.type_name())),
+            other => return Err(TemplateFuncError::NoLength(other.type_name())),
         } as i64),
         "index" => index(args)?,
         "print" => Value::Str(go_print(args)),
@@ -38,7 +95,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         "printf" => {
             let (format, rest) = args
                 .split_first()
-                .ok_or("wrong number of args for printf")?;
+                .ok_or(TemplateFuncError::PrintfWithoutFormat)?;
             Value::Str(sprintf(&string(format)?, rest))
         }
         "urlquery" => Value::Str(url_query(&go_print(args))),
@@ -62,14 +119,14 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             let [pattern, text] = args else {
                 return Err(arity(2, args));
             };
-            let re = regex::Regex::new(&string(pattern)?).map_err(|e| e.to_string())?;
+            let re = regex::Regex::new(&string(pattern)?)?;
             Value::Bool(re.is_match(&string(text)?))
         }
         "reReplaceAll" => {
             let [pattern, replacement, text] = args else {
                 return Err(arity(3, args));
             };
-            let re = regex::Regex::new(&string(pattern)?).map_err(|e| e.to_string())?;
+            let re = regex::Regex::new(&string(pattern)?)?;
             Value::Str(
                 re.replace_all(&string(text)?, string(replacement)?.as_str())
                     .into_owned(),
@@ -77,42 +134,38 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         }
         "parseDuration" => {
             let text = string(one(args)?)?;
-            let duration = crate::rules::parse_duration(&text)?;
+            let duration = parse_duration(&text)?;
             Value::Float(duration.as_secs_f64())
         }
-        other => {
-            return Err(format!(
-                "{other} is not supported in Osprey's alert templates"
-            ));
-        }
+        other => return Err(TemplateFuncError::Unsupported(other.to_owned())),
     };
     Ok(value)
 }
 
-fn arity(expected: usize, args: &[Value]) -> String {
-    format!("wrong number of args: want {expected} got {}", args.len())
+fn arity(want: usize, args: &[Value]) -> TemplateFuncError {
+    TemplateFuncError::Arity {
+        want,
+        got: args.len(),
+    }
 }
 
-fn one(args: &[Value]) -> Result<&Value, String> {
+fn one(args: &[Value]) -> Result<&Value, TemplateFuncError> {
     match args {
         [value] => Ok(value),
         _ => Err(arity(1, args)),
     }
 }
 
-fn string(value: &Value) -> Result<String, String> {
+fn string(value: &Value) -> Result<String, TemplateFuncError> {
     match value {
         Value::Str(s) => Ok(s.clone()),
-        other => Err(format!(
-            "wrong type for value; expected string; got {}",
-            other.type_name()
-        )),
+        other => Err(TemplateFuncError::NotString(other.type_name())),
     }
 }
 
 /// Prometheus's conversion of a function argument to a float: numbers as they are, strings
 /// parsed as Go's `strconv.ParseFloat`.
-fn number(value: &Value) -> Result<f64, String> {
+fn number(value: &Value) -> Result<f64, TemplateFuncError> {
     match value {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
@@ -127,9 +180,9 @@ fn number(value: &Value) -> Result<f64, String> {
                 "nan" => Some(f64::NAN),
                 _ => s.parse::<f64>().ok(),
             };
-            parsed.ok_or_else(|| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
+            parsed.ok_or_else(|| TemplateFuncError::NotANumber(s.clone()))
         }
-        other => Err(format!("can't convert {} to float", other.type_name())),
+        other => Err(TemplateFuncError::NotConvertible(other.type_name())),
     }
 }
 
@@ -146,8 +199,10 @@ fn go_print(args: &[Value]) -> String {
     out
 }
 
-fn index(args: &[Value]) -> Result<Value, String> {
-    let (first, keys) = args.split_first().ok_or("missing argument")?;
+fn index(args: &[Value]) -> Result<Value, TemplateFuncError> {
+    let (first, keys) = args
+        .split_first()
+        .ok_or(TemplateFuncError::MissingArgument)?;
     let mut current = first.clone();
     for key in keys {
         current = match (&current, key) {
@@ -155,27 +210,25 @@ fn index(args: &[Value]) -> Result<Value, String> {
             (Value::List(l), Value::Int(i)) => usize::try_from(*i)
                 .ok()
                 .and_then(|i| l.get(i).cloned())
-                .ok_or_else(|| format!("index out of range: {i}"))?,
-            (other, _) => return Err(format!("can't index item of type {}", other.type_name())),
+                .ok_or(TemplateFuncError::IndexOutOfRange(*i))?,
+            (other, _) => return Err(TemplateFuncError::NotIndexable(other.type_name())),
         };
     }
     Ok(current)
 }
 
-fn compare(name: &str, args: &[Value]) -> Result<Value, String> {
+fn compare(name: &str, args: &[Value]) -> Result<Value, TemplateFuncError> {
     let (first, others) = args
         .split_first()
-        .ok_or("missing argument for comparison")?;
-    if others.is_empty() {
-        return Err("missing argument for comparison".to_owned());
-    }
-    let order = |a: &Value, b: &Value| -> Result<Option<Ordering>, String> {
+        .filter(|(_, others)| !others.is_empty())
+        .ok_or(TemplateFuncError::MissingComparand)?;
+    let order = |a: &Value, b: &Value| -> Result<Option<Ordering>, TemplateFuncError> {
         match (a, b) {
             (Value::Int(x), Value::Int(y)) => Ok(x.partial_cmp(y)),
             (Value::Float(x), Value::Float(y)) => Ok(x.partial_cmp(y)),
             (Value::Str(x), Value::Str(y)) => Ok(x.partial_cmp(y)),
             (Value::Bool(x), Value::Bool(y)) if matches!(name, "eq" | "ne") => Ok(x.partial_cmp(y)),
-            _ => Err("incompatible types for comparison".to_owned()),
+            _ => Err(TemplateFuncError::Incomparable),
         }
     };
     if name == "eq" {
@@ -283,16 +336,15 @@ fn humanize_duration(mut v: f64) -> String {
 }
 
 /// Go's `time.Time.String()` in UTC: `2015-06-23 13:19:44.128 +0000 UTC`.
-fn humanize_timestamp(v: f64) -> Result<String, String> {
+fn humanize_timestamp(v: f64) -> Result<String, TemplateFuncError> {
     if !v.is_finite() {
         return Ok(g4(v));
     }
     let nanos = v * 1e9;
     if nanos >= i64::MAX as f64 || nanos < i64::MIN as f64 {
-        return Err(format!(
-            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
-            format_float(v, 'g', None)
-        ));
+        return Err(TemplateFuncError::TimestampOverflow(format_float(
+            v, 'g', None,
+        )));
     }
     let time = chrono::DateTime::from_timestamp_nanos(nanos as i64);
     let mut text = time.format("%Y-%m-%d %H:%M:%S%.9f").to_string();
