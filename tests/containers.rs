@@ -1,5 +1,7 @@
 //! End-to-end tests of the agent's container metrics against a real Docker engine.
 
+// Shared with tests/containers_outage.rs, which uses helpers this file does not.
+#[allow(dead_code)]
 #[path = "containers/agent.rs"]
 mod agent;
 
