@@ -50,11 +50,6 @@ pub fn start_agent_via(wrapper: &[&str], args: &[&str]) -> Agent {
 }
 
 impl Agent {
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
     /// Everything it logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

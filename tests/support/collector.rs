@@ -97,6 +97,9 @@ impl Collector {
 
     /// How many targets of `/api/v1/targets` are `up`.
     pub fn targets_up(&self) -> usize {
-        self.targets().iter().filter(|t| t["health"] == "up").count()
+        self.targets()
+            .iter()
+            .filter(|t| t["health"] == "up")
+            .count()
     }
 }

@@ -46,6 +46,11 @@ pub fn peer_present(program: &str, probe: &[&str]) -> bool {
     found
 }
 
+/// Whether every one of `programs` answers `--version`; see [`peer_present`].
+pub fn peers_present(programs: &[&str]) -> bool {
+    programs.iter().all(|p| peer_present(p, &["--version"]))
+}
+
 /// The path of a peer program installed from Debian (`/usr/bin/...`), or `None` (with a
 /// message) on a machine without it; CI must have it.
 pub fn peer_installed(path: &str) -> Option<PathBuf> {

@@ -24,13 +24,6 @@ pub struct Peer {
     pub port: u16,
 }
 
-impl Peer {
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
 /// Starts node_exporter on a free loopback port and waits until it accepts connections.
 pub fn start_node_exporter() -> Peer {
     let port = free_port();
