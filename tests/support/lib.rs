@@ -55,14 +55,12 @@ pub fn peers_present(programs: &[&str]) -> bool {
 /// message) on a machine without it; CI must have it.
 pub fn peer_installed(path: &str) -> Option<PathBuf> {
     let path = PathBuf::from(path);
-    if path.exists() {
-        return Some(path);
-    }
-    skip_outside_ci(&format!(
-        "{} is not installed (tests/install-deps.sh installs it)",
-        path.display()
-    ));
-    None
+    let found = path.exists();
+    found_or_skip(
+        path,
+        found,
+        "is not installed (tests/install-deps.sh installs it)",
+    )
 }
 
 /// The path of a workspace binary built by `cargo build --workspace` in the profile named by
@@ -88,12 +86,15 @@ pub fn binary(name: &str) -> PathBuf {
 /// (after a message; the caller skips), a panic in CI.
 pub fn shared_dir(inside: &str) -> Option<PathBuf> {
     let dir = workspace_root().join("../shared").join(inside);
-    if dir.is_dir() {
-        return Some(dir);
+    let found = dir.is_dir();
+    found_or_skip(dir, found, "is absent (CI has ../shared beside the clone)")
+}
+
+/// `path` when it was `found`; otherwise `None` after [`skip_outside_ci`] says it `missing`.
+fn found_or_skip(path: PathBuf, found: bool, missing: &str) -> Option<PathBuf> {
+    if found {
+        return Some(path);
     }
-    skip_outside_ci(&format!(
-        "{} is absent (CI has ../shared beside the clone)",
-        dir.display()
-    ));
+    skip_outside_ci(&format!("{} {missing}", path.display()));
     None
 }
