@@ -1,7 +1,5 @@
 //! Bad configuration and flags give a clear message naming the problem and a non-zero exit.
 
-mod agent_support;
-
 use std::process::{Command, Output};
 
 fn run_agent(args: &[&str]) -> (Output, String) {

@@ -1,25 +1,26 @@
 //! The real agent scraped by the real Prometheus, and checked by promtool beside node_exporter.
 
-mod agent_support;
-
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use agent_support::{
-    get, mem_total_bytes, peer, start_agent, start_node_exporter, start_prometheus, wait_for_sample,
+use osprey::agent::start_agent;
+use osprey::host::mem_total_bytes;
+use osprey::net::metrics;
+use osprey::peer_installed;
+use osprey::peers::{
+    NODE_EXPORTER, PROMETHEUS, PROMTOOL, start_node_exporter, start_prometheus, wait_for_sample,
 };
 
 #[test]
 fn prometheus_scrapes_the_agent_and_reads_memtotal_from_proc_meminfo() {
-    let Some(prometheus_binary) = peer("/usr/bin/prometheus") else {
+    if peer_installed(PROMETHEUS).is_none() {
         return;
-    };
+    }
     let agent = start_agent(&[]);
     let dir = tempfile::tempdir().unwrap();
     let prometheus = start_prometheus(
-        &prometheus_binary,
         dir.path(),
         &format!(
             "  - job_name: osprey\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
@@ -65,16 +66,14 @@ fn lint_kinds(promtool: &Path, exposition: &str) -> BTreeSet<String> {
 
 #[test]
 fn promtool_finds_only_the_lints_node_exporters_own_output_draws() {
-    let (Some(promtool), Some(node_exporter_binary)) = (
-        peer("/usr/bin/promtool"),
-        peer("/usr/bin/prometheus-node-exporter"),
-    ) else {
+    let (Some(promtool), Some(_)) = (peer_installed(PROMTOOL), peer_installed(NODE_EXPORTER))
+    else {
         return;
     };
     let agent = start_agent(&[]);
-    let node_exporter = start_node_exporter(&node_exporter_binary);
-    let ours = lint_kinds(&promtool, &get(&format!("{}/metrics", agent.url())));
-    let theirs = lint_kinds(&promtool, &get(&format!("{}/metrics", node_exporter.url())));
+    let node_exporter = start_node_exporter();
+    let ours = lint_kinds(&promtool, &metrics(agent.port));
+    let theirs = lint_kinds(&promtool, &metrics(node_exporter.port));
     assert!(
         !theirs.is_empty(),
         "promtool reported nothing on node_exporter: did it run?"

@@ -1,10 +1,8 @@
 //! The packaged systemd unit passes `systemd-analyze verify` and keeps a low exposure score.
 
-mod agent_support;
-
 use std::process::Command;
 
-use agent_support::peer;
+use osprey::peer_installed;
 
 /// The unit with ExecStart pointing at the freshly built binary (verify checks that it exists),
 /// with the Docker drop-in beside it when `with_docker` (systemd-analyze reads drop-ins from the
@@ -34,7 +32,7 @@ fn unit_in_temp_dir(with_docker: bool) -> (tempfile::TempDir, std::path::PathBuf
 
 #[test]
 fn unit_verifies_and_exposure_is_at_most_two() {
-    let Some(systemd_analyze) = peer("/usr/bin/systemd-analyze") else {
+    let Some(systemd_analyze) = peer_installed("/usr/bin/systemd-analyze") else {
         return;
     };
     for with_docker in [false, true] {

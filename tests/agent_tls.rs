@@ -1,10 +1,10 @@
 //! The agent behind TLS and basic auth, scraped by the real Prometheus with its own TLS client.
 
-mod agent_support;
-
 use std::path::Path;
 
-use agent_support::{peer, start_agent, start_prometheus, wait_for_sample};
+use osprey::agent::start_agent;
+use osprey::peer_installed;
+use osprey::peers::{PROMETHEUS, start_prometheus, wait_for_sample};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 /// Writes a CA and a server certificate for 127.0.0.1 signed by it; returns the CA's path.
@@ -27,9 +27,9 @@ fn write_certificates(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn prometheus_scrapes_over_tls_with_basic_auth_or_a_token_and_a_wrong_password_is_refused() {
-    let Some(prometheus_binary) = peer("/usr/bin/prometheus") else {
+    if peer_installed(PROMETHEUS).is_none() {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let ca = write_certificates(dir.path());
     let hash = bcrypt::hash("right horse", 6).unwrap();
@@ -71,7 +71,7 @@ fn prometheus_scrapes_over_tls_with_basic_auth_or_a_token_and_a_wrong_password_i
     let scrape_configs = job("right", "right horse") + &job("wrong", "wrong horse") + &token_job;
     let prometheus_dir = dir.path().join("prometheus");
     std::fs::create_dir(&prometheus_dir).unwrap();
-    let prometheus = start_prometheus(&prometheus_binary, &prometheus_dir, &scrape_configs);
+    let prometheus = start_prometheus(&prometheus_dir, &scrape_configs);
     wait_for_sample(&prometheus, "up{job=\"right\"}", |v| v == 1.0);
     wait_for_sample(
         &prometheus,

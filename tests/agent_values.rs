@@ -1,13 +1,13 @@
 //! The agent's numbers agree with what the kernel reports through other paths.
 
-mod agent_support;
-
-use agent_support::{get, mem_total_bytes, sample, start_agent};
+use osprey::agent::start_agent;
+use osprey::host::mem_total_bytes;
+use osprey::net::metrics;
 
 #[test]
 fn cpu_count_matches_the_online_processors() {
     let agent = start_agent(&[]);
-    let metrics = get(&format!("{}/metrics", agent.url()));
+    let metrics = metrics(agent.port);
     let cpus: std::collections::BTreeSet<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("node_cpu_seconds_total{") && l.contains("mode=\"idle\""))
@@ -21,7 +21,7 @@ fn cpu_count_matches_the_online_processors() {
 #[test]
 fn memtotal_matches_proc_meminfo() {
     let agent = start_agent(&[]);
-    let metrics = get(&format!("{}/metrics", agent.url()));
+    let metrics = metrics(agent.port);
     assert_eq!(
         sample(&metrics, "node_memory_MemTotal_bytes"),
         Some(mem_total_bytes())
@@ -31,7 +31,7 @@ fn memtotal_matches_proc_meminfo() {
 #[test]
 fn root_filesystem_size_and_inodes_match_statvfs() {
     let agent = start_agent(&[]);
-    let metrics = get(&format!("{}/metrics", agent.url()));
+    let metrics = metrics(agent.port);
     let stat = rustix::fs::statvfs("/").unwrap();
     let root_series = |name: &str| {
         metrics.lines().find_map(|line| {
@@ -62,7 +62,7 @@ fn loopback_received_bytes() -> f64 {
 fn loopback_receive_counter_lies_between_two_kernel_readings() {
     let agent = start_agent(&[]);
     let before = loopback_received_bytes();
-    let metrics = get(&format!("{}/metrics", agent.url()));
+    let metrics = metrics(agent.port);
     let after = loopback_received_bytes();
     let ours = sample(&metrics, "node_network_receive_bytes_total{device=\"lo\"}").expect("lo");
     assert!(
@@ -71,4 +71,12 @@ fn loopback_receive_counter_lies_between_two_kernel_readings() {
     );
     // The scrape itself crossed the loopback device, so the counter moved: the test can fail.
     assert!(after > before);
+}
+
+/// The value of the sample written exactly as `series` (name with its labels) in `exposition`.
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
 }

@@ -7,22 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use osprey::agent::start_agent;
 use osprey::collector::Collector;
 use osprey::net::free_port;
-use osprey::process::{Running, wait_for_port, wait_until};
+use osprey::process::wait_until;
 use serde_json::Value;
 
 /// The value of `lastEvaluation` for a rule not evaluated yet.
 const NEVER: &str = "0001-01-01T00:00:00Z";
-
-fn start_agent() -> (Running, u16) {
-    let port = free_port();
-    let mut command = Command::new(osprey::binary("osprey-agent"));
-    command.arg(format!("--listen=127.0.0.1:{port}"));
-    let agent = Running::spawn("osprey-agent", command, None);
-    wait_for_port(port, Duration::from_secs(20));
-    (agent, port)
-}
 
 fn write_config(dir: &Path, agent_port: u16, rule_files: &[PathBuf]) {
     let files: Vec<String> = rule_files
@@ -46,17 +38,16 @@ fn names(rules: &[Value]) -> Vec<String> {
 
 #[test]
 fn the_public_rule_collection_evaluates_against_a_real_agent_without_an_error() {
-    let Some(shared) = osprey::shared_dir() else {
+    let Some(rules_dir) = osprey::shared_dir("peer-tests/rules") else {
         return;
     };
-    let rules_dir = shared.join("peer-tests/rules");
     let files = [
         rules_dir.join("node-exporter.yml"),
         rules_dir.join("google-cadvisor.yml"),
     ];
-    let (_agent, agent_port) = start_agent();
+    let agent = start_agent(&[]);
     let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), agent_port, &files);
+    write_config(dir.path(), agent.port, &files);
     let collector = Collector::start(dir.path(), free_port());
     wait_until("the agent scraped", Duration::from_secs(30), || {
         collector.targets_up() == 1
@@ -108,11 +99,11 @@ const THIRD: &str =
 
 #[test]
 fn rule_files_reload_on_sighup_and_post_and_a_broken_file_is_refused() {
-    let (_agent, agent_port) = start_agent();
+    let agent = start_agent(&[]);
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yml");
     std::fs::write(&rules, FIRST).unwrap();
-    write_config(dir.path(), agent_port, std::slice::from_ref(&rules));
+    write_config(dir.path(), agent.port, std::slice::from_ref(&rules));
     let collector = Collector::start(dir.path(), free_port());
     let first = osprey::process::wait_for("First firing", Duration::from_secs(20), || {
         collector
@@ -184,9 +175,7 @@ fn check_config(dir: &Path, rules: Option<&Path>, alertmanager: Option<&Path>) -
 
 #[test]
 fn check_config_agrees_with_promtool_and_amtool() {
-    if !osprey::peer_present("promtool", &["--version"])
-        || !osprey::peer_present("amtool", &["--version"])
-    {
+    if !osprey::peers_present(&["promtool", "amtool"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

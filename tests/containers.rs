@@ -1,5 +1,7 @@
 //! End-to-end tests of the agent's container metrics against a real Docker engine.
 
+// Shared with tests/containers_outage.rs, which uses helpers this file does not.
+#[allow(dead_code)]
 #[path = "containers/agent.rs"]
 mod agent;
 
@@ -7,13 +9,25 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agent::{Agent, Samples};
-use osprey::docker::{Docker, docker};
+use osprey::docker::{Container, Docker, docker};
 
 /// How long Docker's event stream may take to reach the agent's output.
 const SETTLE: Duration = Duration::from_secs(15);
 
 fn agent_for(docker: &Docker) -> Agent {
     Agent::start(&["--docker-socket", &docker.socket().display().to_string()])
+}
+
+/// Docker with a container of `options` running `command`, and then an agent watching Docker;
+/// `None` (after a message) without Docker.
+fn container_and_agent(
+    name: &str,
+    options: &[&str],
+    command: &[&str],
+) -> Option<(&'static Docker, Container, Agent)> {
+    let docker = docker()?;
+    let container = docker.start(name, options, command);
+    Some((docker, container, agent_for(docker)))
 }
 
 fn cpu_seconds(samples: &Samples, name: &str) -> Option<f64> {
@@ -25,14 +39,14 @@ fn cpu_seconds(samples: &Samples, name: &str) -> Option<f64> {
 
 #[test]
 fn busy_container_cpu_rises_and_agrees_with_docker_stats() {
-    let Some(docker) = docker() else { return };
     // Half a CPU keeps the rate steady on a shared two-core machine.
-    let burner = docker.start(
+    let Some((docker, burner, agent)) = container_and_agent(
         "osprey-cpu",
         &["--cpus", "0.5"],
         &["sh", "-c", "while :; do :; done"],
-    );
-    let agent = agent_for(docker);
+    ) else {
+        return;
+    };
     agent.wait_for("the busy container", SETTLE, |s| {
         cpu_seconds(s, &burner.name).is_some()
     });
@@ -81,9 +95,11 @@ fn measure_cpu_percent(docker: &Docker, agent: &Agent, name: &str) -> (f64, f64)
 
 #[test]
 fn memory_limit_is_the_spec_limit() {
-    let Some(docker) = docker() else { return };
-    let limited = docker.start("osprey-mem", &["--memory", "64m"], &["sleep", "300"]);
-    let agent = agent_for(docker);
+    let Some((_, limited, agent)) =
+        container_and_agent("osprey-mem", &["--memory", "64m"], &["sleep", "300"])
+    else {
+        return;
+    };
     let samples = agent.wait_for("the limited container", SETTLE, |s| {
         s.mentions_container(&limited.name)
     });
@@ -212,9 +228,11 @@ fn network_bytes_rise_after_traffic() {
 
 #[test]
 fn removed_container_disappears_from_the_output() {
-    let Some(docker) = docker() else { return };
-    let doomed = docker.start("osprey-doomed", &[], &["sleep", "300"]);
-    let agent = agent_for(docker);
+    let Some((docker, doomed, agent)) =
+        container_and_agent("osprey-doomed", &[], &["sleep", "300"])
+    else {
+        return;
+    };
     agent.wait_for("the container", SETTLE, |s| {
         s.mentions_container(&doomed.name)
     });
@@ -226,13 +244,13 @@ fn removed_container_disappears_from_the_output() {
 
 #[test]
 fn restart_policy_restarts_are_counted() {
-    let Some(docker) = docker() else { return };
-    let failing = docker.start(
+    let Some((_, failing, agent)) = container_and_agent(
         "osprey-failing",
         &["--restart", "on-failure:10"],
         &["sh", "-c", "sleep 1; exit 3"],
-    );
-    let agent = agent_for(docker);
+    ) else {
+        return;
+    };
     let samples = agent.wait_for("a restart", SETTLE, |s| {
         s.value(
             "osprey_container_restarts_total",
@@ -314,13 +332,13 @@ fn allow_listed_labels_only_and_name_filters_apply() {
 
 #[test]
 fn health_and_pause_follow_docker() {
-    let Some(docker) = docker() else { return };
-    let checked = docker.start(
+    let Some((docker, checked, agent)) = container_and_agent(
         "osprey-health",
         &["--health-cmd", "true", "--health-interval", "1s"],
         &["sleep", "300"],
-    );
-    let agent = agent_for(docker);
+    ) else {
+        return;
+    };
     let name = checked.name.as_str();
     agent.wait_for("healthy", SETTLE, |s| {
         s.value(

@@ -33,12 +33,8 @@ fn without_docker_host_metrics_go_on_and_one_line_says_why() {
         ),
         Some(1.0)
     );
-    let log = agent.log();
-    let lines: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Docker unavailable"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{log}");
+    let lines = agent.log_lines_with("Docker unavailable");
+    assert_eq!(lines.len(), 1, "{}", agent.log());
     assert!(
         lines[0].contains("docker.sock") && lines[0].contains("No such file"),
         "{}",
@@ -64,13 +60,11 @@ fn agent_follows_docker_going_away_and_coming_back() {
     agent.wait_for("Docker to be up again", Duration::from_secs(40), |s| {
         up(s) == Some(1.0)
     });
-    let log = agent.log();
     assert_eq!(
-        log.lines()
-            .filter(|l| l.contains("connected to Docker"))
-            .count(),
+        agent.log_lines_with("connected to Docker").len(),
         2,
-        "{log}"
+        "{}",
+        agent.log()
     );
 }
 
@@ -79,8 +73,7 @@ fn socket_without_permission_gives_docker_up_0_and_says_so() {
     let Some(docker) = docker() else { return };
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     if !status.lines().any(|l| l.starts_with("Uid:\t0\t")) {
-        assert!(!osprey::in_ci(), "CI runs as root");
-        eprintln!("skipping: needs root to run the agent as an unprivileged user");
+        osprey::skip_outside_ci("running the agent as an unprivileged user needs root");
         return;
     }
     // Docker's socket is root:docker 0660; user nobody in no group may not connect.
@@ -96,12 +89,8 @@ fn socket_without_permission_gives_docker_up_0_and_says_so() {
     );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(agent.scrape().value("osprey_docker_up", &[]), Some(0.0));
-    let log = agent.log();
-    let lines: Vec<_> = log
-        .lines()
-        .filter(|l| l.contains("Docker unavailable"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{log}");
+    let lines = agent.log_lines_with("Docker unavailable");
+    assert_eq!(lines.len(), 1, "{}", agent.log());
     assert!(lines[0].contains("Permission denied"), "{}", lines[0]);
 }
 

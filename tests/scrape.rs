@@ -2,48 +2,24 @@
 //! `prometheus-node-exporter` side by side, a target killed, file_sd edits and a broken
 //! reload. Observed through the collector's `/api/v1/targets`, `/federate` and `/metrics`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use osprey::agent::start_agent;
 use osprey::net::free_port;
-use osprey::process::Running;
+use osprey::peers::{NODE_EXPORTER, start_node_exporter};
+use osprey::process::{Running, wait_until};
 use serde_json::Value;
-
-const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
 /// A plain HTTP/1.0 request without a body; returns the status code and body.
 fn http(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
     osprey::net::http(method, port, path, "")
 }
 
-fn node_exporter_available() -> bool {
-    if Path::new(NODE_EXPORTER).exists() {
-        return true;
-    }
-    assert!(
-        !osprey::in_ci(),
-        "{NODE_EXPORTER} is missing (tests/install-deps.sh installs it)"
-    );
-    eprintln!("skipping: {NODE_EXPORTER} is not installed");
-    false
-}
-
-fn start_node_exporter(port: u16) -> Running {
-    let mut command = Command::new(NODE_EXPORTER);
-    command.arg(format!("--web.listen-address=127.0.0.1:{port}"));
-    Running::spawn("prometheus-node-exporter", command, None)
-}
-
-fn start_agent(port: u16) -> Running {
-    let mut command = Command::new(osprey::binary("osprey-agent"));
-    command.arg(format!("--listen=127.0.0.1:{port}"));
-    Running::spawn("osprey-agent", command, None)
-}
-
+/// The collector on a configuration of its own, in a temporary directory.
 struct Collector {
-    process: Running,
-    port: u16,
+    running: osprey::collector::Collector,
     dir: tempfile::TempDir,
 }
 
@@ -55,20 +31,12 @@ impl Collector {
     fn start_on(port: u16, config: &str) -> Collector {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("osprey.yml"), config).unwrap();
-        let mut command = Command::new(osprey::binary("osprey-collector"));
-        command
-            .arg(format!(
-                "--config={}",
-                dir.path().join("osprey.yml").display()
-            ))
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .arg(format!("--data-dir={}", dir.path().join("data").display()));
-        let process = Running::spawn("osprey-collector", command, None);
-        let collector = Collector { process, port, dir };
-        collector.wait_for("the collector to answer", |c| {
-            http("GET", c.port, "/-/ready").is_some_and(|(s, _)| s == 200)
-        });
-        collector
+        let running = osprey::collector::Collector::start(dir.path(), port);
+        Collector { running, dir }
+    }
+
+    fn port(&self) -> u16 {
+        self.running.port
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -76,14 +44,7 @@ impl Collector {
     }
 
     fn targets(&self) -> Vec<Value> {
-        let Some((200, body)) = http("GET", self.port, "/api/v1/targets") else {
-            return Vec::new();
-        };
-        let json: Value = serde_json::from_str(&body).unwrap();
-        json["data"]["activeTargets"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.running.targets()
     }
 
     fn health_of(&self, job: &str) -> Vec<String> {
@@ -97,19 +58,20 @@ impl Collector {
     /// The `/federate` lines for a selector (URL-encoded by the caller where needed).
     fn federate(&self, selector: &str) -> Vec<String> {
         let path = format!("/federate?match[]={selector}");
-        match http("GET", self.port, &path) {
+        match http("GET", self.port(), &path) {
             Some((200, body)) => body.lines().map(str::to_owned).collect(),
             other => panic!("federate {selector}: {other:?}"),
         }
     }
 
     fn wait_for(&self, what: &str, mut done: impl FnMut(&Collector) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(what, Duration::from_secs(30), || done(self));
     }
+}
+
+/// Whether node_exporter is installed; CI must have it.
+fn node_exporter_available() -> bool {
+    osprey::peer_installed(NODE_EXPORTER).is_some()
 }
 
 fn static_job(name: &str, port: u16) -> String {
@@ -121,13 +83,12 @@ fn collector_scrapes_an_osprey_agent_and_node_exporter_side_by_side() {
     if !node_exporter_available() {
         return;
     }
-    let (agent_port, ne_port) = (free_port(), free_port());
-    let _agent = start_agent(agent_port);
-    let _node_exporter = start_node_exporter(ne_port);
+    let agent = start_agent(&[]);
+    let node_exporter = start_node_exporter();
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
-        static_job("agent", agent_port),
-        static_job("node_exporter", ne_port)
+        static_job("agent", agent.port),
+        static_job("node_exporter", node_exporter.port)
     );
     let collector = Collector::start(&config);
     collector.wait_for("both targets up", |c| {
@@ -155,12 +116,11 @@ fn a_killed_target_turns_up_to_zero_within_one_interval_and_its_series_go_stale(
     if !node_exporter_available() {
         return;
     }
-    let ne_port = free_port();
-    let node_exporter = start_node_exporter(ne_port);
+    let node_exporter = start_node_exporter();
     let interval = Duration::from_secs(2);
     let config = format!(
         "global:\n  scrape_interval: 2s\n  scrape_timeout: 1s\nscrape_configs:\n{}",
-        static_job("node_exporter", ne_port)
+        static_job("node_exporter", node_exporter.port)
     );
     let collector = Collector::start(&config);
     collector.wait_for("node_exporter up", |c| {
@@ -198,9 +158,9 @@ fn a_file_sd_edit_adds_and_removes_a_target_without_restart() {
     if !node_exporter_available() {
         return;
     }
-    let (agent_port, ne_port) = (free_port(), free_port());
-    let _agent = start_agent(agent_port);
-    let _node_exporter = start_node_exporter(ne_port);
+    let agent = start_agent(&[]);
+    let node_exporter = start_node_exporter();
+    let (agent_port, ne_port) = (agent.port, node_exporter.port);
     let dir = tempfile::tempdir().unwrap();
     let targets = dir.path().join("targets.yml");
     std::fs::write(
@@ -241,11 +201,10 @@ fn a_file_sd_edit_adds_and_removes_a_target_without_restart() {
 
 #[test]
 fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping() {
-    let agent_port = free_port();
-    let _agent = start_agent(agent_port);
+    let agent = start_agent(&[]);
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n{}",
-        static_job("agent", agent_port)
+        static_job("agent", agent.port)
     );
     let collector = Collector::start(&config);
     collector.wait_for("the agent up", |c| c.health_of("agent") == ["up"]);
@@ -255,7 +214,7 @@ fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping()
         "scrape_interval: 1s\n  scrape_intervall: 2s",
     );
     std::fs::write(collector.path("osprey.yml"), broken).unwrap();
-    let (status, body) = http("POST", collector.port, "/-/reload").unwrap();
+    let (status, body) = http("POST", collector.port(), "/-/reload").unwrap();
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains("osprey.yml:3:3"),
@@ -264,16 +223,9 @@ fn a_broken_reload_is_refused_with_the_error_and_the_old_config_keeps_scraping()
     assert!(body.contains("scrape_intervall"), "{body}");
 
     // SIGHUP with the same broken file is refused too and the process keeps running.
-    let pid = collector.process.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    collector.running.signal("HUP");
 
-    let metrics = |c: &Collector| http("GET", c.port, "/metrics").unwrap().1;
+    let metrics = |c: &Collector| osprey::net::metrics(c.port());
     collector.wait_for("the failed reload in /metrics", |c| {
         metrics(c).contains("osprey_collector_config_last_reload_successful 0")
     });
@@ -321,9 +273,11 @@ fn check_config_lists_every_error_with_its_location_and_fails() {
 
 #[test]
 fn body_size_and_sample_limits_fail_the_whole_scrape_with_the_reason() {
-    let agent_port = free_port();
-    let _agent = start_agent(agent_port);
-    let target = format!("static_configs:\n      - targets: [\"127.0.0.1:{agent_port}\"]");
+    let agent = start_agent(&[]);
+    let target = format!(
+        "static_configs:\n      - targets: [\"127.0.0.1:{}\"]",
+        agent.port
+    );
     // The collector's own /metrics has several samples; the agent's may have only one.
     let port = free_port();
     let itself = format!("static_configs:\n      - targets: [\"127.0.0.1:{port}\"]");
@@ -369,15 +323,9 @@ fn without_a_config_the_collector_scrapes_its_in_process_agent_as_job_node() {
         .arg(format!("--listen=127.0.0.1:{port}"))
         .arg(format!("--data-dir={}", dir.path().display()));
     let _collector = Running::spawn("osprey-collector", command, None);
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        assert!(Instant::now() < deadline, "job node never came up");
-        if let Some((200, body)) = http("GET", port, "/federate?match[]=up")
-            && body.contains("job=\"node\"")
-            && body.contains("} 1 ")
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("job node to come up", Duration::from_secs(40), || {
+        http("GET", port, "/federate?match[]=up").is_some_and(|(status, body)| {
+            status == 200 && body.contains("job=\"node\"") && body.contains("} 1 ")
+        })
+    });
 }

@@ -3,24 +3,12 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use osprey::net::free_port;
-use osprey::process::Running;
+use osprey::net::{free_port, get};
+use osprey::process::{Running, wait_until};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn chromium_available() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    assert!(
-        !osprey::in_ci(),
-        "{CHROMIUM} is missing (tests/install-deps.sh installs it)"
-    );
-    eprintln!("skipping: {CHROMIUM} is not installed");
-    false
-}
 
 /// The DOM after the page's script ran for up to ten seconds of virtual time.
 fn rendered(url: &str, profile: &Path) -> String {
@@ -40,13 +28,9 @@ fn rendered(url: &str, profile: &Path) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn get(url: &str) -> Option<String> {
-    reqwest::blocking::get(url).ok()?.text().ok()
-}
-
 #[test]
 fn the_ui_shows_this_machine_with_live_data() {
-    if !chromium_available() {
+    if osprey::peer_installed(CHROMIUM).is_none() {
         return;
     }
     let port = free_port();
@@ -57,13 +41,10 @@ fn the_ui_shows_this_machine_with_live_data() {
         .arg(format!("--listen=127.0.0.1:{port}"))
         .arg(format!("--data-dir={}", data.path().display()));
     let _collector = Running::spawn("osprey-collector", command, None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !get(&format!("{base}/api/v1/query?query=node_uname_info"))
-        .is_some_and(|body| body.contains("nodename"))
-    {
-        assert!(Instant::now() < deadline, "no node_uname_info after 30 s");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_until("node_uname_info", Duration::from_secs(30), || {
+        get(port, "/api/v1/query?query=node_uname_info")
+            .is_some_and(|(_, body)| body.contains("nodename"))
+    });
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let profile = tempfile::tempdir().unwrap();
 

@@ -3,21 +3,11 @@
 //! (`scrape_samples_scraped`), each served with its format's Content-Type.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use osprey::peers::{PROMETHEUS, query, start_prometheus};
+use osprey::process::wait_for;
 use osprey_collector::scrape::parse::{Entry, Format, Parser};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/peer-tests/exposition");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(!osprey::in_ci(), "{} is missing in CI", dir.display());
-    eprintln!("skipping: {} is absent", dir.display());
-    None
-}
 
 fn format_of(name: &str) -> Format {
     if name.ends_with(".om.txt") {
@@ -38,36 +28,12 @@ fn our_count(body: &[u8], format: Format) -> usize {
     samples
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corpora_sample_counts_equal_prometheus_scrape_counts() {
-    let Some(dir) = corpus_dir() else { return };
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            !osprey::in_ci(),
-            "prometheus is not installed (tests/install-deps.sh installs it)"
-        );
-        eprintln!("skipping: prometheus is not installed");
+    let Some(dir) = osprey::shared_dir("peer-tests/exposition") else {
+        return;
+    };
+    if osprey::peer_installed(PROMETHEUS).is_none() {
         return;
     }
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -101,74 +67,32 @@ async fn corpora_sample_counts_equal_prometheus_scrape_counts() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let work = tempfile::tempdir().unwrap();
-    let mut config =
-        String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+    let mut jobs = String::new();
     for name in files.keys() {
-        config.push_str(&format!(
+        jobs.push_str(&format!(
             "  - job_name: {name:?}\n    metrics_path: /{name}\n    static_configs:\n      - targets: [\"{server}\"]\n"
         ));
     }
-    std::fs::write(work.path().join("prometheus.yml"), config).unwrap();
-    let port = free_port();
-    let _prometheus = KillOnDrop(
-        Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                work.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                work.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let prometheus = start_prometheus(work.path(), &jobs);
+    let counts: BTreeMap<String, usize> = wait_for(
+        "Prometheus to scrape every corpus",
+        Duration::from_secs(60),
+        || {
+            let results = query(&prometheus, "scrape_samples_scraped")?;
+            let counts: BTreeMap<String, usize> = results
+                .iter()
+                .map(|r| {
+                    let job = r["metric"]["job"].as_str().unwrap_or_default().to_owned();
+                    let value: f64 = r["value"][1].as_str().unwrap_or("0").parse().unwrap();
+                    (job, value as usize)
+                })
+                .collect();
+            (counts.len() == files.len()).then_some(counts)
+        },
     );
-
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/api/v1/query?query=scrape_samples_scraped");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let counts: BTreeMap<String, usize> = loop {
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not scrape every corpus in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let Ok(response) = client.get(&url).send().await else {
-            continue;
-        };
-        let Ok(json) = response.json::<serde_json::Value>().await else {
-            continue;
-        };
-        let results = json["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let counts: BTreeMap<String, usize> = results
-            .iter()
-            .map(|r| {
-                let job = r["metric"]["job"].as_str().unwrap_or_default().to_owned();
-                let value: f64 = r["value"][1].as_str().unwrap_or("0").parse().unwrap();
-                (job, value as usize)
-            })
-            .collect();
-        if counts.len() == files.len() {
-            break counts;
-        }
-    };
-    let up = client
-        .get(format!("http://127.0.0.1:{port}/api/v1/query?query=up==0"))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
     assert_eq!(
-        up["data"]["result"],
-        serde_json::json!([]),
+        query(&prometheus, "up==0"),
+        Some(Vec::new()),
         "Prometheus failed a corpus"
     );
 

@@ -54,22 +54,11 @@ fn new_store() -> ScriptStore {
     }
 }
 
-fn shared_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    dir.is_dir().then_some(dir)
-}
-
 #[test]
 fn prometheus_promql_test_scripts_pass_above_their_floors() {
-    let Some(shared) = shared_dir() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "../shared/peer-tests/promql is required in CI"
-        );
-        eprintln!("skipping: ../shared/peer-tests/promql not found beside the repository");
+    let Some(dir) = osprey::shared_dir("peer-tests/promql") else {
         return;
     };
-    let dir = shared.join("peer-tests/promql");
     let verbose = std::env::var_os("PROMQL_CONFORMANCE_VERBOSE").is_some();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("read the promql test directory")

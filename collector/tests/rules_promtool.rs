@@ -8,7 +8,6 @@ use osprey_collector::rules::load_rule_file;
 
 mod support;
 
-use osprey::in_ci;
 use support::peer_present;
 
 /// Whether promtool is here; CI must have it.
@@ -207,10 +206,6 @@ fn validation_agrees_with_promtool() {
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -223,12 +218,9 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn loads_the_public_rule_collection_unchanged() {
-    let dir = repo_root().join("../shared/peer-tests/rules");
-    if !dir.is_dir() {
-        assert!(!in_ci(), "{} is missing in CI", dir.display());
-        eprintln!("skipping: {} is absent", dir.display());
+    let Some(dir) = osprey::shared_dir("peer-tests/rules") else {
         return;
-    }
+    };
     let mut rules = 0;
     for path in yaml_files(&dir) {
         let groups = load_rule_file(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -239,7 +231,7 @@ fn loads_the_public_rule_collection_unchanged() {
 
 #[test]
 fn osprey_rules_pass_promtool_and_load() {
-    let files = yaml_files(&repo_root().join("alert-rules"));
+    let files = yaml_files(&osprey::workspace_root().join("alert-rules"));
     assert!(
         files.len() >= 3,
         "alert-rules/ should hold host, containers and collector rules"

@@ -3,21 +3,13 @@
 //! chunk cuts, window and day boundaries, compaction into blocks, and reopening.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+
+mod support;
 
 use osprey_collector::labels::{Labels, MatchOp, Matcher};
-use osprey_collector::tsdb::{Appendable, Querier, STALE_NAN_BITS, Storage, StorageOptions};
+use osprey_collector::tsdb::{Appendable, Querier, STALE_NAN_BITS, Storage};
 use proptest::prelude::*;
-
-fn options() -> StorageOptions {
-    StorageOptions {
-        retention_time: None,
-        flush_interval: Duration::from_secs(3600),
-        background_compaction: false,
-        min_free_bytes: 0,
-        ..StorageOptions::default()
-    }
-}
+use support::store::options;
 
 fn value() -> impl Strategy<Value = u64> {
     prop_oneof![

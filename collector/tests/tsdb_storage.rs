@@ -2,22 +2,16 @@
 //! retention, backup, metadata and state, label queries, and a full disk.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+mod support;
+
+use osprey::process::wait_until;
 use osprey_collector::labels::{Labels, MatchOp, Matcher};
 use osprey_collector::tsdb::{AppendError, Appendable, Metadata, Querier, Storage, StorageOptions};
+use support::store::options;
 
 const HOUR: i64 = 3_600_000;
-
-fn options() -> StorageOptions {
-    StorageOptions {
-        retention_time: None,
-        flush_interval: Duration::from_secs(3600),
-        background_compaction: false,
-        min_free_bytes: 0,
-        ..StorageOptions::default()
-    }
-}
 
 fn labels(name: &str, instance: &str) -> Labels {
     Labels::from_pairs([("__name__", name), ("instance", instance)])
@@ -406,20 +400,8 @@ fn small_filesystem(dir: &Path) -> Option<()> {
     if matches!(status, Ok(s) if s.success()) {
         return Some(());
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the disk-full test needs to mount a tmpfs (run as root)"
-    );
-    eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+    osprey::skip_outside_ci("the disk-full test cannot mount a tmpfs here (needs root)");
     None
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -470,7 +452,9 @@ fn disk_full_scenario(root: &Path) {
     let free = free.f_bavail * free.f_frsize;
     std::fs::write(root.join("filler"), vec![1u8; (free - (4 << 20)) as usize]).unwrap();
     // Samples accepted before the next tick notices stay in memory; after it, appends fail.
-    wait_until("appends are refused", || append(&storage).is_err());
+    wait_until("appends to be refused", Duration::from_secs(10), || {
+        append(&storage).is_err()
+    });
     let refused = append(&storage).unwrap_err();
     assert!(matches!(refused, AppendError::Storage(_)), "{refused}");
     let blocked = storage
@@ -486,7 +470,9 @@ fn disk_full_scenario(root: &Path) {
         "queries keep working and see every sample"
     );
     std::fs::remove_file(root.join("filler")).unwrap();
-    wait_until("appends resume", || append(&storage).is_ok());
+    wait_until("appends to resume", Duration::from_secs(10), || {
+        append(&storage).is_ok()
+    });
     let accepted = next_t.get() / 1000;
     storage.close().unwrap();
     let storage = Storage::open(&data, options()).unwrap();

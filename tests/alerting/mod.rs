@@ -5,13 +5,13 @@
 #![allow(dead_code)] // each test crate uses its own part of this module
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use osprey::agent::{Agent, start_agent};
 use osprey::collector::Collector;
 use osprey::docker::{Container, Docker};
 use osprey::net::free_port;
-use osprey::process::{Running, wait_for_port, wait_until};
+use osprey::process::wait_until;
 use serde_json::Value;
 
 /// Fires as soon as the burner uses more than 1% of a CPU: it uses a whole one on an idle
@@ -43,7 +43,7 @@ pub struct Stack {
     burner: &'static str,
     /// The name of the container the rules watch (what [`Docker::start`] makes of it).
     pub burner_name: String,
-    _agent: Running,
+    _agent: Agent,
 }
 
 impl Stack {
@@ -51,11 +51,8 @@ impl Stack {
     /// collector are started by the test, when it wants them up.
     pub fn new(burner: &'static str) -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        let agent_port = free_port();
-        let mut agent = Command::new(osprey::binary("osprey-agent"));
-        agent.arg(format!("--listen=127.0.0.1:{agent_port}"));
-        let agent = Running::spawn("osprey-agent", agent, None);
-        wait_for_port(agent_port, Duration::from_secs(20));
+        let agent = start_agent(&[]);
+        let agent_port = agent.port;
         let stack = Stack {
             dir,
             collector_port: free_port(),

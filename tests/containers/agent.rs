@@ -1,19 +1,10 @@
 //! The real `osprey-agent` binary as a child process, and its `/metrics` parsed into samples.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running agent, killed on drop.
-pub struct Agent {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// A running agent, killed on drop, scraped into [`Samples`].
+pub struct Agent(osprey::agent::Agent);
 
 impl Agent {
     /// Starts the agent on a free loopback port with `args`, and waits until it is ready.
@@ -23,60 +14,26 @@ impl Agent {
 
     /// Like [`Agent::start`], with the agent run by a wrapper command (`setpriv ...`).
     pub fn start_via(wrapper: &[&str], args: &[&str]) -> Agent {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("agent.log");
-        let mut command = match wrapper.split_first() {
-            Some((program, wrapper_args)) => {
-                let mut command = Command::new(program);
-                command
-                    .args(wrapper_args)
-                    .arg(osprey::binary("osprey-agent"));
-                command
-            }
-            None => Command::new(osprey::binary("osprey-agent")),
-        };
-        let child = command
-            .arg("--listen")
-            .arg(addr.to_string())
-            .args(args)
-            .env("OSPREY_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("osprey-agent starts");
-        let agent = Agent {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(addr, "/-/ready").is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "agent not ready: {}",
-                agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        agent
+        Agent(osprey::agent::start_agent_via(wrapper, args))
     }
 
     /// Everything the agent logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
+    }
+
+    /// The lines of its log that contain `text`.
+    pub fn log_lines_with(&self, text: &str) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(text))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// One scrape of `/metrics`.
     pub fn scrape(&self) -> Samples {
-        let body = get(self.addr, "/metrics").unwrap_or_else(|e| panic!("scrape failed: {e}"));
-        Samples::parse(&body)
+        Samples::parse(&osprey::net::metrics(self.0.port))
     }
 
     /// Scrapes until `done` holds (then returns that scrape) or `timeout` passes (then panics
@@ -101,32 +58,6 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain HTTP/1.0 GET (the server closes the connection after the body).
-fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("no header end")?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("unexpected response: {head}"));
-    }
-    Ok(body.to_owned())
 }
 
 /// One sample of an exposition.

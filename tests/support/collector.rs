@@ -88,11 +88,16 @@ impl Collector {
             .collect()
     }
 
-    /// Every target of `/api/v1/targets` whose health is `up`.
-    pub fn targets_up(&self) -> usize {
+    /// Every active target of `/api/v1/targets`.
+    pub fn targets(&self) -> Vec<Value> {
         self.api("/api/v1/targets")
             .and_then(|data| data["activeTargets"].as_array().cloned())
             .unwrap_or_default()
+    }
+
+    /// How many targets of `/api/v1/targets` are `up`.
+    pub fn targets_up(&self) -> usize {
+        self.targets()
             .iter()
             .filter(|t| t["health"] == "up")
             .count()

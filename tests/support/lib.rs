@@ -1,9 +1,12 @@
 //! Support for the end-to-end tests: finding the built binaries and the shared peer test data,
 //! running processes, and the real peers and receivers the tests talk to.
 
+pub mod agent;
 pub mod collector;
 pub mod docker;
+pub mod host;
 pub mod net;
+pub mod peers;
 pub mod process;
 pub mod smtp;
 pub mod webhook;
@@ -15,9 +18,17 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether the tests run in CI, where every peer and data set must be present.
+/// Whether the tests run in CI (`CI` is `true` or `1`), where every peer and data set must be
+/// present.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Reports that something a test needs is missing: a panic naming `problem` in CI, a
+/// `skipping:` message elsewhere, after which the caller returns without testing.
+pub fn skip_outside_ci(problem: &str) {
+    assert!(!in_ci(), "{problem}; CI must have it");
+    eprintln!("skipping: {problem}");
 }
 
 /// Whether `program` runs with `probe` as its arguments (`--version`, say) and succeeds; a
@@ -27,14 +38,29 @@ pub fn peer_present(program: &str, probe: &[&str]) -> bool {
         .args(probe)
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(
-        found || !in_ci(),
-        "{program} is missing (tests/install-deps.sh installs it)"
-    );
     if !found {
-        eprintln!("skipping: {program} is not available");
+        skip_outside_ci(&format!(
+            "{program} is not available (tests/install-deps.sh installs it)"
+        ));
     }
     found
+}
+
+/// Whether every one of `programs` answers `--version`; see [`peer_present`].
+pub fn peers_present(programs: &[&str]) -> bool {
+    programs.iter().all(|p| peer_present(p, &["--version"]))
+}
+
+/// The path of a peer program installed from Debian (`/usr/bin/...`), or `None` (with a
+/// message) on a machine without it; CI must have it.
+pub fn peer_installed(path: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(path);
+    let found = path.exists();
+    found_or_skip(
+        path,
+        found,
+        "is not installed (tests/install-deps.sh installs it)",
+    )
 }
 
 /// The path of a workspace binary built by `cargo build --workspace` in the profile named by
@@ -55,21 +81,20 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// The `../shared` directory beside the repository, holding peer test vectors, if present.
-/// When absent: `None` on a laptop (the caller skips with a message), a panic in CI.
-pub fn shared_dir() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared");
-    if dir.is_dir() {
-        return Some(dir);
+/// The folder `inside` (`peer-tests/rules`, say) of the `../shared` directory beside the
+/// repository, which holds the peer test data, if present. When absent: `None` on a laptop
+/// (after a message; the caller skips), a panic in CI.
+pub fn shared_dir(inside: &str) -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared").join(inside);
+    let found = dir.is_dir();
+    found_or_skip(dir, found, "is absent (CI has ../shared beside the clone)")
+}
+
+/// `path` when it was `found`; otherwise `None` after [`skip_outside_ci`] says it `missing`.
+fn found_or_skip(path: PathBuf, found: bool, missing: &str) -> Option<PathBuf> {
+    if found {
+        return Some(path);
     }
-    assert!(
-        !in_ci(),
-        "{} is missing; CI must have ../shared beside the clone",
-        dir.display()
-    );
-    eprintln!(
-        "skipping: {} is absent (it is present in CI)",
-        dir.display()
-    );
+    skip_outside_ci(&format!("{} {missing}", path.display()));
     None
 }

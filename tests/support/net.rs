@@ -42,3 +42,11 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
 pub fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
     http("POST", port, path, body)
 }
+
+/// The body of a successful `GET /metrics` on `port`, or a panic saying what came back.
+pub fn metrics(port: u16) -> String {
+    match get(port, "/metrics") {
+        Some((200, body)) => body,
+        other => panic!("GET /metrics on port {port}: {other:?}"),
+    }
+}

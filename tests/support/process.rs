@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process killed when the test ends, pass or fail.
@@ -64,9 +64,36 @@ impl Running {
         });
     }
 
+    /// Starts `command` like [`Running::spawn`] and waits up to 20 s until it accepts TCP
+    /// connections on loopback `port`; panics, with what it logged to `log`, if it exits first.
+    pub fn spawn_listening(name: &str, command: Command, port: u16, log: Option<&Path>) -> Running {
+        let mut process = Running::spawn(name, command, log);
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_until(
+            &format!("{name} to listen on port {port}"),
+            Duration::from_secs(20),
+            || {
+                if let Some(status) = process.exit_status() {
+                    let logged = log.and_then(|l| std::fs::read_to_string(l).ok());
+                    panic!(
+                        "{name} exited with {status} before listening:\n{}",
+                        logged.unwrap_or_default()
+                    );
+                }
+                TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+            },
+        );
+        process
+    }
+
+    /// How the process ended, or `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Panics if the process has exited.
     pub fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
+        if let Some(status) = self.exit_status() {
             panic!("{} exited with {status}", self.name);
         }
     }
@@ -77,14 +104,6 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Waits until something accepts TCP connections on loopback `port`.
-pub fn wait_for_port(port: u16, timeout: Duration) {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_until(&format!("a listener on port {port}"), timeout, || {
-        TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
-    });
 }
 
 /// Polls `done` every 100 ms; panics naming `what` if it is still false after `timeout`.

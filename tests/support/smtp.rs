@@ -3,12 +3,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::peer_present;
-use crate::process::{Running, wait_for_port};
+use crate::process::Running;
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -53,8 +52,7 @@ impl SmtpServer {
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir);
-        let process = Running::spawn("aiosmtpd", command, None);
-        wait_for_port(port, Duration::from_secs(15));
+        let process = Running::spawn_listening("aiosmtpd", command, port, None);
         SmtpServer {
             _process: process,
             port,

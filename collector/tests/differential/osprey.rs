@@ -1,15 +1,16 @@
 //! The built `osprey-collector` binary over a store filled by its own `import` command.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use super::prometheus::http_get;
+use ::osprey::net::free_port;
+use ::osprey::process::Running;
+
+use super::prometheus::{http_get, spawn_ready};
 
 /// A running collector, killed on drop.
 pub struct Osprey {
-    child: Child,
+    _process: Running,
     port: u16,
 }
 
@@ -30,46 +31,23 @@ impl Osprey {
         assert!(status.success(), "osprey-collector import failed");
         let config = dir.join("osprey.yml");
         std::fs::write(&config, "global: {}\n").unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")
             .arg(&data)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start osprey-collector");
-        let mut osprey = Osprey { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while osprey.get("/-/ready").0 != 200 {
-            if let Ok(Some(status)) = osprey.child.try_wait() {
-                panic!("osprey-collector exited before serving: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "osprey-collector did not become ready"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            .arg(format!("127.0.0.1:{port}"));
+        Osprey {
+            _process: spawn_ready("osprey-collector", command, port),
+            port,
         }
-        osprey
     }
 
     /// `GET path`, returning the status code and body (0 when the connection fails).
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.port, path)
-    }
-}
-
-impl Drop for Osprey {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

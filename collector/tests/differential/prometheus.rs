@@ -1,14 +1,15 @@
 //! A real Prometheus over blocks made by promtool from the same OpenMetrics file.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ::osprey::net::free_port;
+use ::osprey::process::{Running, wait_until};
 
 /// A running Prometheus, killed on drop.
 pub struct Prometheus {
-    child: Child,
+    _process: Running,
     port: u16,
 }
 
@@ -26,27 +27,17 @@ impl Prometheus {
         assert!(status.success(), "promtool failed");
         let config = dir.join("prometheus.yml");
         std::fs::write(&config, "global: {}\n").unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("prometheus")
+        let port = free_port();
+        let mut command = Command::new("prometheus");
+        command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Prometheus { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while prometheus.get("/-/ready").0 != 200 {
-            assert!(Instant::now() < deadline, "prometheus did not become ready");
-            std::thread::sleep(Duration::from_millis(100));
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        Prometheus {
+            _process: spawn_ready("prometheus", command, port),
+            port,
         }
-        prometheus
     }
 
     /// `GET path`, returning the status code and body (0 when the connection fails).
@@ -55,35 +46,23 @@ impl Prometheus {
     }
 }
 
+/// Starts `command`, which listens on loopback `port`, and waits up to 30 s until its
+/// `/-/ready` answers 200; panics if it exits first.
+pub fn spawn_ready(name: &str, command: Command, port: u16) -> Running {
+    let mut process = Running::spawn(name, command, None);
+    wait_until(
+        &format!("{name} to be ready"),
+        Duration::from_secs(30),
+        || {
+            process.assert_alive();
+            http_get(port, "/-/ready").0 == 200
+        },
+    );
+    process
+}
+
 /// `GET path` from a server on localhost over HTTP/1.0, returning the status code and body
 /// (0 when the connection fails).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    if stream.read_to_string(&mut response).is_err() {
-        return (0, String::new());
-    }
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ::osprey::net::get(port, path).unwrap_or_default()
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod receivers;
+pub mod store;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
