@@ -4,9 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use osprey::net::{free_port, get};
+use osprey::net::{free_port, instant_query};
 use osprey::process::{Running, wait_for};
-use serde_json::Value;
 
 /// Starts the collector with no `--config`, its data in `dir/data`, and waits until job `node`
 /// has been scraped; returns it with the `instance` of that scrape's `up` series.
@@ -23,31 +22,12 @@ fn start_single_node(dir: &std::path::Path, port: u16) -> (Running, String) {
     );
     let instance = wait_for("job node to be scraped", Duration::from_secs(60), || {
         collector.assert_alive();
-        let result = query(port, r#"up{job="node"} == 1"#)?;
+        let result = instant_query(port, r#"up{job="node"} == 1"#)?;
         result.first()?["metric"]["instance"]
             .as_str()
             .map(str::to_owned)
     });
     (collector, instance)
-}
-
-fn query(port: u16, expr: &str) -> Option<Vec<Value>> {
-    let path = format!("/api/v1/query?query={}", encode(expr));
-    let (status, body) = get(port, &path)?;
-    if status != 200 {
-        return None;
-    }
-    let json: Value = serde_json::from_str(&body).ok()?;
-    json["data"]["result"].as_array().cloned()
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]
@@ -65,7 +45,7 @@ fn the_local_agent_keeps_one_instance_across_restarts() {
         !instance.starts_with("127.0.0.1:"),
         "instance {instance:?} is the agent's loopback port, which changes with every start"
     );
-    let series = query(
+    let series = instant_query(
         port,
         r#"count by (instance) (count_over_time(up{job="node"}[1h]))"#,
     )

@@ -43,6 +43,17 @@ pub fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
     http("POST", port, path, body)
 }
 
+/// The `result` list of an instant query at the Prometheus HTTP API on `port` (Prometheus's or
+/// the collector's), or `None` when it does not answer one.
+pub fn instant_query(port: u16, query: &str) -> Option<Vec<serde_json::Value>> {
+    let parameters = serde_urlencoded::to_string([("query", query)]).expect("encode the query");
+    let (200, body) = get(port, &format!("/api/v1/query?{parameters}"))? else {
+        return None;
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    json["data"]["result"].as_array().cloned()
+}
+
 /// The body of a successful `GET /metrics` on `port`, or a panic saying what came back.
 pub fn metrics(port: u16) -> String {
     match get(port, "/metrics") {

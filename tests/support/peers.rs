@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::net::{free_port, get};
+use crate::net::free_port;
 use crate::process::{Running, wait_for};
 
 /// Where Debian installs Prometheus.
@@ -65,12 +65,7 @@ pub fn start_prometheus(dir: &Path, scrape_configs: &str) -> Peer {
 
 /// The `result` list of an instant query at Prometheus, or `None` when it does not answer one.
 pub fn query(prometheus: &Peer, query: &str) -> Option<Vec<Value>> {
-    let parameters = serde_urlencoded::to_string([("query", query)]).expect("encode the query");
-    let (200, body) = get(prometheus.port, &format!("/api/v1/query?{parameters}"))? else {
-        return None;
-    };
-    let json: Value = serde_json::from_str(&body).ok()?;
-    json["data"]["result"].as_array().cloned()
+    crate::net::instant_query(prometheus.port, query)
 }
 
 /// Runs an instant query against Prometheus until it returns one sample whose value satisfies
