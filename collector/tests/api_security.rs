@@ -22,7 +22,7 @@ use osprey_collector::notify::{Notifier, Silence, SilenceMatcher};
 use osprey_collector::promql::{Engine, EngineConfig};
 use osprey_collector::rules::{RuleDeps, RuleManager};
 use osprey_collector::scrape::ScrapeManager;
-use osprey_collector::tsdb::{Appendable, MemoryStorage, Querier};
+use osprey_collector::tsdb::{Appendable, MemoryStorage, Querier, Storage, StorageOptions};
 use tower::ServiceExt;
 
 /// A reload that always works, so `/-/reload` answers 200 to whoever gets through.
@@ -46,12 +46,14 @@ fn collector_routes(dir: &Path) -> (Router, String) {
         manager: manager.clone(),
         more_metrics: Vec::new(),
     };
-    let db = Arc::new(redb::Database::create(dir.join("alerts.redb")).unwrap());
+    let store = Storage::open(dir, StorageOptions::default())
+        .unwrap()
+        .key_value();
     let notifications = osprey_collector::notify::parse_alertmanager_config(
         "route:\n  receiver: none\nreceivers:\n  - name: none\n",
     )
     .unwrap();
-    let notifier = Notifier::open(notifications, db, "http://localhost").unwrap();
+    let notifier = Notifier::open(notifications, store, "http://localhost").unwrap();
     let silence_id = notifier
         .silences
         .create(Silence {

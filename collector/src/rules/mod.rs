@@ -18,7 +18,7 @@ pub use file::{
 };
 pub use group::{GroupState, Notify, RuleDeps, RuleHealth, generator_url};
 pub use manager::RuleManager;
-pub use state_store::{AlertStateStore, RedbAlertStateStore, StateStoreError};
+pub use state_store::{AlertStateStore, StateStoreError, StoredAlertState};
 
 #[cfg(test)]
 mod tests;

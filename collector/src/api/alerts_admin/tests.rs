@@ -1,7 +1,5 @@
 //! History, acknowledgement, manual resolve and silences through the HTTP routes.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
@@ -11,13 +9,14 @@ use super::router;
 use crate::labels::Labels;
 use crate::notify::{Notifier, parse_alertmanager_config};
 use crate::rules::{NotifierAlert, Notify};
+use crate::tsdb::{Storage, StorageOptions};
 
 fn notifier(dir: &tempfile::TempDir) -> Notifier {
     let config = "route:\n  receiver: hook\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n";
-    let db = Arc::new(redb::Database::create(dir.path().join("db.redb")).unwrap());
+    let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
     Notifier::open(
         parse_alertmanager_config(config).unwrap(),
-        db,
+        storage.key_value(),
         "http://c:9718",
     )
     .unwrap()
