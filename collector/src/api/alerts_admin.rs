@@ -8,6 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::ApiError;
 use crate::notify::{HistoryError, HistoryQuery, Notifier, Silence, SilenceError, SilenceMatcher};
 use crate::rules::rfc3339;
 
@@ -23,41 +24,21 @@ pub fn router(notifier: Notifier) -> Router {
         .with_state(notifier)
 }
 
-/// An API failure, answered as Prometheus-style error JSON.
-struct AdminError(StatusCode, String);
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        let kind = if self.0 == StatusCode::NOT_FOUND {
-            "not_found"
-        } else if self.0.is_client_error() {
-            "bad_data"
-        } else {
-            "internal"
-        };
-        if self.0.is_server_error() {
-            tracing::error!("alert admin API: {}", self.1);
-        }
-        let body = serde_json::json!({"status": "error", "errorType": kind, "error": self.1});
-        (self.0, Json(body)).into_response()
-    }
-}
-
-impl From<HistoryError> for AdminError {
+impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
-            HistoryError::NotFound(_) => AdminError(StatusCode::NOT_FOUND, e.to_string()),
-            other => AdminError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            HistoryError::NotFound(_) => ApiError::not_found(e.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
 
-impl From<SilenceError> for AdminError {
+impl From<SilenceError> for ApiError {
     fn from(e: SilenceError) -> Self {
         match e {
-            SilenceError::Invalid(_) => AdminError(StatusCode::BAD_REQUEST, e.to_string()),
-            SilenceError::NotFound(_) => AdminError(StatusCode::NOT_FOUND, e.to_string()),
-            other => AdminError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            SilenceError::Invalid(_) => ApiError::bad_data(e.to_string()),
+            SilenceError::NotFound(_) => ApiError::not_found(e.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -71,18 +52,13 @@ fn success<T: Serialize>(data: T) -> Response {
 }
 
 /// Parses an RFC 3339 time or Unix seconds (as Prometheus's API accepts) into Unix ms.
-fn parse_time(text: &str) -> Result<i64, AdminError> {
+fn parse_time(text: &str) -> Result<i64, ApiError> {
     if let Ok(seconds) = text.parse::<f64>() {
         return Ok((seconds * 1000.0) as i64);
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            AdminError(
-                StatusCode::BAD_REQUEST,
-                format!("cannot parse {text:?} to a valid timestamp"),
-            )
-        })
+        .map_err(|_| ApiError::bad_data(format!("cannot parse {text:?} to a valid timestamp")))
 }
 
 /// Query of `GET /api/v1/alerts/history`.
@@ -98,7 +74,7 @@ struct HistoryParams {
 async fn list_history(
     State(n): State<Notifier>,
     Query(p): Query<HistoryParams>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     let query = HistoryQuery {
         from: p.start.as_deref().map(parse_time).transpose()?,
         to: p.end.as_deref().map(parse_time).transpose()?,
@@ -120,12 +96,9 @@ async fn acknowledge(
     State(n): State<Notifier>,
     Path(id): Path<u64>,
     Json(body): Json<AckBody>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     if body.by.trim().is_empty() {
-        return Err(AdminError(
-            StatusCode::BAD_REQUEST,
-            "`by` must name who acknowledges".to_owned(),
-        ));
+        return Err(ApiError::bad_data("`by` must name who acknowledges"));
     }
     Ok(success(n.history.acknowledge(
         id,
@@ -147,14 +120,14 @@ async fn resolve_one(
     State(n): State<Notifier>,
     Path(id): Path<u64>,
     Json(body): Json<ResolveBody>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     Ok(success(n.history.resolve(&[id], &body.by, now())?))
 }
 
 async fn resolve_many(
     State(n): State<Notifier>,
     Json(body): Json<ResolveBody>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     Ok(success(n.history.resolve(&body.ids, &body.by, now())?))
 }
 
@@ -195,7 +168,7 @@ async fn list_silences(State(n): State<Notifier>) -> Response {
 async fn create_silence(
     State(n): State<Notifier>,
     Json(body): Json<SilenceJson>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     let silence = Silence {
         id: String::new(),
         matchers: body.matchers,
@@ -211,7 +184,7 @@ async fn create_silence(
 async fn expire_silence(
     State(n): State<Notifier>,
     Path(id): Path<String>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     n.silences.expire(&id, now())?;
     Ok(StatusCode::OK.into_response())
 }

@@ -140,3 +140,20 @@ async fn silences_create_list_expire() {
     let (status, _) = call(&n, "DELETE", "/api/v2/silence/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_storage_failure_answers_a_generic_internal_error() {
+    use axum::response::IntoResponse;
+
+    let failure = crate::notify::HistoryError::Storage(crate::tsdb::StorageError::DiskFull(
+        "12 bytes free on /var/lib/osprey".to_owned(),
+    ));
+    let response = crate::api::ApiError::from(failure).into_response();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errorType"], "internal");
+    assert_eq!(body["error"], "internal server error");
+}
