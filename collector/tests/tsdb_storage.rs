@@ -9,7 +9,7 @@ use osprey_collector::labels::{Labels, MatchOp, Matcher};
 use osprey_collector::notify::{
     HistoryQuery, Notifier, Silence, SilenceMatcher, parse_alertmanager_config,
 };
-use osprey_collector::rules::{Alert, AlertState, AlertStateStore, StoredAlertState};
+use osprey_collector::rules::{Alert, AlertStateStore, StoredAlertState};
 use osprey_collector::tsdb::{
     AppendError, Appendable, Commit, Metadata, Querier, Storage, StorageError, StorageOptions,
 };
@@ -349,18 +349,13 @@ fn backup_carries_alert_state_silences_and_history() {
     let dir = tempfile::tempdir().unwrap();
     let dest = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), options()).unwrap();
-    let alert = Alert {
-        labels: Labels::from_pairs([("alertname", "HighCpu"), ("instance", "a")]),
-        annotations: Default::default(),
-        state: AlertState::Firing,
-        value: 93.5,
-        active_at: 1_000,
-        fired_at: 301_000,
-        resolved_at: 0,
-        last_sent_at: 301_000,
-        valid_until: 541_000,
-        keep_firing_since: 0,
-    };
+    // A firing alert as the rules keep it.
+    let alert: Alert = serde_json::from_str(
+        r#"{"labels": [["alertname", "HighCpu"]], "annotations": {}, "state": "firing",
+            "value": 93.5, "active_at": 1000, "fired_at": 301000, "resolved_at": 0,
+            "last_sent_at": 301000, "valid_until": 541000, "keep_firing_since": 0}"#,
+    )
+    .unwrap();
     let rule = "rules.yml\0host\0HighCpu";
     StoredAlertState::new(storage.key_value())
         .save(&[(rule.to_owned(), vec![alert.clone()])])
