@@ -39,6 +39,9 @@ impl TableKey for &'static str {
     }
 }
 
+/// A key and its value, as reads hand them out.
+pub type Entry<K> = (<K as TableKey>::Owned, Vec<u8>);
+
 /// A named table of byte values (JSON, as the owning module writes them) under keys `K`.
 pub struct Table<K: TableKey>(TableDefinition<'static, K, &'static [u8]>);
 
@@ -165,10 +168,7 @@ impl ReadTxn {
     }
 
     /// Every entry in key order.
-    pub fn entries<K: TableKey>(
-        &self,
-        table: Table<K>,
-    ) -> Result<Vec<(K::Owned, Vec<u8>)>, StorageError> {
+    pub fn entries<K: TableKey>(&self, table: Table<K>) -> Result<Vec<Entry<K>>, StorageError> {
         let table = self.0.open_table(table.0).map_err(db_err)?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(db_err)? {

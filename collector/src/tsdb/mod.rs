@@ -40,7 +40,7 @@ pub use interface::{
     Series, SeriesRef, is_stale_nan,
 };
 pub use keyvalue::{
-    ALERT_HISTORY, ALERT_STATE, Commit, KeyValueStore, NOTIFICATION_LOG, NOTIFICATION_QUEUE,
+    ALERT_HISTORY, ALERT_STATE, Commit, Entry, KeyValueStore, NOTIFICATION_LOG, NOTIFICATION_QUEUE,
     ReadTxn, SILENCES, Table, TableKey, WriteTxn,
 };
 pub use memory::MemoryStorage;
