@@ -1,7 +1,10 @@
 //! Writing samples in the Prometheus text format (version 0.0.4), the format `/federate`
-//! answers in and the scrape parser reads.
+//! answers in and the scrape parser reads; values and label escapes are written by the agent's
+//! exposition writer, so both binaries spell them the same way.
 
 use std::fmt::Write as _;
+
+use osprey_agent::expose::{escape_into, write_value};
 
 use crate::labels::{Labels, METRIC_NAME};
 
@@ -18,7 +21,7 @@ pub fn write_sample(out: &mut String, labels: &Labels, value: f64, timestamp_ms:
         separator = ',';
         out.push_str(label.name);
         out.push_str("=\"");
-        write_escaped(out, label.value);
+        escape_into(out, label.value, true);
         out.push('"');
     }
     if separator == ',' {
@@ -30,30 +33,6 @@ pub fn write_sample(out: &mut String, labels: &Labels, value: f64, timestamp_ms:
         let _ = write!(out, " {t}");
     }
     out.push('\n');
-}
-
-/// A label value with backslash, double quote and line feed escaped.
-fn write_escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A value as the format spells it: the shortest decimal that reads back to the same float,
-/// `NaN`, `+Inf` or `-Inf`.
-fn write_value(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let _ = write!(out, "{value}");
-    }
 }
 
 #[cfg(test)]
