@@ -187,7 +187,7 @@ fn push_labels(buf: &mut String, labels: &[(&str, &str)], after_others: bool) {
 }
 
 /// Escapes backslash and newline (and, inside label values, the double quote).
-fn escape_into(buf: &mut String, text: &str, quote: bool) {
+pub fn escape_into(buf: &mut String, text: &str, quote: bool) {
     if !text
         .bytes()
         .any(|byte| matches!(byte, b'\\' | b'\n' | b'"'))
@@ -207,7 +207,7 @@ fn escape_into(buf: &mut String, text: &str, quote: bool) {
 
 /// Writes a float the way Prometheus reads it back: `NaN`, `+Inf`, `-Inf` or the shortest
 /// decimal that round-trips.
-fn write_value(buf: &mut String, value: f64) {
+pub fn write_value(buf: &mut String, value: f64) {
     if value.is_nan() {
         buf.push_str("NaN");
     } else if value.is_infinite() {

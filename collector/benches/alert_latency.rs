@@ -16,7 +16,7 @@ use axum::extract::State;
 use osprey_collector::labels::Labels;
 use osprey_collector::notify::{Notifier, parse_alertmanager_config};
 use osprey_collector::rules::{RuleDeps, RuleManager, parse_rule_file};
-use osprey_collector::tsdb::MemoryStorage;
+use osprey_collector::tsdb::{MemoryStorage, Storage, StorageOptions};
 use serde_json::Value;
 
 const ALERTS: usize = 100;
@@ -78,10 +78,10 @@ fn route_config(port: u16) -> String {
 
 async fn osprey(dir: &Path) -> f64 {
     let (port, arrivals) = receiver().await;
-    let db = Arc::new(redb::Database::create(dir.join("osprey.redb")).unwrap());
+    let storage = Storage::open(dir, StorageOptions::default()).unwrap();
     let notifier = Notifier::open(
         parse_alertmanager_config(&route_config(port)).unwrap(),
-        db,
+        storage.key_value(),
         "http://127.0.0.1:9718",
     )
     .unwrap();

@@ -1,5 +1,5 @@
 //! Starts alerting from the configuration: loads the rule files, opens the notifier on the
-//! store's database, and evaluates every group on its interval through the query engine.
+//! store's key-value tables, and evaluates every group on its interval through the query engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::labels::Labels;
 use crate::notify::{Notifications, Notifier, NotifierError};
 use crate::promql::{Engine, QueryValue};
-use crate::rules::{RedbAlertStateStore, RuleDeps, RuleGroup, RuleManager, load_rule_file};
+use crate::rules::{RuleDeps, RuleGroup, RuleManager, StoredAlertState, load_rule_file};
 use crate::tsdb::{Appendable, Storage};
 use crate::vocab::expand_glob;
 
@@ -32,9 +32,6 @@ pub enum AlertingError {
     /// The notifier's tables could not be opened.
     #[error("cannot open the notification queue: {0}")]
     Notifier(#[from] NotifierError),
-    /// The alert state table could not be opened.
-    #[error("cannot open the alert state table: {0}")]
-    State(String),
 }
 
 /// The running rule groups and notifier, for the API and `/metrics`.
@@ -109,10 +106,9 @@ pub fn start(
         notifications,
         evaluation_interval,
     } = Reloaded::read(source)?;
-    let db = Arc::clone(storage.database());
-    let notifier = Notifier::open(notifications, Arc::clone(&db), external_url)?;
-    let state_store =
-        RedbAlertStateStore::new(db).map_err(|e| AlertingError::State(e.to_string()))?;
+    let store = storage.key_value();
+    let notifier = Notifier::open(notifications, store.clone(), external_url)?;
+    let state_store = StoredAlertState::new(store);
     let query = move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms);
     let deps = RuleDeps {
         query: Arc::new(query),

@@ -5,6 +5,7 @@
 pub mod alerting;
 pub mod api;
 pub mod config;
+pub mod exposition;
 pub mod import;
 pub mod labels;
 pub mod notify;

@@ -10,8 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::alerting::{self, Alerting, AlertingError, AlertingSource, Reloaded};
-use crate::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
-use crate::api::{ApiState, MetadataSource};
+use crate::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader};
+use crate::api::{ApiState, AppState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
@@ -130,18 +130,17 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             }),
         ],
     };
-    let app = crate::api::targets::router(manager.clone())
-        .merge(crate::api::lifecycle::router(lifecycle))
-        .merge(crate::api::federate::router(
-            storage.clone() as Arc<dyn Querier>
-        ))
-        .merge(crate::api::rules::router(alerting.rules.clone()))
-        .merge(crate::api::alerts_admin::router(alerting.notifier.clone()))
-        .merge(crate::api::app(ApiState {
+    let app = crate::api::app(AppState {
+        query: ApiState {
             engine,
             metadata: storage as Arc<dyn MetadataSource>,
-        }));
-    let app = crate::api::security::secure(app, &options.security);
+        },
+        scrape: manager.clone(),
+        lifecycle,
+        rules: alerting.rules.clone(),
+        notifier: alerting.notifier.clone(),
+        security: options.security.clone(),
+    });
     let listener = bind(options.listen).await?;
     tracing::info!(address = %options.listen, tls = options.security.tls.is_some(),
         auth = options.security.auth.is_some(), version = env!("CARGO_PKG_VERSION"), "osprey-collector listening");
@@ -259,29 +258,25 @@ struct FileReloader {
 }
 
 impl FileReloader {
-    async fn reload_now(&self) -> Result<(), String> {
+    async fn reload_now(&self) -> Result<(), ReloadError> {
         let Some(path) = &self.path else {
-            return Err("started without --config: there is no file to reload".into());
+            return Err(ReloadError::NoConfigFile);
         };
-        let config = Config::load(path).map_err(|errors| errors.to_string())?;
+        let config = Config::load(path)?;
         let base_dir = base_dir_of(path);
         let reloaded = Reloaded::read(AlertingSource {
             config: &config,
             base_dir: &base_dir,
             single_node: false,
-        })
-        .map_err(|error| error.to_string())?;
-        self.manager
-            .apply(config, &base_dir)
-            .await
-            .map_err(|error| error.to_string())?;
+        })?;
+        self.manager.apply(config, &base_dir).await?;
         self.alerting.apply(reloaded);
         Ok(())
     }
 }
 
 impl Reloader for FileReloader {
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>> {
         Box::pin(async move {
             let result = self.reload_now().await;
             self.status.record(result.is_ok());

@@ -2,19 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+mod support;
+
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
-use osprey_collector::api::{ApiState, app};
 use osprey_collector::labels::Labels;
-use osprey_collector::promql::{Engine, EngineConfig};
+use osprey_collector::promql::EngineConfig;
 use osprey_collector::tsdb::{Appendable, MemoryStorage};
 use serde_json::Value;
+use support::app::{TestApp, TestState};
 use tower::ServiceExt;
 
 /// Two counters scraped every 15 s for 10 minutes; host `b` misses every fourth scrape and
 /// carries a label value with a comma and quotes, which the CSV header must quote.
-fn router() -> Router {
+fn router() -> TestApp {
     let store = Arc::new(MemoryStorage::new());
     let mut appender = store.appender("");
     let a = Labels::from_pairs([("__name__", "requests_total"), ("host", "a")]);
@@ -28,12 +29,12 @@ fn router() -> Router {
         }
     }
     appender.commit().unwrap();
-    app(ApiState::new(Engine::new(store, EngineConfig::default())))
+    TestState::new(store, EngineConfig::default()).app()
 }
 
-async fn get(router: &Router, uri: &str) -> (StatusCode, String, String) {
+async fn get(app: &TestApp, uri: &str) -> (StatusCode, String, String) {
     let request = Request::get(uri).body(Body::empty()).unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response.headers()[header::CONTENT_TYPE]
         .to_str()

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+mod support;
+
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
-use osprey_collector::api::{ApiState, MetadataSource, app};
+use osprey_collector::api::MetadataSource;
 use osprey_collector::labels::Labels;
-use osprey_collector::promql::{Engine, EngineConfig};
+use osprey_collector::promql::EngineConfig;
 use osprey_collector::tsdb::{Appendable, MemoryStorage, Metadata};
 use serde_json::{Value, json};
+use support::app::{TestApp, TestState};
 use tower::ServiceExt;
 
 const STEP_MS: i64 = 15_000;
@@ -55,21 +57,20 @@ fn store() -> Arc<MemoryStorage> {
     store
 }
 
-fn router_with(config: EngineConfig, metadata: Option<Arc<dyn MetadataSource>>) -> Router {
-    let engine = Engine::new(store(), config);
-    let mut state = ApiState::new(engine);
+fn router_with(config: EngineConfig, metadata: Option<Arc<dyn MetadataSource>>) -> TestApp {
+    let mut state = TestState::new(store(), config);
     if let Some(m) = metadata {
-        state.metadata = m;
+        state.state.query.metadata = m;
     }
-    app(state)
+    state.app()
 }
 
-fn router() -> Router {
+fn router() -> TestApp {
     router_with(EngineConfig::default(), None)
 }
 
-async fn send(router: Router, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router.oneshot(request).await.unwrap();
+async fn send(app: TestApp, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.router.oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
     let body = serde_json::from_slice(&bytes)
@@ -77,16 +78,16 @@ async fn send(router: Router, request: Request<Body>) -> (StatusCode, Value) {
     (status, body)
 }
 
-async fn get(router: Router, uri: &str) -> (StatusCode, Value) {
-    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+async fn get(app: TestApp, uri: &str) -> (StatusCode, Value) {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
-async fn post_form(router: Router, uri: &str, form: &str) -> (StatusCode, Value) {
+async fn post_form(app: TestApp, uri: &str, form: &str) -> (StatusCode, Value) {
     let request = Request::post(uri)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form.to_owned()))
         .unwrap();
-    send(router, request).await
+    send(app, request).await
 }
 
 #[tokio::test]

@@ -1,58 +1,33 @@
-//! The web config on the collector: every route in the route table refuses a client without
-//! credentials, serves one with them, and refuses state-changing routes to non-admin users.
+//! The web config on the collector's app, `api::app(state)` as the server serves it: every
+//! route in the route table refuses a client without credentials, serves one with them, and
+//! refuses state-changing routes to non-admin users.
 
-use std::future::Future;
+mod support;
+
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
-use osprey_collector::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
 use osprey_collector::api::routes::{Access, ROUTES};
-use osprey_collector::api::{
-    ApiState, alerts_admin, app, federate, lifecycle, rules, security, targets,
-};
-use osprey_collector::notify::{Notifier, Silence, SilenceMatcher};
-use osprey_collector::promql::{Engine, EngineConfig};
-use osprey_collector::rules::{RuleDeps, RuleManager};
-use osprey_collector::scrape::ScrapeManager;
-use osprey_collector::tsdb::{Appendable, MemoryStorage, Querier};
+use osprey_collector::api::security;
+use osprey_collector::notify::{Silence, SilenceMatcher};
+use osprey_collector::promql::EngineConfig;
+use osprey_collector::tsdb::MemoryStorage;
 use osprey_web::{Security, SecuritySources};
+use support::app::{TestApp, TestState};
 use tower::ServiceExt;
 
-/// A reload that always works, so `/-/reload` answers 200 to whoever gets through.
-struct AcceptingReloader;
-
-impl Reloader for AcceptingReloader {
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// The collector's routers, merged as the server merges them.
-/// Every router the collector serves, and the id of a silence it holds.
-fn collector_routes(dir: &Path) -> (Router, String) {
-    let storage = Arc::new(MemoryStorage::new());
-    let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
-    let lifecycle = LifecycleState {
-        ready: Arc::new(AtomicBool::new(true)),
-        reloader: Arc::new(AcceptingReloader),
-        reload_status: Arc::new(ReloadStatus::default()),
-        manager: manager.clone(),
-        more_metrics: Vec::new(),
-    };
-    let db = Arc::new(redb::Database::create(dir.join("alerts.redb")).unwrap());
-    let notifications = osprey_collector::notify::parse_alertmanager_config(
-        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
-    )
-    .unwrap();
-    let notifier = Notifier::open(notifications, db, "http://localhost").unwrap();
-    let silence_id = notifier
+/// The collector's app, `api::app(state)` itself, under `security`, and the id of a silence it
+/// holds.
+fn collector_app(security: Security) -> (TestApp, String) {
+    let mut state = TestState::new(Arc::new(MemoryStorage::new()), EngineConfig::default());
+    state.state.security = Arc::new(security);
+    let silence_id = state
+        .state
+        .notifier
         .silences
         .create(Silence {
             id: String::new(),
@@ -68,30 +43,7 @@ fn collector_routes(dir: &Path) -> (Router, String) {
             comment: "route walk".to_owned(),
         })
         .unwrap();
-    let query = |_: &str, _: i64| Ok(Vec::new());
-    let rules = RuleManager::new(
-        Vec::new(),
-        Duration::from_secs(60),
-        RuleDeps {
-            query: Arc::new(query),
-            storage: storage.clone() as Arc<dyn Appendable>,
-            notify: Arc::new(notifier.clone()),
-            state_store: None,
-            external_labels: Default::default(),
-            external_url: "http://localhost".to_owned(),
-            resend_delay: Duration::from_secs(60),
-        },
-    );
-    let router = targets::router(manager)
-        .merge(rules::router(rules))
-        .merge(alerts_admin::router(notifier))
-        .merge(lifecycle::router(lifecycle))
-        .merge(federate::router(storage.clone() as Arc<dyn Querier>))
-        .merge(app(ApiState::new(Engine::new(
-            storage as Arc<dyn Querier>,
-            EngineConfig::default(),
-        ))));
-    (router, silence_id)
+    (state.app(), silence_id)
 }
 
 /// alice (admin) and bob, both with password `pw`, and a bearer token.
@@ -151,8 +103,8 @@ fn served(status: StatusCode) -> bool {
 #[tokio::test]
 async fn every_route_needs_credentials_and_admin_routes_need_an_admin() {
     let dir = tempfile::tempdir().unwrap();
-    let (routes, id) = collector_routes(dir.path());
-    let router = security::secure(routes, &load_security(dir.path(), "[alice]"));
+    let (app, id) = collector_app(load_security(dir.path(), "[alice]"));
+    let router = app.router;
     let alice = basic("alice", "pw");
     let bob = basic("bob", "pw");
     let wrong = basic("alice", "nope");
@@ -185,8 +137,8 @@ async fn every_route_needs_credentials_and_admin_routes_need_an_admin() {
 #[tokio::test]
 async fn without_admin_users_every_authenticated_client_may_change_state() {
     let dir = tempfile::tempdir().unwrap();
-    let (routes, id) = collector_routes(dir.path());
-    let router = security::secure(routes, &load_security(dir.path(), "[]"));
+    let (app, id) = collector_app(load_security(dir.path(), "[]"));
+    let router = app.router;
     let admin_routes = ROUTES
         .iter()
         .filter(|(_, _, access)| *access == Access::Admin);
@@ -227,9 +179,8 @@ async fn a_state_changing_method_missing_from_the_table_needs_an_admin() {
 
 #[tokio::test]
 async fn without_a_web_config_nothing_asks_for_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let (routes, id) = collector_routes(dir.path());
-    let router = security::secure(routes, &Security::default());
+    let (app, id) = collector_app(Security::default());
+    let router = app.router;
     for &(verb, pattern, _) in ROUTES {
         let got = status(&router, verb.as_str(), &concrete(pattern, &id), None).await;
         assert!(served(got), "{} {pattern}: {got}", verb.as_str());

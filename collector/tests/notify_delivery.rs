@@ -30,7 +30,7 @@ async fn firing_and_resolved_reach_smtp_and_webhook() {
          webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/\n    http_config:\n      authorization:\n        credentials: t0ken\n",
         smtp.port
     );
-    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let notifier = notifier(&config, dir.path());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let tasks = notifier.spawn(shutdown);
 
@@ -113,7 +113,7 @@ async fn email_uses_starttls_with_a_private_ca() {
         smtp.port,
         ca.display()
     );
-    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let notifier = notifier(&config, dir.path());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let _tasks = notifier.spawn(shutdown);
     notifier.notify(vec![alert("host2:9100", now() + 240_000)]);
@@ -137,7 +137,7 @@ async fn rule_evaluations_drive_firing_and_resolved_webhooks() {
         "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n\
          receivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/\n"
     );
-    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let notifier = notifier(&config, dir.path());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let _tasks = notifier.spawn(shutdown);
     let cpu: Arc<Mutex<Vec<(Labels, f64)>>> = Arc::default();

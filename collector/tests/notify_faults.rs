@@ -15,7 +15,6 @@ use support::{eventually, free_port};
 #[tokio::test(flavor = "multi_thread")]
 async fn a_receiver_down_gets_the_notification_after_a_restart_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("collector.redb");
     let hook_port = free_port();
     let config = format!(
         "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n\
@@ -23,7 +22,7 @@ async fn a_receiver_down_gets_the_notification_after_a_restart_once() {
     );
     let firing = alert("host3:9100", now() + 600_000);
     {
-        let notifier = notifier(&config, &db_path);
+        let notifier = notifier(&config, dir.path());
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let tasks = notifier.spawn(shutdown);
         notifier.notify(vec![firing.clone()]);
@@ -41,7 +40,7 @@ async fn a_receiver_down_gets_the_notification_after_a_restart_once() {
     }
     let hook = Hook::default();
     let _server = serve_hook(&hook, hook_port).await;
-    let notifier = notifier(&config, &db_path);
+    let notifier = notifier(&config, dir.path());
     assert_eq!(
         notifier.metrics.queue_length(),
         1,
@@ -72,7 +71,7 @@ async fn server_errors_are_retried_client_errors_are_not() {
         "route:\n  receiver: hook\n  group_by: [instance]\n  group_wait: 0s\n  group_interval: 1s\n\
          receivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/\n"
     );
-    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let notifier = notifier(&config, dir.path());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let _tasks = notifier.spawn(shutdown);
     notifier.notify(vec![alert("a:9100", now() + 600_000)]);
@@ -115,7 +114,7 @@ async fn an_smtp_server_down_gets_the_email_once_it_is_back() {
          route:\n  receiver: mail\n  group_wait: 0s\n  group_interval: 1s\n\
          receivers:\n- name: mail\n  email_configs:\n  - to: oncall@example.com\n"
     );
-    let notifier = notifier(&config, &dir.path().join("collector.redb"));
+    let notifier = notifier(&config, dir.path());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let _tasks = notifier.spawn(shutdown);
     notifier.notify(vec![alert("host4:9100", now() + 600_000)]);

@@ -1,5 +1,6 @@
 //! Behaviour of the redb store beyond round-tripping samples: series limits, deletion,
-//! retention, backup, metadata and state, label queries, and a full disk.
+//! retention, backup (alerting's tables included), metadata and state, label queries, and a
+//! full disk.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +9,13 @@ mod support;
 
 use osprey::process::wait_until;
 use osprey_collector::labels::{Labels, MatchOp, Matcher};
-use osprey_collector::tsdb::{AppendError, Appendable, Metadata, Querier, Storage, StorageOptions};
+use osprey_collector::notify::{
+    HistoryQuery, Notifier, Silence, SilenceMatcher, parse_alertmanager_config,
+};
+use osprey_collector::rules::{Alert, AlertStateStore, StoredAlertState};
+use osprey_collector::tsdb::{
+    AppendError, Appendable, Commit, Metadata, Querier, Storage, StorageError, StorageOptions,
+};
 use support::store::options;
 
 const HOUR: i64 = 3_600_000;
@@ -332,6 +339,66 @@ fn backup_opens_as_a_store_with_the_same_samples_metadata_and_state() {
 }
 
 #[test]
+fn backup_carries_alert_state_silences_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path(), options()).unwrap();
+    // A firing alert as the rules keep it.
+    let alert: Alert = serde_json::from_str(
+        r#"{"labels": [["alertname", "HighCpu"]], "annotations": {}, "state": "firing",
+            "value": 93.5, "active_at": 1000, "fired_at": 301000, "resolved_at": 0,
+            "last_sent_at": 301000, "valid_until": 541000, "keep_firing_since": 0}"#,
+    )
+    .unwrap();
+    let rule = "rules.yml\0host\0HighCpu";
+    StoredAlertState::new(storage.key_value())
+        .save(&[(rule.to_owned(), vec![alert.clone()])])
+        .unwrap();
+    let notifications = parse_alertmanager_config(
+        "route:\n  receiver: hook\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n",
+    )
+    .unwrap();
+    let notifier = Notifier::open(notifications.clone(), storage.key_value(), "http://c").unwrap();
+    let silence_id = notifier
+        .silences
+        .create(Silence {
+            id: String::new(),
+            matchers: vec![SilenceMatcher {
+                name: "alertname".to_owned(),
+                value: "HighCpu".to_owned(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: 0,
+            ends_at: i64::MAX / 2,
+            created_by: "ana".to_owned(),
+            comment: "maintenance".to_owned(),
+        })
+        .unwrap();
+    let labels = [("alertname".to_owned(), "HighCpu".to_owned())].into();
+    notifier
+        .history
+        .observe(&labels, &Default::default(), 93.5, 1_000, None)
+        .unwrap();
+    let file = dest.path().join("copy").join("osprey.redb");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    storage.backup(&file).unwrap();
+    drop(notifier);
+
+    let copy = Storage::open(file.parent().unwrap(), options()).unwrap();
+    let state = StoredAlertState::new(copy.key_value());
+    assert_eq!(state.load(rule).unwrap(), vec![alert]);
+    let restored = Notifier::open(notifications, copy.key_value(), "http://c").unwrap();
+    let silences = restored.silences.list();
+    assert_eq!(silences.len(), 1);
+    assert_eq!(silences[0].id, silence_id);
+    assert_eq!(silences[0].comment, "maintenance");
+    let history = restored.history.list(&HistoryQuery::default()).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].labels, labels);
+}
+
+#[test]
 fn label_names_and_values_follow_matchers_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), options()).unwrap();
@@ -462,6 +529,11 @@ fn disk_full_scenario(root: &Path) {
         .writes_blocked
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(blocked, 1);
+    let side_write = storage.key_value().write(Commit::Durable).err();
+    assert!(
+        matches!(side_write, Some(StorageError::DiskFull(_))),
+        "alerting's tables are refused writes too: {side_write:?}"
+    );
     let accepted = next_t.get() / 1000;
     let stored = times(&storage, &[eq("__name__", "up")]);
     assert_eq!(

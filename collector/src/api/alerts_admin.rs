@@ -8,8 +8,9 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::ApiError;
 use crate::notify::{HistoryError, HistoryQuery, Notifier, Silence, SilenceError, SilenceMatcher};
-use crate::vocab::rfc3339;
+use crate::vocab::{now_ms, rfc3339};
 
 /// The routes under `/api/v1/alerts/history` and `/api/v2/silences`.
 pub fn router(notifier: Notifier) -> Router {
@@ -23,47 +24,23 @@ pub fn router(notifier: Notifier) -> Router {
         .with_state(notifier)
 }
 
-/// An API failure, answered as Prometheus-style error JSON.
-struct AdminError(StatusCode, String);
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        let kind = if self.0 == StatusCode::NOT_FOUND {
-            "not_found"
-        } else if self.0.is_client_error() {
-            "bad_data"
-        } else {
-            "internal"
-        };
-        if self.0.is_server_error() {
-            tracing::error!("alert admin API: {}", self.1);
-        }
-        let body = serde_json::json!({"status": "error", "errorType": kind, "error": self.1});
-        (self.0, Json(body)).into_response()
-    }
-}
-
-impl From<HistoryError> for AdminError {
+impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
-            HistoryError::NotFound(_) => AdminError(StatusCode::NOT_FOUND, e.to_string()),
-            other => AdminError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            HistoryError::NotFound(_) => ApiError::not_found(e.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
 
-impl From<SilenceError> for AdminError {
+impl From<SilenceError> for ApiError {
     fn from(e: SilenceError) -> Self {
         match e {
-            SilenceError::Invalid(_) => AdminError(StatusCode::BAD_REQUEST, e.to_string()),
-            SilenceError::NotFound(_) => AdminError(StatusCode::NOT_FOUND, e.to_string()),
-            other => AdminError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            SilenceError::Invalid(_) => ApiError::bad_data(e.to_string()),
+            SilenceError::NotFound(_) => ApiError::not_found(e.to_string()),
+            other => ApiError::internal(other),
         }
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn success<T: Serialize>(data: T) -> Response {
@@ -71,8 +48,8 @@ fn success<T: Serialize>(data: T) -> Response {
 }
 
 /// Parses an RFC 3339 time or Unix seconds (as Prometheus's API accepts) into Unix ms.
-fn parse_time(text: &str) -> Result<i64, AdminError> {
-    crate::vocab::parse_time(text).map_err(|e| AdminError(StatusCode::BAD_REQUEST, e.to_string()))
+fn parse_time(text: &str) -> Result<i64, ApiError> {
+    crate::vocab::parse_time(text).map_err(|e| ApiError::bad_data(e.to_string()))
 }
 
 /// Query of `GET /api/v1/alerts/history`.
@@ -88,7 +65,7 @@ struct HistoryParams {
 async fn list_history(
     State(n): State<Notifier>,
     Query(p): Query<HistoryParams>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     let query = HistoryQuery {
         from: p.start.as_deref().map(parse_time).transpose()?,
         to: p.end.as_deref().map(parse_time).transpose()?,
@@ -110,18 +87,15 @@ async fn acknowledge(
     State(n): State<Notifier>,
     Path(id): Path<u64>,
     Json(body): Json<AckBody>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     if body.by.trim().is_empty() {
-        return Err(AdminError(
-            StatusCode::BAD_REQUEST,
-            "`by` must name who acknowledges".to_owned(),
-        ));
+        return Err(ApiError::bad_data("`by` must name who acknowledges"));
     }
     Ok(success(n.history.acknowledge(
         id,
         &body.by,
         &body.comment,
-        now(),
+        now_ms(),
     )?))
 }
 
@@ -137,15 +111,15 @@ async fn resolve_one(
     State(n): State<Notifier>,
     Path(id): Path<u64>,
     Json(body): Json<ResolveBody>,
-) -> Result<Response, AdminError> {
-    Ok(success(n.history.resolve(&[id], &body.by, now())?))
+) -> Result<Response, ApiError> {
+    Ok(success(n.history.resolve(&[id], &body.by, now_ms())?))
 }
 
 async fn resolve_many(
     State(n): State<Notifier>,
     Json(body): Json<ResolveBody>,
-) -> Result<Response, AdminError> {
-    Ok(success(n.history.resolve(&body.ids, &body.by, now())?))
+) -> Result<Response, ApiError> {
+    Ok(success(n.history.resolve(&body.ids, &body.by, now_ms())?))
 }
 
 /// A silence in Alertmanager's API v2 shape.
@@ -164,7 +138,7 @@ struct SilenceJson {
 }
 
 async fn list_silences(State(n): State<Notifier>) -> Response {
-    let now = now();
+    let now = now_ms();
     let silences: Vec<SilenceJson> = n
         .silences
         .list()
@@ -185,7 +159,7 @@ async fn list_silences(State(n): State<Notifier>) -> Response {
 async fn create_silence(
     State(n): State<Notifier>,
     Json(body): Json<SilenceJson>,
-) -> Result<Response, AdminError> {
+) -> Result<Response, ApiError> {
     let silence = Silence {
         id: String::new(),
         matchers: body.matchers,
@@ -201,8 +175,8 @@ async fn create_silence(
 async fn expire_silence(
     State(n): State<Notifier>,
     Path(id): Path<String>,
-) -> Result<Response, AdminError> {
-    n.silences.expire(&id, now())?;
+) -> Result<Response, ApiError> {
+    n.silences.expire(&id, now_ms())?;
     Ok(StatusCode::OK.into_response())
 }
 

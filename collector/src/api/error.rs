@@ -10,6 +10,8 @@ use crate::promql::EvalError;
 pub enum ErrorType {
     /// Invalid parameters or query (400).
     BadData,
+    /// The thing asked for does not exist (404).
+    NotFound,
     /// Evaluation failed (422).
     Execution,
     /// The query ran out of time (503).
@@ -24,6 +26,7 @@ impl ErrorType {
     fn name(self) -> &'static str {
         match self {
             ErrorType::BadData => "bad_data",
+            ErrorType::NotFound => "not_found",
             ErrorType::Execution => "execution",
             ErrorType::Timeout => "timeout",
             ErrorType::Canceled => "canceled",
@@ -34,6 +37,7 @@ impl ErrorType {
     fn status(self) -> StatusCode {
         match self {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
+            ErrorType::NotFound => StatusCode::NOT_FOUND,
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Canceled => {
@@ -68,13 +72,27 @@ impl ApiError {
         ApiError::bad_data(format!("invalid parameter {name:?}: {message}"))
     }
 
+    /// A `not_found` error.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind: ErrorType::NotFound,
+            message: message.into(),
+        }
+    }
+
     /// An `internal` error; the detail is logged, the client sees a generic message.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%detail, "query API failure");
+        tracing::error!(%detail, "API failure");
         ApiError {
             kind: ErrorType::Internal,
             message: "internal server error".into(),
         }
+    }
+
+    /// The error as a plain-text answer with the same status and message, for endpoints that
+    /// answer in text (`/federate`), as Prometheus's do.
+    pub fn into_text_response(self) -> Response {
+        (self.kind.status(), format!("{}\n", self.message)).into_response()
     }
 }
 

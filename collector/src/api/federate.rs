@@ -1,17 +1,20 @@
 //! `GET /federate?match[]=...`: the latest sample of every matching series in the text format,
 //! as Prometheus's federation endpoint serves it. Series whose latest sample is a staleness
-//! marker, or older than the lookback, are left out.
+//! marker, or older than the lookback, are left out. Errors are answered as plain text with
+//! the query API's status and message, as Prometheus answers them here.
 
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::labels::{MatchOp, Matcher};
+use super::ApiError;
+use super::prometheus::Params;
+use crate::exposition;
 use crate::tsdb::{Querier, is_stale_nan};
 
 /// How far back a sample still counts as current (Prometheus's default lookback).
@@ -24,26 +27,25 @@ pub fn router(querier: Arc<dyn Querier>) -> Router {
         .with_state(querier)
 }
 
-async fn federate(State(querier): State<Arc<dyn Querier>>, RawQuery(query): RawQuery) -> Response {
-    let selectors: Vec<String> = form_values(query.as_deref().unwrap_or(""), "match[]");
-    let mut sets = Vec::new();
-    for selector in &selectors {
-        match parse_selector(selector) {
-            Ok(matchers) => sets.push(matchers),
-            Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
-        }
+async fn federate(
+    State(querier): State<Arc<dyn Querier>>,
+    params: Result<Params, ApiError>,
+) -> Response {
+    match params.and_then(|params| latest_samples(querier.as_ref(), &params)) {
+        Ok(text) => ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], text).into_response(),
+        Err(error) => error.into_text_response(),
     }
+}
+
+/// The exposition lines of every series some `match[]` selects, each series once.
+fn latest_samples(querier: &dyn Querier, params: &Params) -> Result<String, ApiError> {
     let now = crate::vocab::now_ms();
     let mut out = String::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for matchers in &sets {
-        let series = match querier.select(matchers, now - LOOKBACK_MS, now) {
-            Ok(series) => series,
-            Err(error) => {
-                tracing::error!(%error, "federate query failed");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "query failed\n").into_response();
-            }
-        };
+    let mut seen = BTreeSet::new();
+    for matchers in params.matcher_sets()? {
+        let series = querier
+            .select(&matchers, now - LOOKBACK_MS, now)
+            .map_err(ApiError::internal)?;
         for s in series {
             let Some(last) = s.samples.last() else {
                 continue;
@@ -51,141 +53,70 @@ async fn federate(State(querier): State<Arc<dyn Querier>>, RawQuery(query): RawQ
             if is_stale_nan(last.v) || !seen.insert(s.labels.clone()) {
                 continue;
             }
-            let _ = writeln!(
-                out,
-                "{} {} {}",
-                exposition_series(&s.labels),
-                render(last.v),
-                last.t
-            );
+            exposition::write_sample(&mut out, &s.labels, last.v, Some(last.t));
         }
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
-}
-
-fn exposition_series(labels: &crate::labels::Labels) -> String {
-    let mut out = labels.metric_name().unwrap_or_default().to_owned();
-    out.push('{');
-    let mut first = true;
-    for label in labels
-        .iter()
-        .filter(|l| l.name != crate::labels::METRIC_NAME)
-    {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        let value = label
-            .value
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(out, "{}=\"{value}\"", label.name);
-    }
-    out.push('}');
-    out
-}
-
-fn render(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        v.to_string()
-    }
-}
-
-/// The values of `key` in an `application/x-www-form-urlencoded` string.
-fn form_values(query: &str, key: &str) -> Vec<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(k, _)| percent_decode(k) == key)
-        .map(|(_, v)| percent_decode(v))
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A PromQL series selector (`up{job="node"}`) as label matchers.
-fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
-    use promql_parser::label::MatchOp as Op;
-    use promql_parser::parser::Expr;
-    let expr =
-        promql_parser::parser::parse(text).map_err(|e| format!("bad match[] {text:?}: {e}"))?;
-    let Expr::VectorSelector(selector) = expr else {
-        return Err(format!("match[] {text:?} is not a series selector"));
-    };
-    let mut matchers = Vec::new();
-    if let Some(name) = &selector.name {
-        matchers.push(Matcher::new(
-            MatchOp::Equal,
-            crate::labels::METRIC_NAME,
-            name.as_str(),
-        ));
-    }
-    for m in &selector.matchers.matchers {
-        let op = match m.op {
-            Op::Equal => MatchOp::Equal,
-            Op::NotEqual => MatchOp::NotEqual,
-            Op::Re(_) => MatchOp::Regex,
-            Op::NotRe(_) => MatchOp::NotRegex,
-        };
-        matchers.push(Matcher::new(op, m.name.as_str(), m.value.as_str()));
-    }
-    matchers
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad regex in match[] {text:?}: {e}"))
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
 
-    #[test]
-    fn form_values_decode_percent_and_plus() {
-        let q = "match%5B%5D=up%7Bjob%3D%22a+b%22%7D&x=1&match[]=%ZZ%e9";
-        assert_eq!(
-            form_values(q, "match[]"),
-            ["up{job=\"a b\"}", "%ZZ\u{fffd}"]
-        );
+    use super::*;
+    use crate::labels::Labels;
+    use crate::tsdb::{Appendable, MemoryStorage};
+
+    /// `up` of three jobs, sampled a second ago.
+    fn store() -> Arc<MemoryStorage> {
+        let store = Arc::new(MemoryStorage::new());
+        let mut appender = store.appender("");
+        let t = crate::vocab::now_ms() - 1000;
+        for job in ["a", "b", "c"] {
+            let labels = Labels::from_pairs([("__name__", "up"), ("job", job)]);
+            appender.append(&labels, t, 1.0).unwrap();
+        }
+        appender.commit().unwrap();
+        store
     }
 
-    #[test]
-    fn selectors_become_matchers() {
-        let m = parse_selector("up{job=~\"n.*\"}").unwrap();
-        assert_eq!(m.len(), 2);
-        assert!(parse_selector("rate(up[5m])").is_err());
+    async fn get(uri: &str) -> (StatusCode, String) {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = router(store()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn jobs(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|line| line.split('"').nth(1))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_or_selector_federates_each_alternative() {
+        // match[]={job="a" or job="c"}
+        let (status, text) =
+            get("/federate?match%5B%5D=%7Bjob%3D%22a%22+or+job%3D%22c%22%7D").await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(jobs(&text), ["a", "c"]);
+        assert!(text.starts_with("up{job=\"a\"} 1 "), "{text}");
+    }
+
+    #[tokio::test]
+    async fn overlapping_selectors_give_each_series_once() {
+        let (status, text) = get("/federate?match[]=up&match[]=up%7Bjob%3D%22b%22%7D").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(jobs(&text), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_bad_selector_is_a_400_in_plain_text() {
+        let (status, text) = get("/federate?match[]=rate(up%5B5m%5D)").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.starts_with("invalid parameter \"match[]\""), "{text}");
     }
 }

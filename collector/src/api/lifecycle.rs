@@ -13,12 +13,32 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::scrape::{STATS, ScrapeManager};
+use crate::alerting::AlertingError;
+use crate::config::ConfigErrors;
+use crate::scrape::{ApplyError, STATS, ScrapeManager};
 
 /// Applies the configuration file again; implemented by the running collector.
 pub trait Reloader: Send + Sync {
     /// Reloads; the error lists every problem when the new configuration is refused.
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>>;
+}
+
+/// Why a reload was refused; the previous configuration keeps running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The collector runs the single-node default, which has no file to read again.
+    #[error("started without --config: there is no file to reload")]
+    NoConfigFile,
+    /// The configuration file is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// A rule file or the Alertmanager configuration is invalid.
+    #[error(transparent)]
+    Alerting(#[from] AlertingError),
+    /// The scrape configuration could not be applied.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
 }
 
 /// Whether the last reload worked and when one last did, for `/metrics`.

@@ -1,4 +1,4 @@
-//! The HTTP API: `app(state)` combines the routers of each API family and the web UI.
+//! The HTTP API: `app(state)` builds every route the collector serves, under the web config.
 
 pub mod alerts_admin;
 mod error;
@@ -16,12 +16,27 @@ pub mod ui;
 use axum::Router;
 
 pub use error::{ApiError, ErrorType};
-pub use state::{ApiState, MetadataSource, NoMetadata};
+pub use state::{ApiState, AppState, MetadataSource, NoMetadata};
 
-/// The collector's HTTP routes.
-pub fn app(state: ApiState) -> Router {
-    Router::new()
-        .merge(prometheus::router(state.clone()))
-        .merge(export::router(state))
-        .merge(ui::router())
+/// Every route of the collector, with authentication and the admin check of
+/// `state.security` applied.
+pub fn app(state: AppState) -> Router {
+    let AppState {
+        query,
+        scrape,
+        lifecycle,
+        rules,
+        notifier,
+        security,
+    } = state;
+    let routes = Router::new()
+        .merge(federate::router(query.engine.querier().clone()))
+        .merge(prometheus::router(query.clone()))
+        .merge(export::router(query))
+        .merge(targets::router(scrape))
+        .merge(lifecycle::router(lifecycle))
+        .merge(rules::router(rules))
+        .merge(alerts_admin::router(notifier))
+        .merge(ui::router());
+    security::secure(routes, &security)
 }

@@ -1,8 +1,15 @@
-//! What API handlers share: the query engine and where metric metadata comes from.
+//! What the routes share: the query engine and where metric metadata comes from for the query
+//! API, and the running parts of the collector the other routes read or change.
 
 use std::sync::Arc;
 
+use osprey_web::Security;
+
+use super::lifecycle::LifecycleState;
+use crate::notify::Notifier;
 use crate::promql::Engine;
+use crate::rules::RuleManager;
+use crate::scrape::ScrapeManager;
 use crate::tsdb::Metadata;
 
 /// Lists HELP/TYPE/UNIT per metric family for `/api/v1/metadata`.
@@ -19,7 +26,24 @@ pub struct NoMetadata;
 
 impl MetadataSource for NoMetadata {}
 
-/// State shared by the API handlers.
+/// Everything the collector's routes need; [`super::app`] builds the router from it.
+#[derive(Clone)]
+pub struct AppState {
+    /// The query API's engine and metadata; the engine's store also serves `/federate`.
+    pub query: ApiState,
+    /// The scrape loops, for `/api/v1/targets`.
+    pub scrape: Arc<ScrapeManager>,
+    /// Health, readiness, reloads and the collector's own metrics.
+    pub lifecycle: LifecycleState,
+    /// The rule groups, for `/api/v1/rules` and `/api/v1/alerts`.
+    pub rules: RuleManager,
+    /// Alert history and silences.
+    pub notifier: Notifier,
+    /// The web config every route is served under (TLS is the listener's business).
+    pub security: Arc<Security>,
+}
+
+/// State shared by the query API's handlers.
 #[derive(Clone)]
 pub struct ApiState {
     /// Evaluates queries and reads series.

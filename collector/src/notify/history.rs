@@ -1,16 +1,13 @@
-//! Alert history in redb: every firing and resolve with times, value and labels, and what
+//! Alert history in the store: every firing and resolve with times, value and labels, and what
 //! people did about it (acknowledged, resolved by hand).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::payload::fingerprint;
-
-/// Table `alert_history`: record id (ascending = order of firing) -> JSON record.
-const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("alert_history");
+use crate::tsdb::{ALERT_HISTORY, Commit, KeyValueStore, StorageError};
 
 /// Who or what acknowledged an alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,13 +52,9 @@ pub enum HistoryError {
     /// No such record.
     #[error("alert record {0} not found")]
     NotFound(u64),
-    /// The database failed.
+    /// The store failed.
     #[error("alert history storage: {0}")]
-    Database(#[from] redb::Error),
-}
-
-fn db_err(e: impl Into<redb::Error>) -> HistoryError {
-    HistoryError::Database(e.into())
+    Storage(#[from] StorageError),
 }
 
 /// Which records to list.
@@ -79,18 +72,15 @@ pub struct HistoryQuery {
 
 /// The history store.
 pub struct AlertHistory {
-    db: Arc<redb::Database>,
+    store: KeyValueStore,
     open: Mutex<HashMap<String, u64>>,
 }
 
 impl AlertHistory {
-    /// Opens the history in `db`.
-    pub fn open(db: Arc<redb::Database>) -> Result<Self, HistoryError> {
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(HISTORY).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+    /// Opens the history in `store`.
+    pub fn open(store: KeyValueStore) -> Result<Self, HistoryError> {
         let history = AlertHistory {
-            db,
+            store,
             open: Mutex::new(HashMap::new()),
         };
         let open = history
@@ -109,27 +99,21 @@ impl AlertHistory {
     /// (the notification queued right after), keeping fsyncs off the alerting path.
     fn write(&self, record: &AlertRecord, flush: bool) -> Result<(), HistoryError> {
         let bytes = serde_json::to_vec(record).expect("records serialize to JSON");
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        if !flush {
-            txn.set_durability(redb::Durability::None).map_err(db_err)?;
-        }
-        txn.open_table(HISTORY)
-            .map_err(db_err)?
-            .insert(record.id, bytes.as_slice())
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let commit = if flush { Commit::Durable } else { Commit::Lazy };
+        let mut txn = self.store.write(commit)?;
+        txn.put(ALERT_HISTORY, record.id, &bytes)?;
+        txn.commit()?;
         Ok(())
     }
 
     /// One record.
     pub fn get(&self, id: u64) -> Result<AlertRecord, HistoryError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(HISTORY).map_err(db_err)?;
-        let bytes = table
-            .get(id)
-            .map_err(db_err)?
+        let bytes = self
+            .store
+            .read()?
+            .get(ALERT_HISTORY, id)?
             .ok_or(HistoryError::NotFound(id))?;
-        serde_json::from_slice(bytes.value()).map_err(|_| HistoryError::NotFound(id))
+        serde_json::from_slice(&bytes).map_err(|_| HistoryError::NotFound(id))
     }
 
     /// Records an alert the rules report: opens a record when it starts firing, updates the
@@ -148,12 +132,11 @@ impl AlertHistory {
             Some(id) => self.get(*id)?,
             None if resolved_at.is_some() => return Ok(()),
             None => {
-                let txn = self.db.begin_read().map_err(db_err)?;
-                let table = txn.open_table(HISTORY).map_err(db_err)?;
-                let id = table
-                    .last()
-                    .map_err(db_err)?
-                    .map_or(1, |(k, _)| k.value() + 1);
+                let id = self
+                    .store
+                    .read()?
+                    .last_key(ALERT_HISTORY)?
+                    .map_or(1, |k| k + 1);
                 AlertRecord {
                     id,
                     fingerprint: fp.clone(),
@@ -181,12 +164,9 @@ impl AlertHistory {
 
     /// Lists records, newest first.
     pub fn list(&self, query: &HistoryQuery) -> Result<Vec<AlertRecord>, HistoryError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(HISTORY).map_err(db_err)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(db_err)?.rev() {
-            let (_, bytes) = entry.map_err(db_err)?;
-            let Ok(record) = serde_json::from_slice::<AlertRecord>(bytes.value()) else {
+        for (_, bytes) in self.store.read()?.entries(ALERT_HISTORY)?.into_iter().rev() {
+            let Ok(record) = serde_json::from_slice::<AlertRecord>(&bytes) else {
                 continue;
             };
             let host_matches = query.host.as_deref().is_none_or(|host| {
@@ -262,6 +242,7 @@ impl AlertHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::{Storage, StorageOptions};
 
     fn labels(instance: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -273,11 +254,13 @@ mod tests {
     #[test]
     fn records_firing_resolve_ack_and_manual_resolve_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.redb");
+        let open = || {
+            let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+            AlertHistory::open(storage.key_value()).unwrap()
+        };
         let none = BTreeMap::new();
         {
-            let history =
-                AlertHistory::open(Arc::new(redb::Database::create(&path).unwrap())).unwrap();
+            let history = open();
             history
                 .observe(&labels("a:9100"), &none, 91.0, 1000, None)
                 .unwrap();
@@ -291,7 +274,7 @@ mod tests {
                 .observe(&labels("a:9100"), &none, 70.0, 1000, Some(5000))
                 .unwrap();
         }
-        let history = AlertHistory::open(Arc::new(redb::Database::create(&path).unwrap())).unwrap();
+        let history = open();
         let all = history.list(&HistoryQuery::default()).unwrap();
         assert_eq!(all.len(), 2);
         let a = all

@@ -1,7 +1,8 @@
 //! Notifications: Alertmanager's configuration, routing, grouping, inhibition and silences,
 //! email and webhook delivery through a persisted retry queue.
 //!
-//! State kept in the collector's redb database, one table each, values as JSON:
+//! State kept in the store's key-value tables (`tsdb::KeyValueStore`), one table each, values
+//! as JSON:
 //! `notification_queue` (u64 id, ascending in queue order -> delivery), `notification_log`
 //! (`group key \0 receiver \0 destination` -> last notification), `silences` (id -> silence),
 //! `alert_history` (u64 id -> record). Rules keep `alert_state` (see `rules`).

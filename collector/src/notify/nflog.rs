@@ -1,13 +1,9 @@
-//! The notification log: what each receiver was last told about each group, kept in redb so
-//! that a restart does not repeat a notification.
+//! The notification log: what each receiver was last told about each group, kept in the store
+//! so that a restart does not repeat a notification.
 
-use std::sync::Arc;
-
-use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-/// Table `notification_log`: `group key \0 receiver \0 integration` -> JSON entry.
-const LOG: TableDefinition<&str, &[u8]> = TableDefinition::new("notification_log");
+use crate::tsdb::{Commit, KeyValueStore, NOTIFICATION_LOG, StorageError};
 
 /// How long entries are kept (Alertmanager: 120 h).
 const RETENTION_MS: i64 = 120 * 3600 * 1000;
@@ -26,55 +22,38 @@ pub struct LogEntry {
 /// Why the log could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[error("notification log: {0}")]
-pub struct LogError(#[from] redb::Error);
-
-fn db_err(e: impl Into<redb::Error>) -> LogError {
-    LogError(e.into())
-}
+pub struct LogError(#[from] StorageError);
 
 /// The persisted notification log.
 pub struct NotificationLog {
-    db: Arc<redb::Database>,
+    store: KeyValueStore,
 }
 
 impl NotificationLog {
-    /// Opens the log in `db`, dropping entries past retention.
-    pub fn open(db: Arc<redb::Database>, now_ms: i64) -> Result<Self, LogError> {
-        let txn = db.begin_write().map_err(db_err)?;
-        {
-            let mut table = txn.open_table(LOG).map_err(db_err)?;
-            table
-                .retain(|_, bytes| {
-                    serde_json::from_slice::<LogEntry>(bytes)
-                        .is_ok_and(|e| now_ms - e.timestamp_ms < RETENTION_MS)
-                })
-                .map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
-        Ok(NotificationLog { db })
+    /// Opens the log in `store`, dropping entries past retention.
+    pub fn open(store: KeyValueStore, now_ms: i64) -> Result<Self, LogError> {
+        let mut txn = store.write(Commit::Durable)?;
+        txn.retain(NOTIFICATION_LOG, |bytes| {
+            serde_json::from_slice::<LogEntry>(bytes)
+                .is_ok_and(|e| now_ms - e.timestamp_ms < RETENTION_MS)
+        })?;
+        txn.commit()?;
+        Ok(NotificationLog { store })
     }
 
     /// The entry for a destination, if any.
     pub fn get(&self, key: &str) -> Result<Option<LogEntry>, LogError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(LOG).map_err(db_err)?;
-        Ok(table
-            .get(key)
-            .map_err(db_err)?
-            .and_then(|bytes| serde_json::from_slice(bytes.value()).ok()))
+        let bytes = self.store.read()?.get(NOTIFICATION_LOG, key)?;
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     /// Records a notification. The commit is not flushed on its own: the dispatcher queues the
     /// notification right after, and that durable commit persists this one with it.
     pub fn set(&self, key: &str, entry: &LogEntry) -> Result<(), LogError> {
         let bytes = serde_json::to_vec(entry).expect("log entries serialize to JSON");
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(redb::Durability::None).map_err(db_err)?;
-        txn.open_table(LOG)
-            .map_err(db_err)?
-            .insert(key, bytes.as_slice())
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let mut txn = self.store.write(Commit::Lazy)?;
+        txn.put(NOTIFICATION_LOG, key, &bytes)?;
+        txn.commit()?;
         Ok(())
     }
 }

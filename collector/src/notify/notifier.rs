@@ -13,6 +13,7 @@ use super::payload::{AmAlert, label_map};
 use super::queue::{DeliveryQueue, QueueError};
 use super::silence::{SilenceError, Silences};
 use crate::rules::{NotifierAlert, Notify};
+use crate::tsdb::KeyValueStore;
 use crate::vocab::now_ms;
 
 /// Why the notifier could not start.
@@ -49,20 +50,21 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Opens the queue, log and silences in `db` (picking up what a previous run left).
+    /// Opens the queue, log, silences and history in `store` (picking up what a previous run
+    /// left).
     pub fn open(
         notifications: Notifications,
-        db: Arc<redb::Database>,
+        store: KeyValueStore,
         external_url: &str,
     ) -> Result<Self, NotifierError> {
         for warning in &notifications.warnings {
             tracing::warn!("alertmanager configuration: {warning}");
         }
         let metrics = Arc::new(NotifyMetrics::default());
-        let queue = Arc::new(DeliveryQueue::open(Arc::clone(&db), Arc::clone(&metrics))?);
-        let log = NotificationLog::open(Arc::clone(&db), now_ms())?;
-        let silences = Arc::new(Silences::open(Arc::clone(&db))?);
-        let history = Arc::new(AlertHistory::open(db)?);
+        let queue = Arc::new(DeliveryQueue::open(store.clone(), Arc::clone(&metrics))?);
+        let log = NotificationLog::open(store.clone(), now_ms())?;
+        let silences = Arc::new(Silences::open(store.clone())?);
+        let history = Arc::new(AlertHistory::open(store)?);
         let config: SharedNotifications = Arc::new(RwLock::new(Arc::new(notifications)));
         let external_url = external_url.trim_end_matches('/').to_owned();
         let dispatcher = Dispatcher::new(

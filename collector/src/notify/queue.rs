@@ -1,17 +1,14 @@
-//! The delivery queue, persisted in redb so that notifications survive a restart and reach
+//! The delivery queue, persisted in the store so that notifications survive a restart and reach
 //! receivers that were down; retries back off exponentially with jitter.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::metrics::NotifyMetrics;
-
-/// Table `notification_queue`: delivery id (ascending = order of creation) -> JSON.
-const QUEUE: TableDefinition<u64, &[u8]> = TableDefinition::new("notification_queue");
+use crate::tsdb::{Commit, KeyValueStore, NOTIFICATION_QUEUE, StorageError};
 
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -68,33 +65,24 @@ pub struct Delivery {
 /// Why the queue could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[error("notification queue: {0}")]
-pub struct QueueError(#[from] redb::Error);
-
-fn db_err(e: impl Into<redb::Error>) -> QueueError {
-    QueueError(e.into())
-}
+pub struct QueueError(#[from] StorageError);
 
 /// The persisted queue.
 pub struct DeliveryQueue {
-    db: Arc<redb::Database>,
+    store: KeyValueStore,
     next_id: AtomicU64,
     wake: tokio::sync::Notify,
     metrics: Arc<NotifyMetrics>,
 }
 
 impl DeliveryQueue {
-    /// Opens the queue in `db`, picking up deliveries left by a previous run.
-    pub fn open(db: Arc<redb::Database>, metrics: Arc<NotifyMetrics>) -> Result<Self, QueueError> {
-        let txn = db.begin_write().map_err(db_err)?;
-        let (last, length) = {
-            let table = txn.open_table(QUEUE).map_err(db_err)?;
-            let last = table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
-            (last, table.len().map_err(db_err)?)
-        };
-        txn.commit().map_err(db_err)?;
-        metrics.set_queue_length(length);
+    /// Opens the queue in `store`, picking up deliveries left by a previous run.
+    pub fn open(store: KeyValueStore, metrics: Arc<NotifyMetrics>) -> Result<Self, QueueError> {
+        let snapshot = store.read()?;
+        let last = snapshot.last_key(NOTIFICATION_QUEUE)?.unwrap_or(0);
+        metrics.set_queue_length(snapshot.len(NOTIFICATION_QUEUE)?);
         Ok(DeliveryQueue {
-            db,
+            store,
             next_id: AtomicU64::new(last + 1),
             wake: tokio::sync::Notify::new(),
             metrics,
@@ -106,16 +94,13 @@ impl DeliveryQueue {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut table = txn.open_table(QUEUE).map_err(db_err)?;
-            for delivery in deliveries {
-                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let bytes = serde_json::to_vec(delivery).expect("deliveries serialize to JSON");
-                table.insert(id, bytes.as_slice()).map_err(db_err)?;
-            }
+        let mut txn = self.store.write(Commit::Durable)?;
+        for delivery in deliveries {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let bytes = serde_json::to_vec(delivery).expect("deliveries serialize to JSON");
+            txn.put(NOTIFICATION_QUEUE, id, &bytes)?;
         }
-        txn.commit().map_err(db_err)?;
+        txn.commit()?;
         self.refresh_length()?;
         self.wake.notify_one();
         Ok(())
@@ -123,17 +108,11 @@ impl DeliveryQueue {
 
     /// Every delivery in order, with its id.
     pub fn list(&self) -> Result<Vec<(u64, Delivery)>, QueueError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(QUEUE).map_err(db_err)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(db_err)? {
-            let (id, bytes) = entry.map_err(db_err)?;
-            match serde_json::from_slice(bytes.value()) {
-                Ok(delivery) => out.push((id.value(), delivery)),
-                Err(e) => tracing::warn!(
-                    id = id.value(),
-                    "skipping unreadable queued notification: {e}"
-                ),
+        for (id, bytes) in self.store.read()?.entries(NOTIFICATION_QUEUE)? {
+            match serde_json::from_slice(&bytes) {
+                Ok(delivery) => out.push((id, delivery)),
+                Err(e) => tracing::warn!(id, "skipping unreadable queued notification: {e}"),
             }
         }
         Ok(out)
@@ -141,24 +120,18 @@ impl DeliveryQueue {
 
     /// Removes a finished delivery (sent or given up).
     pub fn remove(&self, id: u64) -> Result<(), QueueError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(QUEUE)
-            .map_err(db_err)?
-            .remove(id)
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let mut txn = self.store.write(Commit::Durable)?;
+        txn.delete(NOTIFICATION_QUEUE, id)?;
+        txn.commit()?;
         self.refresh_length()
     }
 
     /// Stores a delivery's new attempt count and next attempt time.
     pub fn update(&self, id: u64, delivery: &Delivery) -> Result<(), QueueError> {
         let bytes = serde_json::to_vec(delivery).expect("deliveries serialize to JSON");
-        let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(QUEUE)
-            .map_err(db_err)?
-            .insert(id, bytes.as_slice())
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let mut txn = self.store.write(Commit::Durable)?;
+        txn.put(NOTIFICATION_QUEUE, id, &bytes)?;
+        txn.commit()?;
         Ok(())
     }
 
@@ -168,12 +141,7 @@ impl DeliveryQueue {
     }
 
     fn refresh_length(&self) -> Result<(), QueueError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let length = txn
-            .open_table(QUEUE)
-            .map_err(db_err)?
-            .len()
-            .map_err(db_err)?;
+        let length = self.store.read()?.len(NOTIFICATION_QUEUE)?;
         self.metrics.set_queue_length(length);
         Ok(())
     }
@@ -190,6 +158,7 @@ pub fn backoff(attempts: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::{Storage, StorageOptions};
 
     fn delivery(receiver: &str) -> Delivery {
         Delivery {
@@ -206,17 +175,18 @@ mod tests {
     #[test]
     fn deliveries_survive_reopening_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("q.redb");
+        let open = |metrics: &Arc<NotifyMetrics>| {
+            let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+            DeliveryQueue::open(storage.key_value(), metrics.clone()).unwrap()
+        };
         let metrics = Arc::new(NotifyMetrics::default());
         {
-            let db = Arc::new(redb::Database::create(&path).unwrap());
-            let queue = DeliveryQueue::open(db, metrics.clone()).unwrap();
+            let queue = open(&metrics);
             queue.push(&[delivery("a"), delivery("b")]).unwrap();
             queue.push(&[delivery("c")]).unwrap();
             queue.remove(1).unwrap();
         }
-        let db = Arc::new(redb::Database::create(&path).unwrap());
-        let queue = DeliveryQueue::open(db, metrics.clone()).unwrap();
+        let queue = open(&metrics);
         assert_eq!(metrics.queue_length(), 2);
         queue.push(&[delivery("d")]).unwrap();
         let receivers: Vec<(u64, String)> = queue

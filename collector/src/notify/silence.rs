@@ -1,15 +1,12 @@
 //! Silences: matchers and a time window during which matching alerts are not notified,
-//! kept in redb.
+//! kept in the store.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::{Labels, MatchOp, Matcher};
-
-/// Table `silences`: id -> JSON silence.
-const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("silences");
+use crate::tsdb::{Commit, KeyValueStore, SILENCES, StorageError};
 
 /// A matcher in Alertmanager's API form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,37 +95,23 @@ pub enum SilenceError {
     /// No such silence.
     #[error("silence {0} not found")]
     NotFound(String),
-    /// The database failed.
+    /// The store failed.
     #[error("silence storage: {0}")]
-    Database(#[from] redb::Error),
+    Storage(#[from] StorageError),
 }
 
-fn db_err(e: impl Into<redb::Error>) -> SilenceError {
-    SilenceError::Database(e.into())
-}
-
-/// Every silence, cached in memory and written through to redb.
+/// Every silence, cached in memory and written through to the store.
 pub struct Silences {
-    db: Arc<redb::Database>,
+    store: KeyValueStore,
     cache: Mutex<Vec<(Silence, Vec<Matcher>)>>,
 }
 
 impl Silences {
-    /// Loads the silences stored in `db`.
-    pub fn open(db: Arc<redb::Database>) -> Result<Self, SilenceError> {
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(SILENCES).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+    /// Loads the silences kept in `store`.
+    pub fn open(store: KeyValueStore) -> Result<Self, SilenceError> {
         let mut cache = Vec::new();
-        let txn = db.begin_read().map_err(db_err)?;
-        for entry in txn
-            .open_table(SILENCES)
-            .map_err(db_err)?
-            .iter()
-            .map_err(db_err)?
-        {
-            let (_, bytes) = entry.map_err(db_err)?;
-            if let Ok(silence) = serde_json::from_slice::<Silence>(bytes.value())
+        for (_, bytes) in store.read()?.entries(SILENCES)? {
+            if let Ok(silence) = serde_json::from_slice::<Silence>(&bytes)
                 && let Ok(matchers) = silence
                     .matchers
                     .iter()
@@ -139,19 +122,16 @@ impl Silences {
             }
         }
         Ok(Silences {
-            db,
+            store,
             cache: Mutex::new(cache),
         })
     }
 
-    fn store(&self, silence: &Silence) -> Result<(), SilenceError> {
+    fn save(&self, silence: &Silence) -> Result<(), SilenceError> {
         let bytes = serde_json::to_vec(silence).expect("silences serialize to JSON");
-        let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(SILENCES)
-            .map_err(db_err)?
-            .insert(silence.id.as_str(), bytes.as_slice())
-            .map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
+        let mut txn = self.store.write(Commit::Durable)?;
+        txn.put(SILENCES, silence.id.as_str(), &bytes)?;
+        txn.commit()?;
         Ok(())
     }
 
@@ -179,7 +159,7 @@ impl Silences {
             ));
         }
         silence.id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        self.store(&silence)?;
+        self.save(&silence)?;
         let id = silence.id.clone();
         self.cache
             .lock()
@@ -211,7 +191,7 @@ impl Silences {
         }
         let updated = silence.clone();
         drop(cache);
-        self.store(&updated)
+        self.save(&updated)
     }
 
     /// Whether an active silence mutes alerts with these labels.

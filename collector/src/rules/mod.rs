@@ -13,7 +13,7 @@ pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleState};
 pub use file::{Rule, RuleFileErrors, RuleGroup, RuleKind, load_rule_file, parse_rule_file};
 pub use group::{GroupState, Notify, RuleDeps, RuleHealth, generator_url};
 pub use manager::RuleManager;
-pub use state_store::{AlertStateStore, RedbAlertStateStore, StateStoreError};
+pub use state_store::{AlertStateStore, StateStoreError, StoredAlertState};
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,6 @@
-//! Keeping alert state across restarts: a small trait and its redb implementation.
+//! Keeping alert state across restarts: a small trait and its implementation on the store.
 
-use std::sync::Arc;
-
-use redb::{ReadableDatabase, TableDefinition};
+use crate::tsdb::{ALERT_STATE, Commit, KeyValueStore, StorageError};
 
 use super::alert::Alert;
 
@@ -10,9 +8,9 @@ use super::alert::Alert;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateStoreError {
-    /// The database failed.
+    /// The store failed.
     #[error("alert state storage: {0}")]
-    Database(#[from] redb::Error),
+    Storage(#[from] StorageError),
     /// A stored record could not be decoded.
     #[error("alert state record for {key}: {source}")]
     Decode {
@@ -31,53 +29,40 @@ pub trait AlertStateStore: Send + Sync {
     fn save(&self, entries: &[(String, Vec<Alert>)]) -> Result<(), StateStoreError>;
 }
 
-/// Table `alert_state`: rule key (`file\0group\0rule`) -> JSON array of alerts.
-const ALERT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("alert_state");
-
-/// Alert state in its own table of the collector's redb database.
-pub struct RedbAlertStateStore {
-    db: Arc<redb::Database>,
+/// Alert state in the store's `alert_state` table.
+pub struct StoredAlertState {
+    store: KeyValueStore,
 }
 
-impl RedbAlertStateStore {
-    /// Uses (and creates if needed) the `alert_state` table in `db`.
-    pub fn new(db: Arc<redb::Database>) -> Result<Self, StateStoreError> {
-        let txn = db.begin_write().map_err(redb::Error::from)?;
-        txn.open_table(ALERT_STATE).map_err(redb::Error::from)?;
-        txn.commit().map_err(redb::Error::from)?;
-        Ok(RedbAlertStateStore { db })
+impl StoredAlertState {
+    /// Keeps alert state in `store`.
+    pub fn new(store: KeyValueStore) -> Self {
+        StoredAlertState { store }
     }
 }
 
-impl AlertStateStore for RedbAlertStateStore {
+impl AlertStateStore for StoredAlertState {
     fn load(&self, rule_key: &str) -> Result<Vec<Alert>, StateStoreError> {
-        let txn = self.db.begin_read().map_err(redb::Error::from)?;
-        let table = txn.open_table(ALERT_STATE).map_err(redb::Error::from)?;
-        let Some(bytes) = table.get(rule_key).map_err(redb::Error::from)? else {
+        let Some(bytes) = self.store.read()?.get(ALERT_STATE, rule_key)? else {
             return Ok(Vec::new());
         };
-        serde_json::from_slice(bytes.value()).map_err(|source| StateStoreError::Decode {
+        serde_json::from_slice(&bytes).map_err(|source| StateStoreError::Decode {
             key: rule_key.to_owned(),
             source,
         })
     }
 
     fn save(&self, entries: &[(String, Vec<Alert>)]) -> Result<(), StateStoreError> {
-        let txn = self.db.begin_write().map_err(redb::Error::from)?;
-        {
-            let mut table = txn.open_table(ALERT_STATE).map_err(redb::Error::from)?;
-            for (rule_key, alerts) in entries {
-                if alerts.is_empty() {
-                    table.remove(rule_key.as_str()).map_err(redb::Error::from)?;
-                } else {
-                    let bytes = serde_json::to_vec(alerts).expect("alerts serialize to JSON");
-                    table
-                        .insert(rule_key.as_str(), bytes.as_slice())
-                        .map_err(redb::Error::from)?;
-                }
+        let mut txn = self.store.write(Commit::Durable)?;
+        for (rule_key, alerts) in entries {
+            if alerts.is_empty() {
+                txn.delete(ALERT_STATE, rule_key.as_str())?;
+            } else {
+                let bytes = serde_json::to_vec(alerts).expect("alerts serialize to JSON");
+                txn.put(ALERT_STATE, rule_key.as_str(), &bytes)?;
             }
         }
-        txn.commit().map_err(redb::Error::from)?;
+        txn.commit()?;
         Ok(())
     }
 }
@@ -87,11 +72,15 @@ mod tests {
     use super::*;
     use crate::labels::Labels;
     use crate::rules::AlertState;
+    use crate::tsdb::{Storage, StorageOptions};
 
     #[test]
     fn alerts_survive_reopening_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.redb");
+        let open = || {
+            let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+            StoredAlertState::new(storage.key_value())
+        };
         let alert = Alert {
             labels: Labels::from_pairs([("alertname", "HighCpu"), ("instance", "a")]),
             annotations: [("summary".to_owned(), "hot".to_owned())].into(),
@@ -105,13 +94,11 @@ mod tests {
             keep_firing_since: 0,
         };
         {
-            let db = Arc::new(redb::Database::create(&path).unwrap());
-            let store = RedbAlertStateStore::new(db).unwrap();
+            let store = open();
             let key = "rules.yml\0host\0HighCpu".to_owned();
             store.save(&[(key, vec![alert.clone()])]).unwrap();
         }
-        let db = Arc::new(redb::Database::create(&path).unwrap());
-        let store = RedbAlertStateStore::new(db).unwrap();
+        let store = open();
         assert_eq!(store.load("rules.yml\0host\0HighCpu").unwrap(), vec![alert]);
         assert!(store.load("other").unwrap().is_empty());
         store

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::tsdb::{MemoryStorage, Querier, is_stale_nan};
+use crate::tsdb::{MemoryStorage, Querier, Storage, StorageOptions, is_stale_nan};
 
 const MINUTE: i64 = 60_000;
 
@@ -246,10 +246,9 @@ fn recording_rules_write_their_result_as_series() {
 #[test]
 fn firing_state_survives_a_restart_without_a_second_first_notification() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("collector.redb");
     let open = || -> Arc<dyn AlertStateStore> {
-        let db = Arc::new(redb::Database::create(&path).unwrap());
-        Arc::new(RedbAlertStateStore::new(db).unwrap())
+        let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+        Arc::new(StoredAlertState::new(storage.key_value()))
     };
     {
         let h = harness(CPU_RULE, Some(open()));

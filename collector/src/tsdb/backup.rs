@@ -1,10 +1,12 @@
-//! Online backup: copies the store's tables from one read snapshot into a new database file
-//! that opens as a store of its own (its write-ahead records replay like after a restart).
+//! Online backup: copies the store's tables, the alerting stages' key-value tables included,
+//! from one read snapshot into a new database file that opens as a store of its own (its
+//! write-ahead records replay like after a restart).
 
 use std::path::Path;
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Value};
 
+use super::keyvalue;
 use super::options::{StorageError, db_err};
 use super::schema::{BLOCKS, CHUNKS, META, METADATA, PERSISTED, SERIES, STATE, WAL};
 use super::storage::Storage;
@@ -34,7 +36,7 @@ impl Storage {
         let _ = std::fs::remove_file(&partial);
         let mut target = Database::create(&partial).map_err(db_err)?;
         // The read snapshot pins pages until it ends: keep backups to the copying itself.
-        let snapshot = self.database().begin_read().map_err(db_err)?;
+        let snapshot = self.shared.db.begin_read().map_err(db_err)?;
         let mut entries = 0;
         entries += copy(&snapshot, &target, META)?;
         entries += copy(&snapshot, &target, SERIES)?;
@@ -44,6 +46,12 @@ impl Storage {
         entries += copy(&snapshot, &target, WAL)?;
         entries += copy(&snapshot, &target, METADATA)?;
         entries += copy(&snapshot, &target, STATE)?;
+        for table in keyvalue::TEXT_TABLES {
+            entries += copy(&snapshot, &target, table.definition())?;
+        }
+        for table in keyvalue::NUMBER_TABLES {
+            entries += copy(&snapshot, &target, table.definition())?;
+        }
         drop(snapshot);
         // Nobody else has the new file open: give back the space its growth reserved.
         target.compact().map_err(db_err)?;

@@ -6,7 +6,8 @@
 //! compacts older windows into bit-packed day groups (timestamps shared by series scraped
 //! together) and applies retention. The on-disk format is written down in `FORMAT.md` beside
 //! this file. Other stages use it only through [`Appendable`] and [`Querier`] (and
-//! [`MemoryStorage`] in their unit tests).
+//! [`MemoryStorage`] in their unit tests); the alerting stages keep their own small tables
+//! through [`KeyValueStore`], never the database itself.
 
 mod append;
 mod backup;
@@ -19,6 +20,7 @@ pub mod group;
 mod head;
 mod index;
 mod interface;
+mod keyvalue;
 mod label_ids;
 mod live;
 mod lookup;
@@ -36,6 +38,10 @@ pub use backup::BackupReport;
 pub use interface::{
     AppendError, Appendable, Appender, Metadata, Querier, QueryError, STALE_NAN_BITS, Sample,
     Series, SeriesRef, is_stale_nan,
+};
+pub use keyvalue::{
+    ALERT_HISTORY, ALERT_STATE, Commit, Entry, KeyValueStore, NOTIFICATION_LOG, NOTIFICATION_QUEUE,
+    ReadTxn, SILENCES, Table, TableKey, WriteTxn,
 };
 pub use memory::MemoryStorage;
 pub use options::{StorageError, StorageOptions, StorageStats};

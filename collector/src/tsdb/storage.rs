@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase};
 
 use super::head::Head;
 use super::interface::Metadata;
+use super::keyvalue::{self, KeyValueStore};
 use super::live::LiveIds;
 use super::options::{StorageError, StorageOptions, StorageStats, db_err};
 use super::recovery::{init_tables, load};
@@ -109,6 +110,7 @@ impl Storage {
             .create(&path)
             .map_err(db_err)?;
         init_tables(&db)?;
+        keyvalue::create_tables(&db)?;
         let mut head = Head::default();
         load(&db, &mut head)?;
         let background = options.background_compaction;
@@ -149,10 +151,9 @@ impl Storage {
         &self.shared.stats
     }
 
-    /// The underlying database, for modules keeping their own tables next to the samples
-    /// (rule state, notification queue). Keep their transactions short.
-    pub fn database(&self) -> &Arc<Database> {
-        &self.shared.db
+    /// The tables the alerting stages keep next to the samples.
+    pub fn key_value(&self) -> KeyValueStore {
+        KeyValueStore::new(self.shared.clone())
     }
 
     /// The path of the database file.

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use osprey_collector::labels::Labels;
 use osprey_collector::notify::{Notifier, parse_alertmanager_config};
 use osprey_collector::rules::NotifierAlert;
+use osprey_collector::tsdb::{Storage, StorageOptions};
 use serde_json::Value;
 
 use super::{eventually, files_in, free_port, peer_present};
@@ -207,10 +208,10 @@ pub fn alert(instance: &str, ends_at: i64) -> NotifierAlert {
     }
 }
 
-pub fn notifier(config: &str, db_path: &Path) -> Notifier {
+pub fn notifier(config: &str, data_dir: &Path) -> Notifier {
     let notifications = parse_alertmanager_config(config).unwrap();
-    let db = Arc::new(redb::Database::create(db_path).unwrap());
-    Notifier::open(notifications, db, "http://collector:9718/").unwrap()
+    let storage = Storage::open(data_dir, StorageOptions::default()).unwrap();
+    Notifier::open(notifications, storage.key_value(), "http://collector:9718/").unwrap()
 }
 
 /// Reads the messages aiosmtpd stored (Maildir `new/`).

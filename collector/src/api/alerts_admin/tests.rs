@@ -1,7 +1,5 @@
 //! History, acknowledgement, manual resolve and silences through the HTTP routes.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
@@ -11,13 +9,14 @@ use super::router;
 use crate::labels::Labels;
 use crate::notify::{Notifier, parse_alertmanager_config};
 use crate::rules::{NotifierAlert, Notify};
+use crate::tsdb::{Storage, StorageOptions};
 
 fn notifier(dir: &tempfile::TempDir) -> Notifier {
     let config = "route:\n  receiver: hook\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n";
-    let db = Arc::new(redb::Database::create(dir.path().join("db.redb")).unwrap());
+    let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
     Notifier::open(
         parse_alertmanager_config(config).unwrap(),
-        db,
+        storage.key_value(),
         "http://c:9718",
     )
     .unwrap()
@@ -140,4 +139,21 @@ async fn silences_create_list_expire() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _) = call(&n, "DELETE", "/api/v2/silence/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_storage_failure_answers_a_generic_internal_error() {
+    use axum::response::IntoResponse;
+
+    let failure = crate::notify::HistoryError::Storage(crate::tsdb::StorageError::DiskFull(
+        "12 bytes free on /var/lib/osprey".to_owned(),
+    ));
+    let response = crate::api::ApiError::from(failure).into_response();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errorType"], "internal");
+    assert_eq!(body["error"], "internal server error");
 }

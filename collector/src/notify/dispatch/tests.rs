@@ -8,6 +8,7 @@ use crate::notify::{
     AmAlert, Content, Delivery, DeliveryQueue, Integration, NotificationLog, NotifyMetrics,
     Silence, SilenceMatcher, Silences, WebhookMessage, parse_alertmanager_config,
 };
+use crate::tsdb::{Storage, StorageOptions};
 
 const SECOND: i64 = 1000;
 
@@ -20,14 +21,16 @@ struct Setup {
 
 fn setup(config: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(redb::Database::create(dir.path().join("db.redb")).unwrap());
+    let store = Storage::open(dir.path(), StorageOptions::default())
+        .unwrap()
+        .key_value();
     let queue =
-        Arc::new(DeliveryQueue::open(db.clone(), Arc::new(NotifyMetrics::default())).unwrap());
-    let silences = Arc::new(Silences::open(db.clone()).unwrap());
+        Arc::new(DeliveryQueue::open(store.clone(), Arc::new(NotifyMetrics::default())).unwrap());
+    let silences = Arc::new(Silences::open(store.clone()).unwrap());
     let config = Arc::new(RwLock::new(Arc::new(
         parse_alertmanager_config(config).unwrap(),
     )));
-    let log = NotificationLog::open(db, 0).unwrap();
+    let log = NotificationLog::open(store, 0).unwrap();
     let dispatcher = Dispatcher::new(
         config,
         "http://c:9718".into(),

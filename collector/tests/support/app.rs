@@ -1,0 +1,93 @@
+//! The collector's whole app, `api::app(state)`, over a store of the test's choosing, with no
+//! rules, notifications recorded but not sent, and an accepting reload.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::Router;
+use osprey_collector::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader};
+use osprey_collector::api::{ApiState, AppState, app};
+use osprey_collector::notify::{Notifier, parse_alertmanager_config};
+use osprey_collector::promql::{Engine, EngineConfig};
+use osprey_collector::rules::{RuleDeps, RuleManager};
+use osprey_collector::scrape::ScrapeManager;
+use osprey_collector::tsdb::{Appendable, Querier, Storage, StorageOptions};
+use osprey_web::Security;
+use tempfile::TempDir;
+
+/// A reload that always works, so `/-/reload` answers 200.
+struct AcceptingReloader;
+
+impl Reloader for AcceptingReloader {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The app's state and the directory holding its alerting tables.
+pub struct TestState {
+    /// What `api::app` is built from; tests may change it first.
+    pub state: AppState,
+    dir: TempDir,
+}
+
+/// The router, keeping the directory of its alerting tables for as long as it lives.
+pub struct TestApp {
+    /// Every route of the collector.
+    pub router: Router,
+    _dir: TempDir,
+}
+
+impl TestState {
+    /// State over `store` (queried with `config`), without a web config.
+    pub fn new<S: Querier + Appendable + 'static>(store: Arc<S>, config: EngineConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Storage::open(dir.path(), StorageOptions::default())
+            .unwrap()
+            .key_value();
+        let none =
+            parse_alertmanager_config("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+                .unwrap();
+        let notifier = Notifier::open(none, kv, "http://localhost").unwrap();
+        let scrape = ScrapeManager::new(store.clone() as Arc<dyn Appendable>);
+        let rules = RuleManager::new(
+            Vec::new(),
+            Duration::from_secs(60),
+            RuleDeps {
+                query: Arc::new(|_: &str, _: i64| Ok(Vec::new())),
+                storage: store.clone() as Arc<dyn Appendable>,
+                notify: Arc::new(notifier.clone()),
+                state_store: None,
+                external_labels: Default::default(),
+                external_url: "http://localhost".to_owned(),
+                resend_delay: Duration::from_secs(60),
+            },
+        );
+        let state = AppState {
+            query: ApiState::new(Engine::new(store as Arc<dyn Querier>, config)),
+            lifecycle: LifecycleState {
+                ready: Arc::new(AtomicBool::new(true)),
+                reloader: Arc::new(AcceptingReloader),
+                reload_status: Arc::new(ReloadStatus::default()),
+                manager: scrape.clone(),
+                more_metrics: Vec::new(),
+            },
+            scrape,
+            rules,
+            notifier,
+            security: Arc::new(Security::default()),
+        };
+        TestState { state, dir }
+    }
+
+    /// The collector's router over this state.
+    pub fn app(self) -> TestApp {
+        TestApp {
+            router: app(self.state),
+            _dir: self.dir,
+        }
+    }
+}
