@@ -103,7 +103,7 @@ impl From<EvalError> for ApiError {
             EvalError::Execution(_) | EvalError::TooManySamples(_) => ErrorType::Execution,
             EvalError::Timeout(_) => ErrorType::Timeout,
             EvalError::Canceled(_) => ErrorType::Canceled,
-            EvalError::Storage(_) => return ApiError::internal(e),
+            EvalError::Storage(_) | EvalError::Internal(_) => return ApiError::internal(e),
         };
         ApiError {
             kind,

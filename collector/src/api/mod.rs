@@ -1,6 +1,7 @@
 //! The HTTP API: `app(state)` builds every route the collector serves, under the web config.
 
 pub mod alerts_admin;
+mod catch_panic;
 mod error;
 pub mod export;
 pub mod federate;
@@ -19,7 +20,7 @@ pub use error::{ApiError, ErrorType};
 pub use state::{ApiState, AppState, MetadataSource, NoMetadata};
 
 /// Every route of the collector, with authentication and the admin check of
-/// `state.security` applied.
+/// `state.security` applied, and a panic in any handler answered as a generic 500.
 pub fn app(state: AppState) -> Router {
     let AppState {
         query,
@@ -38,5 +39,5 @@ pub fn app(state: AppState) -> Router {
         .merge(rules::router(rules))
         .merge(alerts_admin::router(notifier))
         .merge(ui::router());
-    security::secure(routes, &security)
+    security::secure(routes, &security).layer(axum::middleware::from_fn(catch_panic::catch_panic))
 }

@@ -10,7 +10,7 @@ use promql_parser::parser::value::ValueType;
 use tokio::sync::Semaphore;
 
 use super::cleanup::{finish, without_name};
-use super::error::{EvalError, EvalResult, execution};
+use super::error::{EvalError, EvalResult};
 use super::eval::{Budget, Evaluator, Steps};
 use super::parse::{check_range, parse};
 use super::value::{Point, QueryValue, Value};
@@ -121,7 +121,7 @@ impl Engine {
         });
         handle
             .await
-            .map_err(|e| execution(format!("query evaluation failed: {e}")))?
+            .map_err(|e| EvalError::Internal(e.to_string()))?
     }
 
     /// Evaluates an instant query on the calling thread.

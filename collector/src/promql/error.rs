@@ -24,6 +24,9 @@ pub enum EvalError {
     /// The storage failed (`internal`).
     #[error("{0}")]
     Storage(#[from] QueryError),
+    /// Evaluation stopped on a bug (`internal`); the detail is for the log, not the client.
+    #[error("query evaluation failed: {0}")]
+    Internal(String),
 }
 
 /// Shorthand for evaluation results.
