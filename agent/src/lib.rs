@@ -8,4 +8,5 @@ pub mod config;
 pub mod expose;
 pub mod http;
 pub mod logging;
+pub mod self_metrics;
 pub mod web;
