@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use osprey_agent::web::{Security, SecuritySources};
-use osprey_collector::api::lifecycle::{LifecycleState, ReloadStatus, Reloader};
+use osprey_collector::api::lifecycle::{LifecycleState, Reloader};
 use osprey_collector::api::routes::{Access, ROUTES};
 use osprey_collector::api::{
     ApiState, alerts_admin, app, federate, lifecycle, rules, security, targets,
@@ -42,9 +42,7 @@ fn collector_routes(dir: &Path) -> (Router, String) {
     let lifecycle = LifecycleState {
         ready: Arc::new(AtomicBool::new(true)),
         reloader: Arc::new(AcceptingReloader),
-        reload_status: Arc::new(ReloadStatus::default()),
-        manager: manager.clone(),
-        more_metrics: Vec::new(),
+        registry: Arc::default(),
     };
     let db = Arc::new(redb::Database::create(dir.join("alerts.redb")).unwrap());
     let notifications = osprey_collector::notify::parse_alertmanager_config(
