@@ -289,6 +289,26 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_is_appended_in_the_exposition_format_before_the_eof() {
+        let counter = prometheus_client::metrics::counter::Counter::<u64>::default();
+        counter.inc();
+        let mut registry = Registry::default();
+        registry.register("osprey_x", "X", counter);
+        let mut text = Exposition::new(Format::Text004);
+        text.write_registry(&registry).unwrap();
+        assert_eq!(
+            text.finish(),
+            "# HELP osprey_x_total X.\n# TYPE osprey_x_total counter\nosprey_x_total 1\n"
+        );
+        let mut open_metrics = Exposition::new(Format::OpenMetrics);
+        open_metrics.write_registry(&registry).unwrap();
+        assert_eq!(
+            open_metrics.finish(),
+            "# HELP osprey_x X.\n# TYPE osprey_x counter\nosprey_x_total 1\n# EOF\n"
+        );
+    }
+
+    #[test]
     fn special_and_large_values_round_trip() {
         for v in [
             f64::INFINITY,
