@@ -2,7 +2,7 @@
 
 use osprey::agent::start_agent;
 use osprey::host::mem_total_bytes;
-use osprey::net::metrics;
+use osprey::net::{metrics, sample};
 
 #[test]
 fn cpu_count_matches_the_online_processors() {
@@ -71,12 +71,4 @@ fn loopback_receive_counter_lies_between_two_kernel_readings() {
     );
     // The scrape itself crossed the loopback device, so the counter moved: the test can fail.
     assert!(after > before);
-}
-
-/// The value of the sample written exactly as `series` (name with its labels) in `exposition`.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
-        value.split(' ').next()?.parse().ok()
-    })
 }

@@ -7,3 +7,4 @@ pub mod collect;
 pub mod config;
 pub mod expose;
 pub mod http;
+pub mod self_metrics;

@@ -16,7 +16,9 @@ use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
+use osprey_agent::self_metrics::{register_build_info, register_process_metrics};
 use osprey_web::{Security, TlsListener};
+use prometheus_client::registry::Registry;
 
 /// How often file_sd files are checked for changes.
 const FILE_SD_POLL: Duration = Duration::from_secs(1);
@@ -113,22 +115,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let lifecycle = LifecycleState {
         ready,
         reloader,
-        reload_status,
-        manager: manager.clone(),
-        more_metrics: vec![
-            Arc::new({
-                let storage = storage.clone();
-                move || storage.stats().render()
-            }),
-            Arc::new({
-                let rules = alerting.rules.clone();
-                move || rules.render_metrics()
-            }),
-            Arc::new({
-                let notifier = alerting.notifier.clone();
-                move || notifier.metrics.render()
-            }),
-        ],
+        registry: Arc::new(self_metrics(&manager, &reload_status, &storage, &alerting)),
     };
     let app = crate::api::app(AppState {
         query: ApiState {
@@ -162,6 +149,28 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let _ = stop_alerting.send(true);
     tracing::info!("osprey-collector stopped");
     Ok(())
+}
+
+/// The collector's own metrics: one registry in which each stage registers its families.
+fn self_metrics(
+    manager: &ScrapeManager,
+    reload_status: &ReloadStatus,
+    storage: &Storage,
+    alerting: &Alerting,
+) -> Registry {
+    let mut registry = Registry::default();
+    register_build_info(
+        &mut registry,
+        "osprey_collector",
+        "A metric with a constant '1' value labeled by the collector's version",
+    );
+    manager.register_metrics(&mut registry);
+    reload_status.register(&mut registry);
+    storage.register_metrics(&mut registry);
+    alerting.rules.register_metrics(&mut registry);
+    alerting.notifier.metrics.register(&mut registry);
+    register_process_metrics(&mut registry);
+    registry
 }
 
 /// Opens the store in `data_dir` with the configuration's retention and cache size; the store's

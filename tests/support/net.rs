@@ -61,3 +61,11 @@ pub fn metrics(port: u16) -> String {
         other => panic!("GET /metrics on port {port}: {other:?}"),
     }
 }
+
+/// The value of the sample written exactly as `series` (name with its labels) in `exposition`.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}

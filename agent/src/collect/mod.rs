@@ -6,11 +6,18 @@ pub mod host;
 mod kept_file;
 mod net_dev;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
 use crate::config::AgentConfig;
-use crate::expose::{Exposition, Format, MetricType};
+use crate::expose::{Exposition, Format};
+use crate::self_metrics;
 
 /// Why a collector could not produce its families on this scrape.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +55,7 @@ pub struct Collectors {
     list: Vec<Box<dyn Collector>>,
     /// The length of the last scrape's exposition, to size the next one's buffer.
     last_len: AtomicUsize,
+    self_metrics: Mutex<SelfMetrics>,
 }
 
 impl Collectors {
@@ -69,11 +77,12 @@ impl Collectors {
         Collectors {
             list,
             last_len: AtomicUsize::new(0),
+            self_metrics: Mutex::new(SelfMetrics::new()),
         }
     }
 
-    /// Runs every collector and returns the finished exposition, with the agent's per-collector
-    /// duration and success metrics appended.
+    /// Runs every collector and returns the finished exposition, with the agent's own metrics
+    /// (per-collector duration and success, build, process) appended.
     pub fn scrape(&self, format: Format) -> String {
         // An eighth more than last time leaves room for a few new series.
         let last_len = self.last_len.load(Ordering::Relaxed);
@@ -93,33 +102,66 @@ impl Collectors {
             }
             outcomes.push((collector.name(), seconds, result.is_ok()));
         }
-        write_self_metrics(&mut out, &outcomes);
+        // One scrape at a time records and writes, so each reports its own collectors' figures.
+        (self.self_metrics.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .write(&mut out, &outcomes);
         self.last_len.store(out.len(), Ordering::Relaxed);
         out.finish()
     }
 }
 
-fn write_self_metrics(out: &mut Exposition, outcomes: &[(&'static str, f64, bool)]) {
-    out.family(
-        "osprey_agent_build_info",
-        "A metric with a constant '1' value labeled by version of the osprey agent.",
-        MetricType::Gauge,
-    )
-    .sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-    let mut family = out.family(
-        "osprey_agent_collector_duration_seconds",
-        "Time a collector took on this scrape.",
-        MetricType::Gauge,
-    );
-    for (name, seconds, _) in outcomes {
-        family.sample(&[("collector", name)], *seconds);
+/// The agent's own families, kept in a registry and appended to every scrape: its build, each
+/// collector's duration and success on the scrape, and the `process_*` family.
+struct SelfMetrics {
+    registry: Registry,
+    durations: Family<CollectorLabel, Gauge<f64, AtomicU64>>,
+    successes: Family<CollectorLabel, Gauge>,
+}
+
+/// The `collector` label of the per-collector families.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CollectorLabel {
+    collector: &'static str,
+}
+
+impl SelfMetrics {
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        self_metrics::register_build_info(
+            &mut registry,
+            "osprey_agent",
+            "A metric with a constant '1' value labeled by version of the osprey agent",
+        );
+        let durations = Family::<CollectorLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "osprey_agent_collector_duration_seconds",
+            "Time a collector took on this scrape",
+            durations.clone(),
+        );
+        let successes = Family::<CollectorLabel, Gauge>::default();
+        registry.register(
+            "osprey_agent_collector_success",
+            "Whether a collector succeeded on this scrape (1) or failed (0)",
+            successes.clone(),
+        );
+        self_metrics::register_process_metrics(&mut registry);
+        SelfMetrics {
+            registry,
+            durations,
+            successes,
+        }
     }
-    let mut family = out.family(
-        "osprey_agent_collector_success",
-        "Whether a collector succeeded on this scrape (1) or failed (0).",
-        MetricType::Gauge,
-    );
-    for (name, _, ok) in outcomes {
-        family.sample(&[("collector", name)], if *ok { 1.0 } else { 0.0 });
+
+    /// Records this scrape's outcomes and appends the families to `out`.
+    fn write(&self, out: &mut Exposition, outcomes: &[(&'static str, f64, bool)]) {
+        for &(collector, seconds, ok) in outcomes {
+            let label = CollectorLabel { collector };
+            self.durations.get_or_create(&label).set(seconds);
+            self.successes.get_or_create(&label).set(i64::from(ok));
+        }
+        if let Err(error) = out.write_registry(&self.registry) {
+            tracing::warn!(%error, "cannot write the agent's own metrics");
+        }
     }
 }

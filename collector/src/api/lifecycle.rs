@@ -1,21 +1,23 @@
 //! Lifecycle routes as Prometheus serves them: `/-/healthy`, `/-/ready`, `POST /-/reload`, and
 //! the collector's own `/metrics`.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::alerting::AlertingError;
 use crate::config::ConfigErrors;
-use crate::scrape::{ApplyError, STATS, ScrapeManager};
+use crate::scrape::ApplyError;
 
 /// Applies the configuration file again; implemented by the running collector.
 pub trait Reloader: Send + Sync {
@@ -44,20 +46,31 @@ pub enum ReloadError {
 /// Whether the last reload worked and when one last did, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct ReloadStatus {
-    /// Whether the last reload succeeded.
-    pub successful: AtomicBool,
-    /// Unix seconds of the last successful reload (or start).
-    pub last_success: AtomicI64,
+    successful: Gauge,
+    last_success: Gauge,
 }
 
 impl ReloadStatus {
     /// Records the outcome of a load or reload.
     pub fn record(&self, ok: bool) {
-        self.successful.store(ok, Ordering::Relaxed);
+        self.successful.set(i64::from(ok));
         if ok {
-            let now = crate::vocab::now_ms() / 1000;
-            self.last_success.store(now, Ordering::Relaxed);
+            self.last_success.set(crate::vocab::now_ms() / 1000);
         }
+    }
+
+    /// Registers the reload families in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "osprey_collector_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful",
+            self.successful.clone(),
+        );
+        registry.register(
+            "osprey_collector_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload",
+            self.last_success.clone(),
+        );
     }
 }
 
@@ -68,13 +81,8 @@ pub struct LifecycleState {
     pub ready: Arc<AtomicBool>,
     /// Reloads the configuration.
     pub reloader: Arc<dyn Reloader>,
-    /// Outcome of the last reload.
-    pub reload_status: Arc<ReloadStatus>,
-    /// The scrape loops, for target counts.
-    pub manager: Arc<ScrapeManager>,
-    /// Further self-metric families in the text format (storage, rules, notifications),
-    /// rendered on every request to `/metrics`.
-    pub more_metrics: Vec<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// The collector's own metrics, each stage's registered at startup.
+    pub registry: Arc<Registry>,
 }
 
 /// The routes of this module.
@@ -114,76 +122,23 @@ async fn reload(State(state): State<LifecycleState>) -> Response {
 }
 
 async fn metrics(State(state): State<LifecycleState>) -> Response {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
+    let registry = state.registry.clone();
+    // Some families are read under locks an evaluation or a scrape loop may hold for a while
+    // (rule groups, for one): encode off the async workers.
+    let encoded = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        prometheus_text::encode(&mut out, &registry).map(|()| out)
+    })
+    .await;
+    match encoded {
+        Ok(Ok(body)) => (
+            [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
+            body,
+        )
+            .into_response(),
+        Ok(Err(std::fmt::Error)) | Err(_) => {
+            tracing::error!("cannot encode the collector's own metrics");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response()
         }
-    };
-    let version = concat!("{version=\"", env!("CARGO_PKG_VERSION"), "\"}");
-    family(
-        "osprey_collector_build_info",
-        "gauge",
-        "A metric with a constant '1' value labeled by the collector's version.",
-        &[(version, 1.0)],
-    );
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed) as f64;
-    family(
-        "osprey_collector_scrapes_total",
-        "counter",
-        "Scrapes attempted.",
-        &[("", load(&STATS.scrapes))],
-    );
-    family(
-        "osprey_collector_scrape_failures_total",
-        "counter",
-        "Scrapes that failed (target down, timeout, parse error, limit exceeded).",
-        &[("", load(&STATS.failures))],
-    );
-    family(
-        "osprey_collector_scraped_samples_total",
-        "counter",
-        "Samples appended from successful scrapes.",
-        &[("", load(&STATS.samples))],
-    );
-    let targets = state.manager.targets().await;
-    let count = |health: &str| targets.iter().filter(|t| t.status.health == health).count() as f64;
-    family(
-        "osprey_collector_targets",
-        "gauge",
-        "Active scrape targets by health of their last scrape.",
-        &[
-            ("{health=\"up\"}", count("up")),
-            ("{health=\"down\"}", count("down")),
-            ("{health=\"unknown\"}", count("unknown")),
-        ],
-    );
-    let reload = &state.reload_status;
-    family(
-        "osprey_collector_config_last_reload_successful",
-        "gauge",
-        "Whether the last configuration reload attempt was successful.",
-        &[(
-            "",
-            f64::from(u8::from(reload.successful.load(Ordering::Relaxed))),
-        )],
-    );
-    family(
-        "osprey_collector_config_last_reload_success_timestamp_seconds",
-        "gauge",
-        "Timestamp of the last successful configuration reload.",
-        &[("", reload.last_success.load(Ordering::Relaxed) as f64)],
-    );
-    for render in &state.more_metrics {
-        out.push_str(&render());
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
 }

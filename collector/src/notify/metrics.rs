@@ -1,11 +1,16 @@
-//! Notification self-metrics, kept as counters the collector's `/metrics` renders.
+//! Notification self-metrics: delivery attempts by receiver and result, and the queue's length.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 /// How a delivery attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AttemptResult {
     /// Delivered.
     Success,
@@ -26,62 +31,65 @@ impl AttemptResult {
     }
 }
 
+impl EncodeLabelValue for AttemptResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// The `receiver` and `result` labels of `osprey_notifications_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    receiver: String,
+    result: AttemptResult,
+}
+
 /// `osprey_notifications_total{receiver,result}` and `osprey_notification_queue_length`.
 #[derive(Debug, Default)]
 pub struct NotifyMetrics {
-    attempts: Mutex<BTreeMap<(String, AttemptResult), u64>>,
-    queue_length: AtomicU64,
+    attempts: Family<AttemptLabels, Counter>,
+    queue_length: Gauge<u64, AtomicU64>,
 }
 
 impl NotifyMetrics {
+    /// Registers the notification families in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "osprey_notifications",
+            "Notification delivery attempts by receiver and result",
+            self.attempts.clone(),
+        );
+        registry.register(
+            "osprey_notification_queue_length",
+            "Notifications waiting for delivery",
+            self.queue_length.clone(),
+        );
+    }
+
     /// Counts one attempt.
     pub fn count(&self, receiver: &str, result: AttemptResult) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        *attempts.entry((receiver.to_owned(), result)).or_default() += 1;
+        self.attempts.get_or_create(&labels(receiver, result)).inc();
     }
 
     /// Attempts so far for a receiver and result.
     pub fn attempts(&self, receiver: &str, result: AttemptResult) -> u64 {
-        let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        attempts
-            .get(&(receiver.to_owned(), result))
-            .copied()
-            .unwrap_or(0)
+        (self.attempts.get(&labels(receiver, result))).map_or(0, |counter| counter.get())
     }
 
     /// Sets the number of deliveries waiting.
     pub fn set_queue_length(&self, length: u64) {
-        self.queue_length.store(length, Ordering::Relaxed);
+        self.queue_length.set(length);
     }
 
     /// Deliveries waiting.
     pub fn queue_length(&self) -> u64 {
-        self.queue_length.load(Ordering::Relaxed)
+        self.queue_length.get()
     }
+}
 
-    /// The metrics in the Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP osprey_notifications_total Notification delivery attempts by receiver and result.\n\
-             # TYPE osprey_notifications_total counter\n",
-        );
-        let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        for ((receiver, result), count) in attempts.iter() {
-            let receiver = receiver
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            out.push_str(&format!(
-                "osprey_notifications_total{{receiver=\"{receiver}\",result=\"{}\"}} {count}\n",
-                result.as_str()
-            ));
-        }
-        out.push_str(&format!(
-            "# HELP osprey_notification_queue_length Notifications waiting for delivery.\n\
-             # TYPE osprey_notification_queue_length gauge\n\
-             osprey_notification_queue_length {}\n",
-            self.queue_length()
-        ));
-        out
+fn labels(receiver: &str, result: AttemptResult) -> AttemptLabels {
+    AttemptLabels {
+        receiver: receiver.to_owned(),
+        result,
     }
 }

@@ -4,6 +4,13 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
 use super::file::RuleGroup;
 use super::group::{GroupState, RuleDeps};
 
@@ -85,30 +92,10 @@ impl RuleManager {
         self.groups().iter().map(|g| lock(g).clone()).collect()
     }
 
-    /// Rule self-metrics in the Prometheus text format: evaluation failures and the last
-    /// evaluation's duration per group.
-    pub fn render_metrics(&self) -> String {
-        let mut failures = String::from(
-            "# HELP osprey_rule_evaluation_failures_total Rule evaluations that failed.\n\
-             # TYPE osprey_rule_evaluation_failures_total counter\n",
-        );
-        let mut durations = String::from(
-            "# HELP osprey_rule_group_last_duration_seconds Duration of the last evaluation of a rule group.\n\
-             # TYPE osprey_rule_group_last_duration_seconds gauge\n",
-        );
-        for group in self.groups() {
-            let group = lock(&group);
-            let name = group.group.name.replace('\\', "\\\\").replace('"', "\\\"");
-            failures.push_str(&format!(
-                "osprey_rule_evaluation_failures_total{{rule_group=\"{name}\"}} {}\n",
-                group.failures
-            ));
-            durations.push_str(&format!(
-                "osprey_rule_group_last_duration_seconds{{rule_group=\"{name}\"}} {}\n",
-                group.evaluation_time.as_secs_f64()
-            ));
-        }
-        failures + &durations
+    /// Registers the rule self-metrics, read from the groups on each scrape: evaluation
+    /// failures and the last evaluation's duration per group.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register_collector(Box::new(RuleMetrics(self.clone())));
     }
 
     /// Starts one task per group that evaluates it on its interval until `shutdown` turns
@@ -159,6 +146,49 @@ impl RuleManager {
                 })
             })
             .collect()
+    }
+}
+
+/// `osprey_rule_evaluation_failures_total` and `osprey_rule_group_last_duration_seconds` of
+/// the groups in force.
+struct RuleMetrics(RuleManager);
+
+impl std::fmt::Debug for RuleMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleMetrics").finish_non_exhaustive()
+    }
+}
+
+impl Collector for RuleMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let groups: Vec<(String, u64, f64)> = (self.0.groups().iter())
+            .map(|group| {
+                let group = lock(group);
+                let seconds = group.evaluation_time.as_secs_f64();
+                (group.group.name.clone(), group.failures, seconds)
+            })
+            .collect();
+        let mut failures = encoder.encode_descriptor(
+            "osprey_rule_evaluation_failures",
+            "Rule evaluations that failed.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (name, count, _) in &groups {
+            let labels = [("rule_group", name.as_str())];
+            ConstCounter::new(*count).encode(failures.encode_family(&labels)?)?;
+        }
+        let mut durations = encoder.encode_descriptor(
+            "osprey_rule_group_last_duration_seconds",
+            "Duration of the last evaluation of a rule group.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (name, _, seconds) in &groups {
+            let labels = [("rule_group", name.as_str())];
+            ConstGauge::new(*seconds).encode(durations.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 

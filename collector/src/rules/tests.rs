@@ -205,9 +205,31 @@ fn duplicate_label_sets_are_an_evaluation_error() {
         Some("vector contains metrics with the same labelset after applying alert labels")
     );
     assert_eq!(group.failures, 1);
-    let metrics = h.manager.render_metrics();
+    let metrics = metrics_text(&h.manager);
     assert!(
         metrics.contains("osprey_rule_evaluation_failures_total{rule_group=\"g\"} 1\n"),
+        "{metrics}"
+    );
+}
+
+/// The manager's self-metrics in the Prometheus text format.
+fn metrics_text(manager: &RuleManager) -> String {
+    let mut registry = prometheus_client::registry::Registry::default();
+    manager.register_metrics(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+    text
+}
+
+#[test]
+fn rule_group_names_are_escaped_in_metrics() {
+    let rules = "groups:\n- name: \"a\\nb\\\"c\\\\d\"\n  rules:\n  - alert: A\n    expr: cpu\n";
+    let h = harness(rules, None);
+    assert_eq!(h.manager.snapshot()[0].group.name, "a\nb\"c\\d");
+    let metrics = metrics_text(&h.manager);
+    assert!(
+        metrics
+            .contains("osprey_rule_evaluation_failures_total{rule_group=\"a\\nb\\\"c\\\\d\"} 0\n"),
         "{metrics}"
     );
 }

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use prometheus_client::registry::Registry;
+
 use crate::config::{Config, ScrapeConfig, StaticConfig};
 use crate::tsdb::Appendable;
 
 use super::fetch::Auth;
 use super::file_sd;
 use super::ingest::IngestRules;
+use super::metrics::ScrapeMetrics;
 use super::relabel::Relabel;
 use super::scrape_loop::{JobSettings, LoopHandle, TargetStatus};
 use super::target::{Target, targets_of};
@@ -99,6 +102,7 @@ struct State {
 pub struct ScrapeManager {
     storage: Arc<dyn Appendable>,
     state: tokio::sync::Mutex<State>,
+    metrics: ScrapeMetrics,
 }
 
 impl ScrapeManager {
@@ -107,7 +111,13 @@ impl ScrapeManager {
         Arc::new(ScrapeManager {
             storage,
             state: tokio::sync::Mutex::new(State::default()),
+            metrics: ScrapeMetrics::default(),
         })
+    }
+
+    /// Registers the scrape loops' metrics (scrapes, failures, samples, targets by health).
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        self.metrics.register(registry);
     }
 
     /// Switches to `config` (relative file_sd paths resolve against `base_dir`): loops of
@@ -223,7 +233,12 @@ impl ScrapeManager {
         for (key, target) in wanted {
             if !job.loops.contains_key(&key) {
                 tracing::info!(target = %target.url, job = %target.job, "target added");
-                let handle = LoopHandle::spawn(target, job.settings.clone(), self.storage.clone());
+                let handle = LoopHandle::spawn(
+                    target,
+                    job.settings.clone(),
+                    self.storage.clone(),
+                    self.metrics.clone(),
+                );
                 job.loops.insert(key, handle);
             }
         }

@@ -11,6 +11,7 @@ use crate::vocab::now_ms;
 
 use super::fetch::{Auth, FetchError, fetch};
 use super::ingest::{IngestOutcome, IngestRules, SeriesCache, append_stale};
+use super::metrics::{ScrapeMetrics, TargetHealth, UNKNOWN};
 use super::parse::Format;
 use super::target::Target;
 
@@ -77,9 +78,14 @@ pub struct LoopHandle {
 
 impl LoopHandle {
     /// Starts scraping `target` in a task of its own.
-    pub fn spawn(target: Target, settings: Arc<JobSettings>, storage: Arc<dyn Appendable>) -> Self {
+    pub fn spawn(
+        target: Target,
+        settings: Arc<JobSettings>,
+        storage: Arc<dyn Appendable>,
+        metrics: ScrapeMetrics,
+    ) -> Self {
         let status = Arc::new(Mutex::new(TargetStatus {
-            health: "unknown",
+            health: UNKNOWN,
             ..TargetStatus::default()
         }));
         let (stop, stopped) = tokio::sync::watch::channel(StopReason::Running);
@@ -92,6 +98,8 @@ impl LoopHandle {
             settings,
             storage,
             status: status.clone(),
+            health: metrics.target_added(),
+            metrics,
             cache: SeriesCache::default(),
             report: Vec::new(),
             last_body_len: 0,
@@ -135,6 +143,9 @@ struct ScrapeLoop {
     rules: IngestRules,
     storage: Arc<dyn Appendable>,
     status: Arc<Mutex<TargetStatus>>,
+    metrics: ScrapeMetrics,
+    /// Counts the target under its health until the loop ends.
+    health: TargetHealth,
     cache: SeriesCache,
     /// Handles of the synthetic series, appended by labels the first time.
     report: Vec<(Labels, Option<crate::tsdb::SeriesRef>)>,
@@ -195,9 +206,10 @@ impl ScrapeLoop {
         if let Err(error) = self.append_report(t, up, duration, counts) {
             tracing::warn!(target = %self.target.url, %error, "cannot store scrape report");
         }
-        super::STATS.record(up, counts.kept);
+        self.metrics.record(up, counts.kept);
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         status.health = if up { "up" } else { "down" };
+        self.health.set(status.health);
         status.last_error = outcome.err().map(|e| e.to_string()).unwrap_or_default();
         status.last_scrape = Some(UNIX_EPOCH + Duration::from_millis(t as u64));
         status.last_duration = duration;

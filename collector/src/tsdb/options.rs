@@ -3,6 +3,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
 /// Settings for [`super::Storage::open`].
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
@@ -49,7 +55,7 @@ impl Default for StorageOptions {
     }
 }
 
-/// Counters the collector's own `/metrics` renders; all monotonic except where noted.
+/// Counters the collector's own `/metrics` reports; all monotonic except where noted.
 #[derive(Debug, Default)]
 pub struct StorageStats {
     /// Samples accepted by committed batches.
@@ -92,103 +98,109 @@ impl StorageStats {
     pub(crate) fn set(gauge: &AtomicU64, n: u64) {
         gauge.store(n, Ordering::Relaxed);
     }
+}
 
-    /// The figures as `osprey_tsdb_*` families in the Prometheus text format.
-    pub fn render(&self) -> String {
-        let families: [(&str, &str, &str, &AtomicU64); 14] = [
+/// The figures as `osprey_tsdb_*` families, read on each scrape of the collector's `/metrics`.
+impl Collector for StorageStats {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use MetricType::{Counter, Gauge};
+        let families: [(&str, MetricType, &str, &AtomicU64); 14] = [
             (
-                "samples_appended_total",
-                "counter",
+                "samples_appended",
+                Counter,
                 "Samples accepted by committed batches.",
                 &self.samples_appended,
             ),
             (
-                "series_created_total",
-                "counter",
+                "series_created",
+                Counter,
                 "Series created.",
                 &self.series_created,
             ),
             (
-                "series_removed_total",
-                "counter",
+                "series_removed",
+                Counter,
                 "Series removed by retention or deletion.",
                 &self.series_removed,
             ),
             (
                 "series_active",
-                "gauge",
+                Gauge,
                 "Series currently held.",
                 &self.series_active,
             ),
             (
-                "series_limit_hits_total",
-                "counter",
+                "series_limit_hits",
+                Counter,
                 "Series creations refused by the total series limit.",
                 &self.series_limit_hits,
             ),
             (
-                "source_series_limit_hits_total",
-                "counter",
+                "source_series_limit_hits",
+                Counter,
                 "Series creations refused by the per-target series limit.",
                 &self.source_limit_hits,
             ),
             (
-                "out_of_order_samples_total",
-                "counter",
+                "out_of_order_samples",
+                Counter,
                 "Samples refused for not being newer than their series' last sample.",
                 &self.out_of_order_samples,
             ),
             (
-                "wal_commits_total",
-                "counter",
+                "wal_commits",
+                Counter,
                 "Durable write-ahead commits.",
                 &self.wal_commits,
             ),
             (
-                "write_failures_total",
-                "counter",
+                "write_failures",
+                Counter,
                 "Durability ticks that could not write (disk full or I/O error).",
                 &self.write_failures,
             ),
             (
                 "writes_blocked",
-                "gauge",
+                Gauge,
                 "1 while writes are refused for lack of disk space or after an I/O error.",
                 &self.writes_blocked,
             ),
             (
-                "appends_refused_total",
-                "counter",
+                "appends_refused",
+                Counter,
                 "Batches refused because writes were blocked.",
                 &self.appends_refused,
             ),
             (
-                "chunks_written_total",
-                "counter",
+                "chunks_written",
+                Counter,
                 "Raw chunks written.",
                 &self.chunks_written,
             ),
             (
-                "retention_drops_total",
-                "counter",
+                "retention_drops",
+                Counter,
                 "Days or windows dropped by retention.",
                 &self.retention_drops,
             ),
             (
                 "file_bytes",
-                "gauge",
+                Gauge,
                 "Size of the database file in bytes.",
                 &self.file_bytes,
             ),
         ];
-        let mut out = String::new();
         for (name, kind, help, value) in families {
             let value = value.load(Ordering::Relaxed);
-            out.push_str(&format!(
-                "# HELP osprey_tsdb_{name} {help}\n# TYPE osprey_tsdb_{name} {kind}\nosprey_tsdb_{name} {value}\n"
-            ));
+            let name = format!("osprey_tsdb_{name}");
+            // A counter's descriptor is named without `_total`, which the encoder appends.
+            let metric = encoder.encode_descriptor(&name, help, None, kind)?;
+            match kind {
+                Counter => ConstCounter::new(value).encode(metric)?,
+                _ => ConstGauge::new(value).encode(metric)?,
+            }
         }
-        out
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use prometheus_client::registry::Registry;
 use redb::{Database, ReadableDatabase};
 
 use super::head::Head;
@@ -41,7 +42,8 @@ pub(crate) struct Shared {
     pub live: Arc<LiveIds>,
     /// Held for the whole of every write transaction this store makes, before `head`.
     pub writer: Mutex<()>,
-    pub stats: StorageStats,
+    /// Shared with the registry that reports them.
+    pub stats: Arc<StorageStats>,
     /// Set while the disk refuses writes: appends fail until a tick succeeds again.
     pub blocked: AtomicBool,
     /// Threads other than appenders waiting for `head`; appenders step aside for them.
@@ -121,7 +123,7 @@ impl Storage {
             live: head.live.clone(),
             head: Mutex::new(head),
             writer: Mutex::new(()),
-            stats: StorageStats::default(),
+            stats: Arc::default(),
             blocked: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             signal: Mutex::new(Signal::default()),
@@ -149,6 +151,11 @@ impl Storage {
     /// Counters for the collector's own metrics.
     pub fn stats(&self) -> &StorageStats {
         &self.shared.stats
+    }
+
+    /// Registers the `osprey_tsdb_*` families, read from [`Storage::stats`] on each scrape.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register_collector(Box::new(Arc::clone(&self.shared.stats)));
     }
 
     /// The tables the alerting stages keep next to the samples.

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
-use osprey_collector::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader};
+use osprey_collector::api::lifecycle::{LifecycleState, ReloadError, Reloader};
 use osprey_collector::api::{ApiState, AppState, app};
 use osprey_collector::notify::{Notifier, parse_alertmanager_config};
 use osprey_collector::promql::{Engine, EngineConfig};
@@ -71,9 +71,7 @@ impl TestState {
             lifecycle: LifecycleState {
                 ready: Arc::new(AtomicBool::new(true)),
                 reloader: Arc::new(AcceptingReloader),
-                reload_status: Arc::new(ReloadStatus::default()),
-                manager: scrape.clone(),
-                more_metrics: Vec::new(),
+                registry: Arc::default(),
             },
             scrape,
             rules,
