@@ -7,4 +7,3 @@ pub mod collect;
 pub mod config;
 pub mod expose;
 pub mod http;
-pub mod self_metrics;

@@ -16,7 +16,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
-use osprey_agent::self_metrics::{register_build_info, register_process_metrics};
+use osprey_web::self_metrics::{register_build_info, register_process_metrics};
 use osprey_web::{Security, TlsListener};
 use prometheus_client::registry::Registry;
 

@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::config::AgentConfig;
 use crate::expose::{Exposition, Format};
-use crate::self_metrics;
+use osprey_web::self_metrics;
 
 /// Why a collector could not produce its families on this scrape.
 #[derive(Debug, thiserror::Error)]
