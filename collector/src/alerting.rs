@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::labels::Labels;
 use crate::notify::{Notifications, Notifier, NotifierError};
 use crate::promql::{Engine, QueryValue};
-use crate::rules::{RuleDeps, RuleGroup, RuleManager, StoredAlertState, load_rule_file};
+use crate::rules::{RuleDeps, RuleError, RuleGroup, RuleManager, StoredAlertState, load_rule_file};
 use crate::tsdb::{Appendable, Storage};
 use crate::vocab::expand_glob;
 
@@ -183,17 +183,15 @@ fn notifications(config: &Config, base_dir: &Path) -> Result<Notifications, Aler
     crate::notify::parse_alertmanager_config(&text).map_err(invalid)
 }
 
-fn instant_vector(engine: &Engine, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
-    let parsed = crate::promql::parse(expr).map_err(|e| e.to_string())?;
-    match engine
-        .instant_blocking(&parsed, at_ms)
-        .map_err(|e| e.to_string())?
-    {
+fn instant_vector(
+    engine: &Engine,
+    expr: &str,
+    at_ms: i64,
+) -> Result<Vec<(Labels, f64)>, RuleError> {
+    let parsed = crate::promql::parse(expr)?;
+    match engine.instant_blocking(&parsed, at_ms)? {
         QueryValue::Vector(samples) => Ok(samples.into_iter().map(|(l, p)| (l, p.v)).collect()),
         QueryValue::Scalar(point) => Ok(vec![(Labels::default(), point.v)]),
-        other => Err(format!(
-            "rule expression gave a {}, not a vector",
-            other.type_name()
-        )),
+        other => Err(RuleError::NotAVector(other.type_name())),
     }
 }

@@ -44,14 +44,12 @@ pub(crate) fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> EvalR
     }
 }
 
-/// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`).
-pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>, String> {
-    super::nesting::check(selector).map_err(|e| e.to_string())?;
-    match parser::parse(selector)? {
-        Expr::VectorSelector(vs) => {
-            super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers).map_err(|e| e.to_string())
-        }
-        other => Err(format!(
+/// Parses a series selector (`match[]`) into its matcher sets (several when joined by `or`);
+/// anything but a plain selector is `bad_data`.
+pub fn parse_selector(selector: &str) -> EvalResult<Vec<Vec<crate::labels::Matcher>>> {
+    match parse(selector)? {
+        Expr::VectorSelector(vs) => super::eval::matcher_sets(vs.name.as_deref(), &vs.matchers),
+        other => Err(EvalError::BadData(format!(
             "1:1: parse error: expected a vector selector, got {}",
             match other.value_type() {
                 ValueType::Matrix => "range vector",
@@ -59,6 +57,6 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Vec<crate::labels::Matcher>>
                 ValueType::String => "string",
                 ValueType::Vector => "an expression",
             }
-        )),
+        ))),
     }
 }

@@ -8,21 +8,54 @@ use super::alert::{Alert, AlertState};
 use super::file::{Rule, RuleKind};
 use super::template::{AlertTemplateData, expand_alert_template};
 use crate::labels::{Labels, METRIC_NAME};
+use crate::promql::EvalError;
 
 /// How long a resolved alert is kept and reported, as Prometheus does.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
 
+/// Why one evaluation of a rule failed; the rule's health shows it and the next evaluation
+/// tries again.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// The query failed.
+    #[error("{0}")]
+    Query(String),
+    /// The expression gave a range vector or a string.
+    #[error("rule expression gave a {0}, not a vector")]
+    NotAVector(&'static str),
+    /// Two output series or alerts have the same labels once the rule's labels are applied.
+    #[error("vector contains metrics with the same labelset after applying {0} labels")]
+    DuplicateLabelset(&'static str),
+    /// The rule produced more series or alerts than its group's `limit`.
+    #[error("exceeded limit of {limit} with {count} {what}")]
+    LimitExceeded {
+        /// The group's limit.
+        limit: usize,
+        /// How many there were.
+        count: usize,
+        /// `series` or `alerts`.
+        what: &'static str,
+    },
+}
+
+impl From<EvalError> for RuleError {
+    fn from(error: EvalError) -> Self {
+        RuleError::Query(error.to_string())
+    }
+}
+
 /// Runs a PromQL instant query: the boundary between rules and the query engine.
 pub trait QueryFn: Send + Sync {
     /// The instant vector `expr` yields at `at_ms` (Unix milliseconds), or why it failed.
-    fn query(&self, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, String>;
+    fn query(&self, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, RuleError>;
 }
 
 impl<F> QueryFn for F
 where
-    F: Fn(&str, i64) -> Result<Vec<(Labels, f64)>, String> + Send + Sync,
+    F: Fn(&str, i64) -> Result<Vec<(Labels, f64)>, RuleError> + Send + Sync,
 {
-    fn query(&self, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+    fn query(&self, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>, RuleError> {
         self(expr, at_ms)
     }
 }
@@ -67,7 +100,7 @@ impl RuleState {
         &mut self,
         query: &dyn QueryFn,
         ctx: &EvalContext<'_>,
-    ) -> Result<Vec<(Labels, f64)>, String> {
+    ) -> Result<Vec<(Labels, f64)>, RuleError> {
         let vector = query.query(&self.rule.expr, ctx.at_ms - ctx.query_offset_ms)?;
         match &self.rule.kind {
             RuleKind::Recording => self.record(vector, ctx),
@@ -79,7 +112,7 @@ impl RuleState {
         &self,
         vector: Vec<(Labels, f64)>,
         ctx: &EvalContext<'_>,
-    ) -> Result<Vec<(Labels, f64)>, String> {
+    ) -> Result<Vec<(Labels, f64)>, RuleError> {
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(vector.len());
         for (labels, value) in vector {
@@ -89,19 +122,16 @@ impl RuleState {
             pairs.insert(METRIC_NAME.to_owned(), self.rule.name.clone());
             let labels = Labels::from_pairs(pairs);
             if !seen.insert(labels.clone()) {
-                return Err(
-                    "vector contains metrics with the same labelset after applying rule labels"
-                        .to_owned(),
-                );
+                return Err(RuleError::DuplicateLabelset("rule"));
             }
             out.push((labels, value));
         }
         if ctx.limit > 0 && out.len() > ctx.limit {
-            return Err(format!(
-                "exceeded limit of {} with {} series",
-                ctx.limit,
-                out.len()
-            ));
+            return Err(RuleError::LimitExceeded {
+                limit: ctx.limit,
+                count: out.len(),
+                what: "series",
+            });
         }
         Ok(out)
     }
@@ -110,7 +140,7 @@ impl RuleState {
         &mut self,
         vector: Vec<(Labels, f64)>,
         ctx: &EvalContext<'_>,
-    ) -> Result<Vec<(Labels, f64)>, String> {
+    ) -> Result<Vec<(Labels, f64)>, RuleError> {
         let RuleKind::Alerting {
             hold,
             keep_firing_for,
@@ -154,10 +184,7 @@ impl RuleState {
                 keep_firing_since: 0,
             };
             if found.insert(labels, alert).is_some() {
-                return Err(
-                    "vector contains metrics with the same labelset after applying alert labels"
-                        .to_owned(),
-                );
+                return Err(RuleError::DuplicateLabelset("alert"));
             }
         }
         for (labels, fresh) in &found {
@@ -212,10 +239,11 @@ impl RuleState {
         });
         if ctx.limit > 0 && active > ctx.limit {
             self.alerts.clear();
-            return Err(format!(
-                "exceeded limit of {} with {active} alerts",
-                ctx.limit
-            ));
+            return Err(RuleError::LimitExceeded {
+                limit: ctx.limit,
+                count: active,
+                what: "alerts",
+            });
         }
         Ok(out)
     }

@@ -175,7 +175,7 @@ impl GroupState {
                 }
                 Err(e) => {
                     tracing::warn!(group = %self.group.name, rule = %rule.rule.name, "evaluation failed: {e}");
-                    health.last_error = Some(e);
+                    health.last_error = Some(e.to_string());
                     self.failures += 1;
                     // Prometheus marks a failed rule's previous output stale as well.
                     HashSet::new()

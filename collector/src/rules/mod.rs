@@ -9,7 +9,7 @@ mod state_store;
 pub mod template;
 
 pub use alert::{Alert, AlertState, NotifierAlert};
-pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleState};
+pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleError, RuleState};
 pub use file::{Rule, RuleFileErrors, RuleGroup, RuleKind, load_rule_file, parse_rule_file};
 pub use group::{GroupState, Notify, RuleDeps, RuleHealth, generator_url};
 pub use manager::RuleManager;

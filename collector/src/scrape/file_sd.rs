@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::{StaticConfig, from_yaml};
+use crate::config::{ConfigError, InvalidTarget, StaticConfig, from_yaml};
 use crate::vocab::expand_glob;
 
 /// The files a pattern names now: a plain path, or a path whose last component holds `*`
@@ -18,13 +18,43 @@ pub fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// Why a file_sd file's targets could not be read; the job keeps the file's previous targets.
+#[derive(Debug, thiserror::Error)]
+pub enum FileSdError {
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a list of target groups (with the place of the problem).
+    #[error("{0}")]
+    Parse(ConfigError),
+    /// A target is not `host:port`.
+    #[error("{}: {source}", path.display())]
+    Target {
+        /// The file.
+        path: PathBuf,
+        /// The target.
+        source: InvalidTarget,
+    },
+}
+
 /// Reads the target groups of one file; each group gets `__meta_filepath`.
-pub fn read_groups(path: &Path) -> Result<Vec<StaticConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut groups: Vec<StaticConfig> = from_yaml(&text, path).map_err(|e| e.to_string())?;
+pub fn read_groups(path: &Path) -> Result<Vec<StaticConfig>, FileSdError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileSdError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut groups: Vec<StaticConfig> = from_yaml(&text, path).map_err(FileSdError::Parse)?;
     for group in &mut groups {
         for target in &group.targets {
-            crate::config::check_target(target).map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::config::check_target(target).map_err(|source| FileSdError::Target {
+                path: path.to_owned(),
+                source,
+            })?;
         }
         group
             .labels
@@ -51,6 +81,11 @@ mod tests {
         assert_eq!(groups[0].labels["env"], "x");
         assert_eq!(read_groups(&json).unwrap()[0].targets, ["h:2"]);
         std::fs::write(&json, "[{\"targets\": 5}]").unwrap();
-        assert!(read_groups(&json).unwrap_err().contains("b.json:1:"));
+        assert!(
+            read_groups(&json)
+                .unwrap_err()
+                .to_string()
+                .contains("b.json:1:")
+        );
     }
 }
