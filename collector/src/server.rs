@@ -114,6 +114,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let ready = Arc::new(AtomicBool::new(true));
     let lifecycle = LifecycleState {
         ready,
+        storage: storage.clone() as Arc<dyn Appendable>,
         reloader,
         registry: Arc::new(self_metrics(&manager, &reload_status, &storage, &alerting)),
     };
@@ -174,7 +175,8 @@ fn self_metrics(
 }
 
 /// Opens the store in `data_dir` with the configuration's retention and cache size; the store's
-/// own defaults (15 days, no size limit, 4 MiB) apply where the configuration says nothing.
+/// own defaults (15 days, no size limit, 4 MiB, 2% of the filesystem kept free) apply where the
+/// configuration says nothing.
 fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     let mut options = StorageOptions::default();
     if let Some(time) = config.storage.retention_time {
@@ -185,6 +187,9 @@ fn open_storage(data_dir: &Path, config: &Config) -> Result<Storage, RunError> {
     }
     if let Some(size) = config.storage.cache_size {
         options.cache_bytes = usize::try_from(size.0).unwrap_or(usize::MAX);
+    }
+    if let Some(size) = config.storage.min_free_bytes {
+        options.min_free_bytes = Some(size.0);
     }
     let storage = Storage::open(data_dir, options)?;
     tracing::info!(data_dir = %data_dir.display(), "storage open");

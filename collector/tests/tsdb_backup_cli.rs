@@ -11,7 +11,7 @@ fn options() -> StorageOptions {
     StorageOptions {
         retention_time: None,
         flush_interval: Duration::from_secs(3600),
-        min_free_bytes: 0,
+        min_free_bytes: Some(0),
         ..StorageOptions::default()
     }
 }

@@ -30,7 +30,7 @@ fn value(series: usize, t: i64) -> f64 {
 
 fn options() -> StorageOptions {
     StorageOptions {
-        min_free_bytes: 0,
+        min_free_bytes: Some(0),
         ..StorageOptions::default()
     }
 }

@@ -471,13 +471,13 @@ fn small_filesystem(dir: &Path) -> Option<()> {
     None
 }
 
-#[test]
-fn a_full_disk_refuses_appends_keeps_queries_and_resumes_without_loss() {
+/// Runs `scenario` on a fresh 48 MiB tmpfs, unmounting it afterwards, pass or fail.
+fn on_small_filesystem(scenario: impl FnOnce(&Path) + std::panic::UnwindSafe) {
     let dir = tempfile::tempdir().unwrap();
     if small_filesystem(dir.path()).is_none() {
         return;
     }
-    let result = std::panic::catch_unwind(|| disk_full_scenario(dir.path()));
+    let result = std::panic::catch_unwind(|| scenario(dir.path()));
     let _ = std::process::Command::new("umount")
         .arg(dir.path())
         .status();
@@ -486,13 +486,39 @@ fn a_full_disk_refuses_appends_keeps_queries_and_resumes_without_loss() {
     }
 }
 
+#[test]
+fn a_full_disk_refuses_appends_keeps_queries_and_resumes_without_loss() {
+    on_small_filesystem(disk_full_scenario);
+}
+
+#[test]
+fn a_small_filesystem_stores_with_the_default_reserve() {
+    on_small_filesystem(|root| {
+        let storage = Storage::open(
+            root.join("data"),
+            StorageOptions {
+                min_free_bytes: None,
+                ..options()
+            },
+        )
+        .unwrap();
+        let mut app = storage.appender("");
+        app.append(&labels("up", "a"), 1000, 1.0).unwrap();
+        app.commit().unwrap();
+        storage
+            .sync()
+            .expect("a 48 MiB filesystem keeps 4 MiB free by default, not 64 MiB");
+        assert!(!storage.writes_blocked());
+    });
+}
+
 fn disk_full_scenario(root: &Path) {
     let data = root.join("data");
     let storage = Storage::open(
         &data,
         StorageOptions {
             flush_interval: Duration::from_millis(50),
-            min_free_bytes: 8 << 20,
+            min_free_bytes: Some(8 << 20),
             cache_bytes: 4 << 20,
             ..options()
         },
@@ -529,6 +555,10 @@ fn disk_full_scenario(root: &Path) {
         .writes_blocked
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(blocked, 1);
+    assert!(
+        storage.writes_blocked(),
+        "readiness sees the blocked writes"
+    );
     let side_write = storage.key_value().write(Commit::Durable).err();
     assert!(
         matches!(side_write, Some(StorageError::DiskFull(_))),
@@ -545,6 +575,7 @@ fn disk_full_scenario(root: &Path) {
     wait_until("appends to resume", Duration::from_secs(10), || {
         append(&storage).is_ok()
     });
+    assert!(!storage.writes_blocked());
     let accepted = next_t.get() / 1000;
     storage.close().unwrap();
     let storage = Storage::open(&data, options()).unwrap();

@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::alerting::AlertingError;
 use crate::config::ConfigErrors;
 use crate::scrape::ApplyError;
+use crate::tsdb::Appendable;
 
 /// Applies the configuration file again; implemented by the running collector.
 pub trait Reloader: Send + Sync {
@@ -79,6 +80,8 @@ impl ReloadStatus {
 pub struct LifecycleState {
     /// Set once storage is open and the configuration applied.
     pub ready: Arc<AtomicBool>,
+    /// The store, whose refused writes make the collector unready.
+    pub storage: Arc<dyn Appendable>,
     /// Reloads the configuration.
     pub reloader: Arc<dyn Reloader>,
     /// The collector's own metrics, each stage's registered at startup.
@@ -99,14 +102,22 @@ pub fn router(state: LifecycleState) -> Router {
 }
 
 async fn ready(State(state): State<LifecycleState>) -> Response {
-    if state.ready.load(Ordering::Relaxed) {
-        "Osprey Collector is Ready.\n".into_response()
-    } else {
+    let unavailable = |why: &str| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable: starting up\n",
+            format!("Service Unavailable: {why}\n"),
         )
             .into_response()
+    };
+    if !state.ready.load(Ordering::Relaxed) {
+        unavailable("starting up")
+    } else if state.storage.writes_blocked() {
+        unavailable(
+            "storage writes are blocked (data filesystem nearly full, see storage.min_free_bytes); \
+             queries still work",
+        )
+    } else {
+        "Osprey Collector is Ready.\n".into_response()
     }
 }
 
@@ -140,5 +151,53 @@ async fn metrics(State(state): State<LifecycleState>) -> Response {
             tracing::error!("cannot encode the collector's own metrics");
             (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::tsdb::Appender;
+
+    /// A store whose writes are refused, as when its filesystem is nearly full.
+    struct Blocked;
+
+    impl Appendable for Blocked {
+        fn appender(&self, _source: &str) -> Box<dyn Appender + '_> {
+            unreachable!("readiness never appends")
+        }
+
+        fn writes_blocked(&self) -> bool {
+            true
+        }
+    }
+
+    struct NoReload;
+
+    impl Reloader for NoReload {
+        fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadError>> + Send + '_>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn readiness_tells_when_storage_writes_are_blocked() {
+        let state = LifecycleState {
+            ready: Arc::new(AtomicBool::new(true)),
+            storage: Arc::new(Blocked),
+            reloader: Arc::new(NoReload),
+            registry: Arc::default(),
+        };
+        let request = Request::get("/-/ready").body(Body::empty()).unwrap();
+        let response = router(state).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 12)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("storage writes are blocked"));
     }
 }

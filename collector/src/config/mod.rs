@@ -82,7 +82,7 @@ fn ten_seconds() -> PromDuration {
     PromDuration(std::time::Duration::from_secs(10))
 }
 
-/// The `storage` section: retention and the page cache.
+/// The `storage` section: retention, the page cache and the free space kept.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
@@ -93,6 +93,9 @@ pub struct StorageConfig {
     /// Memory for the database's page cache, read when the collector starts; the operating
     /// system's file cache serves what does not fit.
     pub cache_size: Option<ByteSize>,
+    /// Free space kept on the data filesystem: writes stop (queries go on) below it. Default:
+    /// 2% of the filesystem, between 4 MiB and 64 MiB.
+    pub min_free_bytes: Option<ByteSize>,
 }
 
 /// One problem in a configuration file, with where it is.

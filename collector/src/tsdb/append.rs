@@ -23,6 +23,10 @@ impl Appendable for Storage {
             metadata: Vec::new(),
         })
     }
+
+    fn writes_blocked(&self) -> bool {
+        writes_blocked(&self.shared)
+    }
 }
 
 struct StorageAppender<'a> {

@@ -10,7 +10,7 @@ use redb::{Database, Durability, WriteTransaction};
 
 use super::head::SealedChunk;
 use super::interface::Metadata;
-use super::options::{StorageError, StorageStats, db_err};
+use super::options::{StorageError, StorageStats, db_err, default_reserve};
 use super::schema::{self, CHUNKS, META, METADATA, PERSISTED, SERIES, WAL, window_of};
 use super::storage::Shared;
 use crate::labels::Labels;
@@ -42,11 +42,14 @@ pub fn check_free_space(shared: &Shared) -> Result<(), StorageError> {
         source: e.into(),
     })?;
     let free = stat.f_bavail.saturating_mul(stat.f_frsize);
-    if free < shared.options.min_free_bytes {
+    let reserve = shared
+        .options
+        .min_free_bytes
+        .unwrap_or_else(|| default_reserve(stat.f_blocks.saturating_mul(stat.f_frsize)));
+    if free < reserve {
         return Err(StorageError::DiskFull(format!(
-            "{free} bytes free on {}, need {}",
+            "{free} bytes free on {}, keeping {reserve} free (storage.min_free_bytes)",
             dir.display(),
-            shared.options.min_free_bytes
         )));
     }
     Ok(())

@@ -121,6 +121,12 @@ pub trait Appendable: Send + Sync {
     /// A new batch on behalf of `source` (a scrape target's identity, counted for per-target
     /// series limits; empty for imports and rules).
     fn appender(&self, source: &str) -> Box<dyn Appender + '_>;
+
+    /// Whether appends are refused right now (the disk is nearly full or the last durable
+    /// write failed); they resume by themselves once a write succeeds.
+    fn writes_blocked(&self) -> bool {
+        false
+    }
 }
 
 /// One batch of appends; nothing is visible to queries before [`Appender::commit`].

@@ -29,8 +29,9 @@ pub struct StorageOptions {
     /// Whether a background thread compacts older windows and applies retention.
     pub background_compaction: bool,
     /// Refuse writes while the filesystem has less free space than this, so a full disk never
-    /// fails a write half way (which would also stop reads until reopening).
-    pub min_free_bytes: u64,
+    /// fails a write half way (which would also stop reads until reopening). `None`: a share of
+    /// the filesystem's size, see [`default_reserve`].
+    pub min_free_bytes: Option<u64>,
     /// Page cache size for redb. Chunks are read once per query and the operating system caches
     /// the file too, so a small cache costs queries little (a 6-hour panel over 1,600 series,
     /// all of whose pages fit in 16 MiB, took about 3% longer with 4 MiB, within run-to-run
@@ -49,10 +50,17 @@ impl Default for StorageOptions {
             flush_interval: Duration::from_millis(500),
             max_unsynced_samples: 500_000,
             background_compaction: true,
-            min_free_bytes: 64 << 20,
+            min_free_bytes: None,
             cache_bytes: 4 << 20,
         }
     }
+}
+
+/// The free space kept by default on a filesystem of `size_bytes`: 2% of it, at least 4 MiB
+/// (more than one durability tick or compaction step writes) and at most 64 MiB, so a small
+/// data filesystem still stores most of its size and a large one does not idle gigabytes.
+pub(crate) fn default_reserve(size_bytes: u64) -> u64 {
+    (size_bytes / 50).clamp(4 << 20, 64 << 20)
 }
 
 /// Counters the collector's own `/metrics` reports; all monotonic except where noted.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use redb::{Database, ReadableDatabase};
 
+use super::failure_log::FailureLog;
 use super::head::Head;
 use super::interface::Metadata;
 use super::keyvalue::{self, KeyValueStore};
@@ -258,6 +259,8 @@ impl Drop for Storage {
 
 fn run_background(shared: &Shared, maintenance: bool) {
     let mut last_maintenance = Instant::now();
+    let mut writes = FailureLog::default();
+    let mut maintenance_runs = FailureLog::default();
     loop {
         let signal = shared.signal();
         let (mut signal, _) = shared
@@ -271,15 +274,13 @@ fn run_background(shared: &Shared, maintenance: bool) {
         }
         signal.flush_now = false;
         drop(signal);
-        if let Err(e) = flush::tick(shared) {
-            tracing::warn!("storage write failed, retrying next tick: {e}");
-        }
+        writes.record("storage write", flush::tick(shared));
         if maintenance && last_maintenance.elapsed() >= MAINTENANCE_EVERY {
             last_maintenance = Instant::now();
-            if let Err(e) = maintain::compact(shared, false).and(maintain::apply_retention(shared))
-            {
-                tracing::warn!("storage maintenance failed: {e}");
-            }
+            maintenance_runs.record(
+                "storage maintenance",
+                maintain::compact(shared, false).and(maintain::apply_retention(shared)),
+            );
         }
     }
 }

@@ -67,9 +67,10 @@ impl TestState {
             },
         );
         let state = AppState {
-            query: ApiState::new(Engine::new(store as Arc<dyn Querier>, config)),
+            query: ApiState::new(Engine::new(store.clone() as Arc<dyn Querier>, config)),
             lifecycle: LifecycleState {
                 ready: Arc::new(AtomicBool::new(true)),
+                storage: store.clone() as Arc<dyn Appendable>,
                 reloader: Arc::new(AcceptingReloader),
                 registry: Arc::default(),
             },

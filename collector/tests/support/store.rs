@@ -11,7 +11,7 @@ pub fn options() -> StorageOptions {
         retention_time: None,
         flush_interval: Duration::from_secs(3600),
         background_compaction: false,
-        min_free_bytes: 0,
+        min_free_bytes: Some(0),
         ..StorageOptions::default()
     }
 }
