@@ -191,6 +191,20 @@ async fn errors_carry_prometheus_types_and_status_codes() {
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
     );
 
+    // A range across most of i64's milliseconds must not overflow past the limit.
+    let uri = "/api/v1/query_range?query=up&start=-5e15&end=5e15&step=15";
+    let (status, body) = get(router(), uri).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errorType"], "bad_data");
+
+    let uri = "/api/v1/query?query=up&time=-1e20";
+    let (status, body) = get(router(), uri).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"],
+        "invalid parameter \"time\": cannot parse \"-1e20\" to a valid timestamp"
+    );
+
     let uri = "/api/v1/query?query=label_replace(up,%22instance%22,%22x%22,%22%22,%22%22)&time=60";
     let (status, body) = get(router(), uri).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

@@ -27,7 +27,9 @@ pub(crate) fn check_range(expr: &Expr, start: i64, end: i64, step: i64) -> EvalR
             "end timestamp must not be before start time".into(),
         ));
     }
-    if (end - start) / step > MAX_POINTS_PER_SERIES {
+    // In i128: a range across most of i64's milliseconds overflows i64 and would pass.
+    if (i128::from(end) - i128::from(start)) / i128::from(step) > i128::from(MAX_POINTS_PER_SERIES)
+    {
         return Err(EvalError::BadData(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));

@@ -13,12 +13,17 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The earliest and latest Unix seconds Prometheus's HTTP API represents (its `minTime` and
+/// `maxTime`): a Go time's range less the offset of its year 1.
+const TIME_BOUND_SECONDS: f64 = (i64::MAX / 1000 - 62_135_596_801) as f64;
+
 /// Parses a Unix time in (fractional) seconds or an RFC 3339 time into Unix milliseconds, as
-/// Prometheus's HTTP API reads `time`, `start` and `end`.
+/// Prometheus's HTTP API reads `time`, `start` and `end`; seconds beyond Prometheus's range
+/// (about 292 million years either way) are refused rather than saturated.
 pub fn parse_time(text: &str) -> Result<i64, InvalidTime> {
     let invalid = || InvalidTime(text.to_owned());
     if let Ok(seconds) = text.parse::<f64>() {
-        return if seconds.is_finite() {
+        return if seconds.is_finite() && seconds.abs() <= TIME_BOUND_SECONDS {
             Ok((seconds * 1000.0).round() as i64)
         } else {
             Err(invalid())
@@ -74,6 +79,9 @@ mod tests {
             "cannot parse \"yesterday\" to a valid timestamp"
         );
         assert!(parse_time("NaN").is_err());
+        assert!(parse_time("-1e20").is_err(), "beyond Prometheus's minTime");
+        assert!(parse_time("1e16").is_err(), "beyond Prometheus's maxTime");
+        assert_eq!(parse_time("-5e15"), Ok(-5_000_000_000_000_000_000));
     }
 
     #[test]
