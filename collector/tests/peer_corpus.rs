@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use osprey::peers::{PROMETHEUS, query, start_prometheus};
+use osprey::net::instant_query;
+use osprey::peers::{PROMETHEUS, start_prometheus};
 use osprey::process::wait_for;
 use osprey_collector::scrape::parse::{Entry, Format, Parser};
 
@@ -78,7 +79,7 @@ async fn corpora_sample_counts_equal_prometheus_scrape_counts() {
         "Prometheus to scrape every corpus",
         Duration::from_secs(60),
         || {
-            let results = query(&prometheus, "scrape_samples_scraped")?;
+            let results = instant_query(prometheus.port, "scrape_samples_scraped")?;
             let counts: BTreeMap<String, usize> = results
                 .iter()
                 .map(|r| {
@@ -91,7 +92,7 @@ async fn corpora_sample_counts_equal_prometheus_scrape_counts() {
         },
     );
     assert_eq!(
-        query(&prometheus, "up==0"),
+        instant_query(prometheus.port, "up==0"),
         Some(Vec::new()),
         "Prometheus failed a corpus"
     );

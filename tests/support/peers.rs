@@ -4,8 +4,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::net::free_port;
 use crate::process::{Running, wait_for};
 
@@ -63,17 +61,12 @@ pub fn start_prometheus(dir: &Path, scrape_configs: &str) -> Peer {
     }
 }
 
-/// The `result` list of an instant query at Prometheus, or `None` when it does not answer one.
-pub fn query(prometheus: &Peer, query: &str) -> Option<Vec<Value>> {
-    crate::net::instant_query(prometheus.port, query)
-}
-
 /// Runs an instant query against Prometheus until it returns one sample whose value satisfies
 /// `accept`, and returns that value; panics after 30 s.
 pub fn wait_for_sample(prometheus: &Peer, query_text: &str, accept: impl Fn(f64) -> bool) -> f64 {
     let what = format!("{query_text} to give one accepted sample");
     wait_for(&what, Duration::from_secs(30), || {
-        let result = query(prometheus, query_text)?;
+        let result = crate::net::instant_query(prometheus.port, query_text)?;
         let [sample] = result.as_slice() else {
             return None;
         };
