@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::alerting::{self, Alerting, AlertingError, AlertingSource, Reloaded};
 use crate::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader};
+use crate::api::protocol_errors::JsonErrorListener;
 use crate::api::{ApiState, AppState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
 use crate::promql::{Engine, EngineConfig};
@@ -135,12 +136,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     match options.security.tls.clone() {
         Some(tls) => {
             let listener = TlsListener::new(listener, tls).map_err(RunError::Serve)?;
-            axum::serve(listener, app)
+            axum::serve(JsonErrorListener(listener), app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
         }
         None => {
-            axum::serve(listener, app)
+            axum::serve(JsonErrorListener(listener), app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
         }

@@ -7,6 +7,7 @@ pub mod export;
 pub mod federate;
 pub mod lifecycle;
 pub mod prometheus;
+pub mod protocol_errors;
 pub mod routes;
 pub mod rules;
 pub mod security;
