@@ -61,21 +61,30 @@ struct Counts {
     depth: usize,
 }
 
-/// Counts operators and the deepest bracket nesting, skipping strings and comments.
+/// Counts operators and the deepest bracket nesting, skipping strings, comments and what
+/// stands between the braces of a selector (its matchers' `=`, `!=`, `=~` and label names are
+/// not operators, and a selector is a leaf of the tree however many matchers it has).
 fn count(text: &[u8]) -> Counts {
     let mut counts = Counts::default();
     let mut open = 0usize;
+    let mut in_braces = false;
     let mut i = 0;
     while i < text.len() {
         let byte = text[i];
         match byte {
             b'"' | b'\'' | b'`' => i = skip_string(text, i),
             b'#' => i = skip_line(text, i),
-            b'(' | b'[' | b'{' => {
+            b'}' => in_braces = false,
+            _ if in_braces => {}
+            b'{' => {
+                in_braces = true;
+                counts.depth = counts.depth.max(open + 1);
+            }
+            b'(' | b'[' => {
                 open += 1;
                 counts.depth = counts.depth.max(open);
             }
-            b')' | b']' | b'}' => open = open.saturating_sub(1),
+            b')' | b']' => open = open.saturating_sub(1),
             b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'<' | b'>' | b'!' => counts.operators += 1,
             b'=' if text.get(i + 1) == Some(&b'=') => {
                 counts.operators += 1;
@@ -156,6 +165,16 @@ mod tests {
         // A backslash does not escape inside backquotes: the string ends at the second quote.
         assert_eq!(counted("`raw\\` + `(`"), (1, 0));
         assert_eq!(counted("orders_total + original"), (1, 0));
+    }
+
+    #[test]
+    fn matchers_are_not_operators_however_many() {
+        let matchers = vec![r#"job!="x""#, r#"le=~"1|2""#, "or=\"y\""].repeat(2_000);
+        assert_eq!(
+            counted(&format!("up{{{}}} + 1", matchers.join(","))),
+            (1, 1)
+        );
+        assert_eq!(counted("sum(x{a!~\"b\"}) / y{c=\"d\"}"), (1, 2));
     }
 
     #[test]
