@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Soak: the collector scrapes 100 targets (node-exporter-sized, 200 changing series each) every
+# 15 s, evaluates the default alert rules and a recording group, and answers a dashboard's query
+# load (two queries a second) for MINUTES minutes. Every minute it prints the collector's
+# resident memory, open file descriptors and threads; at the end it checks that they stayed flat
+# after the warm-up and that the collector logged no error, and exits non-zero otherwise.
+#
+# Usage: tests/bench/soak.sh [MINUTES]   (default 60; CI runs the 10-minute form)
+# OSPREY_COLLECTOR names the binary (default target/release/osprey-collector); TARGETS, SERIES
+# and INTERVAL (seconds) change the load.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+minutes=${1:-60}
+targets=${TARGETS:-100}
+series=${SERIES:-200}
+interval=${INTERVAL:-15}
+collector=${OSPREY_COLLECTOR:-target/release/osprey-collector}
+[ -x "$collector" ] || { echo "build first: cargo build --release -p osprey-collector" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The targets: one process listening on $targets ports, each serving $series series whose
+# counters grow with time and whose gauges wander, as a node's would.
+first_port=$(( $(free_port) % 20000 + 30000 ))
+python3 - "$first_port" "$targets" "$series" >"$work/targets.log" 2>&1 <<'PY' &
+import asyncio, math, sys, time
+first, count, series = (int(a) for a in sys.argv[1:])
+
+def page(index):
+    now = time.time()
+    lines = []
+    for s in range(series // 2):
+        lines.append(f'soak_bytes_total{{device="d{s}"}} {int(now * (s + 1) * 1000 + index)}')
+        lines.append(f'soak_load{{device="d{s}"}} {math.sin(now / 300 + s + index):.4f}')
+    return ("\n".join(lines) + "\n").encode()
+
+async def serve(reader, writer, index):
+    try:
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass
+        body = page(index)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+    finally:
+        writer.close()
+
+async def main():
+    for i in range(count):
+        await asyncio.start_server(lambda r, w, i=i: serve(r, w, i), "127.0.0.1", first + i)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+PY
+pids+=($!)
+
+config="$work/osprey.yml"
+{
+  printf 'global:\n  scrape_interval: %ss\n  evaluation_interval: 15s\n' "$interval"
+  printf 'rule_files: ["%s/alert-rules/*.yml", "recording.yml"]\n' "$PWD"
+  printf 'scrape_configs:\n  - job_name: soak\n    static_configs:\n      - targets:\n'
+  for i in $(seq 0 $((targets - 1))); do printf '          - "127.0.0.1:%s"\n' $((first_port + i)); done
+} >"$config"
+cat >"$work/recording.yml" <<'YML'
+groups:
+  - name: soak
+    rules:
+      - record: instance:soak_bytes:rate5m
+        expr: sum by (instance) (rate(soak_bytes_total[5m]))
+      - record: job:soak_load:avg
+        expr: avg by (job) (soak_load)
+      - alert: SoakTargetDown
+        expr: up{job="soak"} == 0
+        for: 1m
+YML
+
+port=$(free_port)
+"$collector" --config="$config" --data-dir="$work/data" --listen="127.0.0.1:$port" \
+  >"$work/collector.log" 2>&1 &
+collector_pid=$!
+pids+=($collector_pid)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null && break; sleep 0.2; done
+
+# The query load: what a host dashboard asks, over the last hour, twice a second.
+python3 - "$port" >"$work/queries.log" 2>&1 <<'PY' &
+import json, sys, time, urllib.parse, urllib.request
+port = sys.argv[1]
+queries = [
+    "sum by (instance) (rate(soak_bytes_total[5m]))",
+    "topk(5, avg by (device) (soak_load))",
+    'count(up{job="soak"} == 1)',
+    "quantile(0.9, soak_load)",
+    "instance:soak_bytes:rate5m",
+]
+failures = 0
+while True:
+    for q in queries:
+        end = time.time()
+        for path, params in (
+            ("query", {"query": q}),
+            ("query_range", {"query": q, "start": end - 3600, "end": end, "step": 30}),
+        ):
+            url = f"http://127.0.0.1:{port}/api/v1/{path}?" + urllib.parse.urlencode(params)
+            try:
+                with urllib.request.urlopen(url, timeout=30) as answer:
+                    if json.load(answer)["status"] != "success":
+                        raise RuntimeError("not success")
+            except Exception as error:
+                failures += 1
+                print(f"query failed: {q}: {error}", flush=True)
+            time.sleep(0.5)
+PY
+pids+=($!)
+
+stat() { # rss_kib fds threads
+  local rss threads fds
+  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$collector_pid/status")
+  threads=$(awk '/^Threads:/ {print $2}' "/proc/$collector_pid/status")
+  fds=$(ls "/proc/$collector_pid/fd" | wc -l)
+  echo "$rss $fds $threads"
+}
+echo "soak: $targets targets x $series series every ${interval}s, rules, 2 queries/s, $minutes min"
+printf '%6s %9s %6s %8s %10s\n' minute rss_mib fds threads samples/s
+: >"$work/stats"
+for minute in $(seq 1 "$minutes"); do
+  sleep 60
+  kill -0 "$collector_pid" 2>/dev/null || { echo "the collector exited:"; cat "$work/collector.log"; exit 1; }
+  read -r rss fds threads <<<"$(stat)"
+  rate=$(curl -fs "http://127.0.0.1:$port/api/v1/query" --data-urlencode \
+    "query=sum(scrape_samples_scraped{job=\"soak\"}) / $interval" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(round(float(r[0]["value"][1])) if r else 0)')
+  printf '%6d %9.1f %6d %8d %10s\n' "$minute" "$(awk "BEGIN {print $rss / 1024}")" "$fds" "$threads" "$rate"
+  echo "$minute $rss $fds $threads" >>"$work/stats"
+done
+
+# Flat: after the first three minutes (head filling, caches warming), resident memory grows by
+# less than a quarter and file descriptors and threads stay within a few of where they were.
+errors=$(grep -c -E ' ERROR |"level":"ERROR"' "$work/collector.log" || true)
+query_failures=$(grep -c 'query failed' "$work/queries.log" || true)
+status=0
+python3 - "$work/stats" "$errors" "$query_failures" <<'PY' || status=$?
+import sys
+rows = [tuple(int(x) for x in line.split()) for line in open(sys.argv[1])]
+errors, query_failures = int(sys.argv[2]), int(sys.argv[3])
+settled = [r for r in rows if r[0] > 3] or rows
+base, last = settled[0], settled[-1]
+problems = []
+if last[1] > base[1] * 1.25:
+    problems.append(f"resident memory grew from {base[1] // 1024} MiB to {last[1] // 1024} MiB")
+for name, col, slack in (("open fds", 2, 10), ("threads", 3, 4)):
+    values = [r[col] for r in settled]
+    if max(values) - min(values) > slack:
+        problems.append(f"{name} ranged {min(values)}..{max(values)}")
+if errors:
+    problems.append(f"the collector logged {errors} errors")
+if query_failures:
+    problems.append(f"{query_failures} queries failed")
+print(f"errors logged: {errors}; failed queries: {query_failures}; "
+      f"RSS {base[1] // 1024} -> {last[1] // 1024} MiB after minute {base[0]}")
+if problems:
+    print("NOT FLAT: " + "; ".join(problems))
+    sys.exit(1)
+print("flat")
+PY
+grep -E ' (WARN|ERROR) |"level":"(WARN|ERROR)"' "$work/collector.log" | head -20 || true
+exit $status
