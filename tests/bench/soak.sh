@@ -22,12 +22,12 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The targets: one process listening on $targets ports, each serving $series series whose
-# counters grow with time and whose gauges wander, as a node's would.
-first_port=$(( $(free_port) % 20000 + 30000 ))
-python3 - "$first_port" "$targets" "$series" >"$work/targets.log" 2>&1 <<'PY' &
-import asyncio, math, sys, time
-first, count, series = (int(a) for a in sys.argv[1:])
+# The targets: one process listening on $targets ephemeral ports (written to $work/ports once
+# all listen), each serving $series series whose counters grow with time and whose gauges
+# wander, as a node's would.
+python3 - "$work/ports" "$targets" "$series" >"$work/targets.log" 2>&1 <<'PY' &
+import asyncio, math, os, sys, time
+ports_file, count, series = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 def page(index):
     now = time.time()
@@ -49,20 +49,27 @@ async def serve(reader, writer, index):
         writer.close()
 
 async def main():
+    ports = []
     for i in range(count):
-        await asyncio.start_server(lambda r, w, i=i: serve(r, w, i), "127.0.0.1", first + i)
+        server = await asyncio.start_server(lambda r, w, i=i: serve(r, w, i), "127.0.0.1", 0)
+        ports.append(server.sockets[0].getsockname()[1])
+    with open(ports_file + ".tmp", "w") as f:
+        f.write("\n".join(map(str, ports)) + "\n")
+    os.rename(ports_file + ".tmp", ports_file)
     await asyncio.Event().wait()
 
 asyncio.run(main())
 PY
 pids+=($!)
+for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
+[ -s "$work/ports" ] || { echo "the targets did not start:"; cat "$work/targets.log"; exit 1; }
 
 config="$work/osprey.yml"
 {
   printf 'global:\n  scrape_interval: %ss\n  evaluation_interval: 15s\n' "$interval"
   printf 'rule_files: ["%s/alert-rules/*.yml", "recording.yml"]\n' "$PWD"
   printf 'scrape_configs:\n  - job_name: soak\n    static_configs:\n      - targets:\n'
-  for i in $(seq 0 $((targets - 1))); do printf '          - "127.0.0.1:%s"\n' $((first_port + i)); done
+  while read -r target_port; do printf '          - "127.0.0.1:%s"\n' "$target_port"; done <"$work/ports"
 } >"$config"
 cat >"$work/recording.yml" <<'YML'
 groups:
