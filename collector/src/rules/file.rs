@@ -129,6 +129,9 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
         messages: vec![format!("{file}: {e}")],
     })?;
     let Read { value, errors } = document.read::<RawFile>();
+    // Rules with a problem of shape are not checked further: a field left out for being
+    // unreadable would be reported again as missing.
+    let misshapen: Vec<YamlPath> = errors.iter().map(|e| e.path.clone()).collect();
     let mut messages: Vec<String> = errors
         .into_iter()
         .map(|e| {
@@ -164,6 +167,9 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
         let query_offset = duration("query_offset", &raw_group.query_offset);
         let mut rules = Vec::new();
         for located in raw_group.rules {
+            if misshapen.iter().any(|p| p.0.starts_with(&located.path.0)) {
+                continue;
+            }
             let rule_place = describe(&document, &located.path);
             let raw_rule = located.value;
             match validate_rule(raw_rule, &file, &rule_place, &mut messages) {
