@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use osprey_collector::alerting::{self, AlertingSource};
-use osprey_collector::config::Config;
-use osprey_collector::server::{RunOptions, run};
+use osprey_collector::config::{Checked, Config};
+use osprey_collector::server::{RunError, RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
 use osprey_web::{Security, SecuritySources};
 
@@ -84,10 +84,33 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("osprey-collector: error: {error:#}");
+            report(&error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints why the collector stopped, each cause once: configuration errors one per line with
+/// a hint after them, anything else as one line.
+fn report(error: &anyhow::Error) {
+    if let Some(RunError::Config(errors)) = error.downcast_ref::<RunError>() {
+        eprintln!("{errors}");
+        eprintln!(
+            "osprey-collector: {} error(s) in the configuration; fix them and start again \
+             (`osprey-collector check-config FILE` checks a file without starting)",
+            errors.0.len()
+        );
+        return;
+    }
+    // Errors that show their source in their own message are not followed by it again.
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+    }
+    eprintln!("osprey-collector: error: {message}");
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -120,39 +143,43 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn check_config(file: &Path) -> ExitCode {
-    match Config::load(file) {
-        Ok(config) => {
-            let base_dir = file.parent().unwrap_or(Path::new("."));
-            let source = AlertingSource {
-                config: &config,
-                base_dir,
-                single_node: false,
-            };
-            let problems = alerting::check(source);
-            if !problems.is_empty() {
-                for problem in &problems {
-                    eprintln!("{problem}");
-                }
-                eprintln!(
-                    "{}: {} error(s) in rule files or notifications",
-                    file.display(),
-                    problems.len()
-                );
-                return ExitCode::FAILURE;
-            }
-            println!(
-                "{}: OK ({} scrape jobs)",
-                file.display(),
-                config.scrape_configs.len()
-            );
-            ExitCode::SUCCESS
-        }
+    let Checked { config, warnings } = match Config::check(file) {
+        Ok(checked) => checked,
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{}: {} error(s)", file.display(), errors.0.len());
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
     }
+    let base_dir = file.parent().unwrap_or(Path::new("."));
+    let source = AlertingSource {
+        config: &config,
+        base_dir,
+        single_node: false,
+    };
+    let problems = alerting::check(source);
+    if !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        eprintln!(
+            "{}: {} error(s) in rule files or notifications",
+            file.display(),
+            problems.len()
+        );
+        return ExitCode::FAILURE;
+    }
+    let rule_files = config.rule_files.len();
+    println!(
+        "{}: ok ({} scrape jobs, {rule_files} rule file{})",
+        file.display(),
+        config.scrape_configs.len(),
+        if rule_files == 1 { "" } else { "s" }
+    );
+    ExitCode::SUCCESS
 }
 
 fn import(data_dir: &Path, file: &Path) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::vocab::{PromDuration, YamlError, from_yaml_str};
+use crate::vocab::{Document, PromDuration, Read, YamlError, from_yaml_str};
 
 pub use scrape::{
     BasicAuth, FileSdConfig, RelabelAction, RelabelConfig, Scheme, ScrapeConfig, StaticConfig,
@@ -143,9 +143,40 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// A valid configuration and what in it is doubtful without being wrong (a rule-file glob
+/// matching no file).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The configuration.
+    pub config: Config,
+    /// Warnings, located as errors are.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl ConfigError {
+    /// A problem of `file` found while reading it as YAML.
+    fn from_yaml(file: &Path, error: YamlError) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            line: error.line,
+            column: error.column,
+            message: error.described(),
+        }
+    }
+}
+
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`; warnings are logged.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let Checked { config, warnings } = Config::check(path)?;
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// Reads and validates the file at `path`, returning its warnings beside it.
+    pub fn check(path: &Path) -> Result<Checked, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|error| {
             ConfigErrors(vec![ConfigError {
                 file: path.to_owned(),
@@ -154,16 +185,32 @@ impl Config {
                 message: format!("cannot read: {error}"),
             }])
         })?;
-        Config::parse(&text, path)
+        Config::check_text(&text, path)
     }
 
     /// Parses and validates `text`, naming `path` in errors and resolving relative paths
     /// against its directory.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-        let config: Config = from_yaml(text, path).map_err(|e| ConfigErrors(vec![e]))?;
-        let errors = validate::validate(&config, path);
+        Config::check_text(text, path).map(|checked| checked.config)
+    }
+
+    /// Every problem of `text`: those of its YAML and types, then the semantic checks over
+    /// whatever could be read.
+    fn check_text(text: &str, path: &Path) -> Result<Checked, ConfigErrors> {
+        let located = |error| ConfigError::from_yaml(path, error);
+        let document = Document::parse(text).map_err(|e| ConfigErrors(vec![located(e)]))?;
+        let Read { value, errors } = document.read::<Config>();
+        let mut errors: Vec<ConfigError> = errors.into_iter().map(located).collect();
+        let Some(config) = value else {
+            return Err(ConfigErrors(errors));
+        };
+        let found = validate::validate(&config, &document, path);
+        errors.extend(found.errors);
         if errors.is_empty() {
-            Ok(config)
+            Ok(Checked {
+                config,
+                warnings: found.warnings,
+            })
         } else {
             Err(ConfigErrors(errors))
         }
@@ -196,16 +243,20 @@ impl Config {
     }
 }
 
-/// Deserializes YAML (or JSON) `text`, turning the first error into a located [`ConfigError`].
+/// Deserializes YAML (or JSON) `text`, turning its first problem into a located
+/// [`ConfigError`].
 pub fn from_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     path: &Path,
 ) -> Result<T, ConfigError> {
-    from_yaml_str(text).map_err(|error: YamlError| ConfigError {
-        file: path.to_owned(),
-        line: error.line,
-        column: error.column,
-        message: error.message,
+    from_yaml_str(text).map_err(|errors: Vec<YamlError>| {
+        let first = errors.into_iter().next().unwrap_or_else(|| YamlError {
+            line: 0,
+            column: 0,
+            path: Default::default(),
+            message: "cannot be read".to_owned(),
+        });
+        ConfigError::from_yaml(path, first)
     })
 }
 

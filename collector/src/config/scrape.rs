@@ -3,18 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde_saphyr::Spanned;
-
 use super::units::ByteSize;
-use crate::vocab::PromDuration;
+use crate::vocab::{Located, PromDuration};
+use serde::Deserialize;
 
 /// One scrape job, as in prometheus.yml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     /// The job name, also the `job` label of its targets.
-    pub job_name: Spanned<String>,
+    pub job_name: Located<String>,
     /// How often to scrape; the global value when absent.
     pub scrape_interval: Option<PromDuration>,
     /// How long one scrape may take; the global value when absent.
@@ -157,7 +155,7 @@ pub struct RelabelConfig {
     pub target_label: Option<String>,
     /// The expression matched (fully anchored) against the joined values or label names.
     #[serde(default = "default_regex")]
-    pub regex: Spanned<String>,
+    pub regex: Located<String>,
     /// The modulus of `hashmod`.
     pub modulus: Option<u64>,
     /// The value written by `replace` (`$1`, `${name}` refer to regex groups).
@@ -172,9 +170,8 @@ fn default_separator() -> String {
     ";".to_owned()
 }
 
-fn default_regex() -> Spanned<String> {
-    let unknown = serde_saphyr::Location::UNKNOWN;
-    Spanned::new("(.*)".to_owned(), unknown, unknown)
+fn default_regex() -> Located<String> {
+    Located::unplaced("(.*)".to_owned())
 }
 
 fn default_replacement() -> String {

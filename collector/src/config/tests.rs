@@ -88,36 +88,92 @@ fn an_inline_alertmanager_section_passes_through() {
     assert_eq!(config.alertmanager.unwrap()["route"]["receiver"], "mail");
 }
 
+fn messages(text: &str) -> Vec<String> {
+    let errors = Config::parse(text, Path::new("p.yml")).unwrap_err().0;
+    errors.iter().map(ToString::to_string).collect()
+}
+
 #[test]
-fn an_unknown_key_is_an_error_with_line_and_column() {
+fn an_unknown_key_is_an_error_naming_the_field_at_its_line_and_column() {
     let text = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n";
-    let errors = Config::parse(text, Path::new("p.yml")).unwrap_err();
-    assert_eq!(errors.0.len(), 1);
-    let error = &errors.0[0];
-    assert_eq!((error.line, error.column), (5, 5), "{error}");
-    assert!(error.message.contains("scrape_intervall"), "{error}");
+    let errors = messages(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        error.to_string().starts_with("p.yml:5:5: unknown field"),
-        "{error}"
+        errors[0].starts_with(
+            "p.yml:5:5: scrape_configs[0].scrape_intervall: unknown field `scrape_intervall`"
+        ),
+        "{errors:?}"
     );
 }
 
 #[test]
-fn a_wrong_type_is_an_error_with_line_and_column() {
+fn a_wrong_type_is_an_error_naming_the_field() {
     let text = "scrape_configs:\n  - job_name: a\n    sample_limit: many\n";
-    let errors = Config::parse(text, Path::new("p.yml")).unwrap_err();
-    assert_eq!(errors.0[0].line, 3, "{errors}");
-    let text = "global:\n  scrape_interval: 15 seconds\n";
-    let errors = Config::parse(text, Path::new("p.yml")).unwrap_err();
-    assert_eq!(errors.0[0].line, 2, "{errors}");
+    assert_eq!(
+        messages(text),
+        ["p.yml:3:19: scrape_configs[0].sample_limit: expected a whole number, found \"many\""]
+    );
+    let errors = messages("global:\n  scrape_interval: 15 seconds\n");
     assert!(
-        errors.0[0].message.contains("not a valid duration string"),
-        "{errors}"
+        errors[0].starts_with("p.yml:2:20: global.scrape_interval: not a valid duration string"),
+        "{errors:?}"
     );
 }
 
 #[test]
-fn every_semantic_problem_is_listed_with_its_job() {
+fn every_error_of_a_file_is_reported_in_one_run() {
+    let text = r#"
+global:
+  scrape_interval: 1x
+scrape_configs:
+  - job_name: a
+    scrape_interval: 5x
+    colour: blue
+  - job_name: b
+    sample_limit: -1
+    static_configs:
+      - targets: ["ok:1"]
+        labels: {"bad-name": x}
+storage:
+  retention_size: lots
+"#;
+    let errors = messages(text);
+    let fields: Vec<&str> = errors
+        .iter()
+        .map(|e| e.splitn(4, ':').nth(3).unwrap().trim_start())
+        .collect();
+    assert_eq!(errors.len(), 6, "{errors:#?}");
+    assert!(
+        fields[0].starts_with("global.scrape_interval: not a valid duration string: \"1x\""),
+        "{errors:#?}"
+    );
+    assert!(
+        fields[1].starts_with("scrape_configs[0].scrape_interval: not a valid duration"),
+        "{errors:#?}"
+    );
+    assert!(
+        fields[2].starts_with("scrape_configs[0].colour: unknown field `colour`"),
+        "{errors:#?}"
+    );
+    assert!(
+        fields[3].starts_with("scrape_configs[1].sample_limit: invalid value integer `-1`"),
+        "{errors:#?}"
+    );
+    assert!(
+        fields[4].starts_with("storage.retention_size: invalid size \"lots\""),
+        "{errors:#?}"
+    );
+    assert!(
+        fields[5].starts_with("scrape_configs[1].static_configs[0].labels.bad-name: invalid label"),
+        "{errors:#?}"
+    );
+    assert!(errors[0].starts_with("p.yml:3:20: "), "{errors:#?}");
+    assert!(errors[1].starts_with("p.yml:6:22: "), "{errors:#?}");
+    assert!(errors[2].starts_with("p.yml:7:5: "), "{errors:#?}");
+}
+
+#[test]
+fn every_semantic_problem_is_listed_at_its_field() {
     let text = r#"
 scrape_configs:
   - job_name: a
@@ -133,20 +189,67 @@ scrape_configs:
       - action: hashmod
         source_labels: [x]
 "#;
-    let errors = Config::parse(text, Path::new("p.yml")).unwrap_err().0;
-    let lines: Vec<(u64, &str)> = errors
-        .iter()
-        .map(|e| (e.line, e.message.as_str()))
-        .collect();
-    assert_eq!(errors.len(), 5, "{lines:?}");
-    assert!(lines[0].1.contains("greater than scrape interval") && lines[0].0 == 3);
-    assert!(lines[1].1.contains("duplicate job_name") && lines[1].0 == 6);
-    assert!(lines[2].1.contains("must be host:port") && lines[2].0 == 6);
-    assert!(
-        lines[3].1.ends_with("unclosed group") && lines[3].0 == 11,
-        "{lines:?}"
+    let errors = messages(text);
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    assert_eq!(
+        errors[0],
+        "p.yml:5:21: scrape_configs[0].scrape_timeout: 10s is greater than the scrape interval 5s"
     );
-    assert!(lines[4].1.contains("hashmod requires") && lines[4].0 == 6);
+    assert_eq!(
+        errors[1],
+        "p.yml:6:15: scrape_configs[1].job_name: duplicate job_name \"a\" (first in scrape_configs[0])"
+    );
+    assert!(
+        errors[2].starts_with("p.yml:8:19: scrape_configs[1].static_configs[0].targets[0]: target"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[3].starts_with("p.yml:11:16: scrape_configs[1].relabel_configs[0].regex: invalid"),
+        "{errors:#?}"
+    );
+    assert!(errors[3].ends_with("unclosed group"), "{errors:#?}");
+    assert_eq!(
+        errors[4],
+        "p.yml:13:17: scrape_configs[1].relabel_configs[1].action: action hashmod requires target_label and a modulus above zero"
+    );
+}
+
+#[test]
+fn a_missing_rule_file_is_an_error_at_its_line_and_an_empty_glob_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/ok.yml"), "groups: []\n").unwrap();
+    let path = dir.path().join("osprey.yml");
+    let text = "rule_files:\n  - rules/ok.yml\n  - rules/missing.yml\n  - nothing/*.yml\n";
+    std::fs::write(&path, text).unwrap();
+    let errors = Config::check(&path).unwrap_err().0;
+    let missing = dir.path().join("rules/missing.yml");
+    assert_eq!(
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [format!(
+            "{}:3:5: rule_files[1]: cannot read {}: No such file or directory",
+            path.display(),
+            missing.display()
+        )]
+    );
+    std::fs::write(&path, "rule_files:\n  - rules/ok.yml\n  - nothing/*.yml\n").unwrap();
+    let checked = Config::check(&path).unwrap();
+    assert_eq!(checked.config.rule_files.len(), 2);
+    assert_eq!(
+        checked.warnings[0].to_string(),
+        format!(
+            "{}:3:5: rule_files[1]: \"nothing/*.yml\" matches no file",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_document_that_is_not_a_mapping_is_one_plain_error() {
+    assert_eq!(
+        messages("- a\n- b\n"),
+        ["p.yml:1:1: expected a mapping, found a list"]
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::vocab::from_yaml_str;
+use crate::vocab::{YamlError, from_yaml_str};
 
 /// A whole Alertmanager configuration, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -275,22 +275,34 @@ pub struct InhibitRuleConfig {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// Reads and validates an alertmanager.yml; messages name the file.
+/// Reads and validates an alertmanager.yml; messages name the file, and problems of its
+/// shape are all reported, each at its line and column.
 pub fn load_alertmanager_file(path: &Path) -> Result<super::Notifications, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-    parse_alertmanager_config(&text)
+    let config = read_config(&text, Some(path))?;
+    super::validate::validate(config)
         .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
 }
 
 /// Parses and validates Alertmanager configuration text.
 pub fn parse_alertmanager_config(text: &str) -> Result<super::Notifications, ConfigError> {
-    let config: AlertmanagerConfig = if text.trim().is_empty() {
-        AlertmanagerConfig::default()
-    } else {
-        from_yaml_str(text).map_err(|e| ConfigError(e.to_string()))?
-    };
-    super::validate::validate(config)
+    super::validate::validate(read_config(text, None)?)
+}
+
+/// The configuration's shape, or every problem with it, one per line.
+fn read_config(text: &str, file: Option<&Path>) -> Result<AlertmanagerConfig, ConfigError> {
+    from_yaml_str(text).map_err(|errors: Vec<YamlError>| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|error| match file {
+                Some(file) if error.line > 0 => format!("{}:{error}", file.display()),
+                Some(file) => format!("{}: {error}", file.display()),
+                None => error.to_string(),
+            })
+            .collect();
+        ConfigError(lines.join("\n"))
+    })
 }
 
 impl AlertmanagerConfig {

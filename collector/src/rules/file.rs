@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_saphyr::Spanned;
 
 use super::template::check_alert_template;
-use crate::vocab::{from_yaml_str, is_label_name, is_metric_name, parse_duration, position};
+use crate::vocab::{
+    Document, Located, Read, Segment, YamlPath, is_label_name, is_metric_name, parse_duration,
+};
 
 /// A validated rule group.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +78,7 @@ impl fmt::Display for RuleFileErrors {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    groups: Vec<Spanned<RawGroup>>,
+    groups: Vec<Located<RawGroup>>,
 }
 
 #[derive(Deserialize)]
@@ -85,12 +86,12 @@ struct RawFile {
 struct RawGroup {
     #[serde(default)]
     name: String,
-    interval: Option<String>,
-    query_offset: Option<String>,
+    interval: Option<Located<String>>,
+    query_offset: Option<Located<String>>,
     #[serde(default)]
     limit: usize,
     #[serde(default)]
-    rules: Vec<RawRule>,
+    rules: Vec<Located<RawRule>>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
 }
@@ -98,35 +99,17 @@ struct RawGroup {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
-    record: Option<Spanned<String>>,
-    alert: Option<Spanned<String>>,
-    expr: Option<Spanned<ExprText>>,
+    record: Option<Located<String>>,
+    alert: Option<Located<String>>,
+    /// As written: `expr: 1` is the PromQL number 1.
+    expr: Option<Located<String>>,
     #[serde(rename = "for")]
-    hold: Option<String>,
-    keep_firing_for: Option<String>,
+    hold: Option<Located<String>>,
+    keep_firing_for: Option<Located<String>>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
-}
-
-/// An expression as written; YAML may give a bare number (`expr: 1`), which is valid PromQL.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ExprText {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-}
-
-impl ExprText {
-    fn into_string(self) -> String {
-        match self {
-            ExprText::Text(s) => s,
-            ExprText::Integer(i) => i.to_string(),
-            ExprText::Float(f) => f.to_string(),
-        }
-    }
 }
 
 /// Reads and validates a rule file.
@@ -138,22 +121,31 @@ pub fn load_rule_file(path: &Path) -> Result<Vec<RuleGroup>, RuleFileErrors> {
     parse_rule_file(path, &text)
 }
 
-/// Parses and validates rule-file text; `path` names the file in messages.
+/// Parses and validates rule-file text; `path` names the file in messages. Every problem is
+/// reported, those of the YAML's shape included.
 pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFileErrors> {
     let file = path.display().to_string();
-    let raw: RawFile = if text.trim().is_empty() {
-        RawFile { groups: Vec::new() }
-    } else {
-        from_yaml_str(text).map_err(|e| RuleFileErrors {
-            messages: vec![format!("{file}: {e}")],
-        })?
-    };
-    let mut messages = Vec::new();
+    let document = Document::parse(text).map_err(|e| RuleFileErrors {
+        messages: vec![format!("{file}: {e}")],
+    })?;
+    let Read { value, errors } = document.read::<RawFile>();
+    // Rules with a problem of shape are not checked further: a field left out for being
+    // unreadable would be reported again as missing.
+    let misshapen: Vec<YamlPath> = errors.iter().map(|e| e.path.clone()).collect();
+    let mut messages: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let place = describe(&document, &e.path);
+            format!("{file}: {}:{}: {place}{}", e.line, e.column, e.message)
+        })
+        .collect();
+    let raw = value.unwrap_or(RawFile { groups: Vec::new() });
     let mut groups = Vec::new();
     let mut seen = HashSet::new();
-    for spanned in raw.groups {
-        let at = position(&spanned);
-        let raw_group = spanned.value;
+    for located in raw.groups {
+        let at = located.position();
+        let group_place = describe(&document, &located.path);
+        let raw_group = located.value;
         if raw_group.name.is_empty() {
             messages.push(format!("{file}: {at}: Groupname must not be empty"));
         }
@@ -168,22 +160,24 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
             check_label(k, v, &mut problems);
         }
         messages.extend(problems.into_iter().map(|p| format!("{file}: {p}")));
-        let interval = duration_field(&file, raw_group.interval.as_deref(), &mut messages);
-        let query_offset = duration_field(&file, raw_group.query_offset.as_deref(), &mut messages);
+        let mut duration = |name: &str, field: &Option<Located<String>>| {
+            duration_field(&file, &group_place, name, field.as_ref(), &mut messages)
+        };
+        let interval = duration("interval", &raw_group.interval);
+        let query_offset = duration("query_offset", &raw_group.query_offset);
         let mut rules = Vec::new();
-        for (index, raw_rule) in raw_group.rules.into_iter().enumerate() {
-            let name = rule_name(&raw_rule);
-            let prefix = format!(
-                "group \"{}\", rule {}, \"{name}\"",
-                raw_group.name,
-                index + 1
-            );
-            match validate_rule(raw_rule, &file, &mut messages) {
+        for located in raw_group.rules {
+            if misshapen.iter().any(|p| p.0.starts_with(&located.path.0)) {
+                continue;
+            }
+            let rule_place = describe(&document, &located.path);
+            let raw_rule = located.value;
+            match validate_rule(raw_rule, &file, &rule_place, &mut messages) {
                 Ok(rule) => rules.push(rule),
                 Err(problems) => {
                     for (at, problem) in problems {
                         let at = at.map(|a| format!("{a}: ")).unwrap_or_default();
-                        messages.push(format!("{file}: {at}{prefix}: {problem}"));
+                        messages.push(format!("{file}: {at}{rule_place}{problem}"));
                     }
                 }
             }
@@ -205,35 +199,72 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, RuleFi
     }
 }
 
-fn duration_field(file: &str, text: Option<&str>, messages: &mut Vec<String>) -> Option<Duration> {
-    match text.map(parse_duration) {
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            messages.push(format!("{file}: {e}"));
-            None
+/// Where `path` is, in promtool's words: `group "g", rule 2, "HighLoad": ` followed by the
+/// field within the rule, if any (`for: `). Names come from the document, so a group or rule
+/// that could not be read is still named.
+fn describe(document: &Document, path: &YamlPath) -> String {
+    let text = |path: &YamlPath| document.text(path).unwrap_or_default().to_owned();
+    let (place, rest) = match path.0.as_slice() {
+        [Segment::Key(groups), Segment::Index(g), rest @ ..] if groups == "groups" => {
+            let group_at = YamlPath::default().key("groups").index(*g);
+            let group = format!("group {:?}", text(&group_at.key("name")));
+            match rest {
+                [Segment::Key(rules), Segment::Index(r), rest @ ..] if rules == "rules" => {
+                    let rule_at = group_at.key("rules").index(*r);
+                    let mut name = text(&rule_at.key("alert"));
+                    if name.is_empty() {
+                        name = text(&rule_at.key("record"));
+                    }
+                    (format!("{group}, rule {}, {name:?}: ", r + 1), rest)
+                }
+                _ => (format!("{group}: "), rest),
+            }
         }
-        None => None,
+        all => (String::new(), all),
+    };
+    match rest {
+        [] => place,
+        field => format!("{place}{}: ", YamlPath(field.to_vec())),
     }
 }
 
-fn rule_name(rule: &RawRule) -> String {
-    match (&rule.alert, &rule.record) {
-        (Some(alert), _) if !alert.value.is_empty() => alert.value.clone(),
-        (_, Some(record)) => record.value.clone(),
-        _ => String::new(),
+/// A duration field of a group or rule; a bad one is reported at its position.
+fn duration_field(
+    file: &str,
+    place: &str,
+    name: &str,
+    field: Option<&Located<String>>,
+    messages: &mut Vec<String>,
+) -> Option<Duration> {
+    let field = field?;
+    match parse_duration(&field.value) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            let at = field.position();
+            messages.push(format!("{file}: {at}: {place}{name}: {e}"));
+            None
+        }
     }
 }
 
 type Problems = Vec<(Option<String>, String)>;
 
-fn validate_rule(raw: RawRule, file: &str, messages: &mut Vec<String>) -> Result<Rule, Problems> {
+fn validate_rule(
+    raw: RawRule,
+    file: &str,
+    place: &str,
+    messages: &mut Vec<String>,
+) -> Result<Rule, Problems> {
     let mut problems: Problems = Vec::new();
     let record = raw.record.as_ref().filter(|r| !r.value.is_empty());
     let alert = raw.alert.as_ref().filter(|a| !a.value.is_empty());
-    let record_at = raw.record.as_ref().map_or("0:0".to_owned(), position);
+    let record_at = raw
+        .record
+        .as_ref()
+        .map_or("0:0".to_owned(), Located::position);
     match (record, alert) {
         (Some(r), Some(a)) => problems.push((
-            Some(format!("{}: {}", position(r), position(a))),
+            Some(format!("{}: {}", r.position(), a.position())),
             "only one of 'record' and 'alert' must be set".to_owned(),
         )),
         (None, None) => problems.push((
@@ -242,16 +273,25 @@ fn validate_rule(raw: RawRule, file: &str, messages: &mut Vec<String>) -> Result
         )),
         _ => {}
     }
-    let expr_at = raw.expr.as_ref().map_or("0:0".to_owned(), position);
-    let expr = raw.expr.map(|e| e.value.into_string()).unwrap_or_default();
+    let expr_at = raw
+        .expr
+        .as_ref()
+        .map_or("0:0".to_owned(), Located::position);
+    let expr = raw.expr.map(|e| e.value).unwrap_or_default();
     if expr.is_empty() {
         problems.push((Some(expr_at), "field 'expr' must be set in rule".to_owned()));
     } else if let Err(e) = promql_parser::parser::parse(&expr) {
         problems.push((Some(expr_at), format!("could not parse expression: {e}")));
     }
-    let hold = duration_field(file, raw.hold.as_deref(), messages).unwrap_or_default();
-    let keep_firing_for =
-        duration_field(file, raw.keep_firing_for.as_deref(), messages).unwrap_or_default();
+    let hold = duration_field(file, place, "for", raw.hold.as_ref(), messages).unwrap_or_default();
+    let keep_firing_for = duration_field(
+        file,
+        place,
+        "keep_firing_for",
+        raw.keep_firing_for.as_ref(),
+        messages,
+    )
+    .unwrap_or_default();
     if record.is_some() {
         let mut misplaced = |what: &str| {
             let message = format!("invalid field '{what}' in recording rule");

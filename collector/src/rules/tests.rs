@@ -295,3 +295,49 @@ fn firing_state_survives_a_restart_without_a_second_first_notification() {
         "no new first notification after the restart"
     );
 }
+
+#[test]
+fn every_bad_rule_of_a_file_is_reported_with_its_position_group_and_rule() {
+    let text = "groups:
+- name: a
+  rules:
+  - alert: A
+    expr: up
+    bogus: 1
+  - alert: B
+    expr: up
+    for: 5x
+- name: b
+  interval: soon
+  rules:
+  - record: r
+    expr: 'up =='
+  - alert: C
+    expr: [up]
+";
+    let messages = parse_rule_file(Path::new("t.yml"), text)
+        .unwrap_err()
+        .messages;
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(
+        messages[0].starts_with("t.yml: 6:5: group \"a\", rule 1, \"A\": bogus: unknown field"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[1]
+            .starts_with("t.yml: 16:11: group \"b\", rule 2, \"C\": expr: expected a string"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[2].starts_with("t.yml: 9:10: group \"a\", rule 2, \"B\": for: not a valid"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[3].starts_with("t.yml: 11:13: group \"b\": interval: not a valid"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[4].starts_with("t.yml: 14:11: group \"b\", rule 1, \"r\": could not parse"),
+        "{messages:#?}"
+    );
+}

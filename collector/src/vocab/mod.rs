@@ -1,5 +1,5 @@
 //! The words every stage of the collector shares: durations, times, label names, file globs and
-//! YAML error positions.
+//! YAML read with every problem's position.
 
 mod duration;
 mod glob;
@@ -11,4 +11,4 @@ pub use duration::{DurationError, PromDuration, parse_duration, parse_duration_o
 pub use glob::expand_glob;
 pub use label_name::{is_label_name, is_metric_name};
 pub use time::{InvalidTime, now_ms, parse_time, rfc3339, rfc3339_millis};
-pub use yaml::{YamlError, from_yaml_str, position};
+pub use yaml::{Document, Located, Read, Segment, YamlError, YamlPath, from_yaml_str};

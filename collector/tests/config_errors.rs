@@ -1,0 +1,92 @@
+//! The collector refuses a configuration with several errors, printing each once with its
+//! file, line, column and field, then one hint, and exits non-zero; `check-config` agrees.
+
+use std::process::{Command, Output};
+
+const CONFIG: &str = "global:
+  scrape_interval: 5x
+scrape_configs:
+  - job_name: node
+    scrape_intervall: 15s
+    static_configs:
+      - targets: [\"localhost:9717\"]
+  - job_name: node
+    sample_limit: many
+rule_files:
+  - rules/missing.yml
+";
+
+/// Each expected error: its position and field, then the start of its message.
+const EXPECTED: &[&str] = &[
+    ":2:20: global.scrape_interval: not a valid duration string",
+    ":5:5: scrape_configs[0].scrape_intervall: unknown field `scrape_intervall`",
+    ":9:19: scrape_configs[1].sample_limit: expected a whole number, found \"many\"",
+    ":11:5: rule_files[0]: cannot read ",
+    ":8:15: scrape_configs[1].job_name: duplicate job_name \"node\"",
+];
+
+fn run(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_osprey-collector"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run osprey-collector")
+}
+
+fn assert_each_error_once(output: &Output) {
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in EXPECTED {
+        let line = format!("osprey.yml{expected}");
+        let count = stderr.matches(&line).count();
+        assert_eq!(count, 1, "{line:?} printed {count} times in:\n{stderr}");
+    }
+    // Error lines carry a position; the summary line after them does not.
+    let located = |line: &&str| {
+        let rest = line.strip_prefix("osprey.yml:").unwrap_or_default();
+        rest.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let error_lines = stderr.lines().filter(located).count();
+    assert_eq!(error_lines, EXPECTED.len(), "{stderr}");
+}
+
+#[test]
+fn startup_prints_every_error_once_then_a_hint_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("osprey.yml"), CONFIG).unwrap();
+    let args = [
+        "--config",
+        "osprey.yml",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        "data",
+    ];
+    let output = run(&args, dir.path());
+    assert_each_error_once(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("check-config"), "one hint line: {stderr}");
+}
+
+#[test]
+fn check_config_prints_every_error_once_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("osprey.yml"), CONFIG).unwrap();
+    assert_each_error_once(&run(&["check-config", "osprey.yml"], dir.path()));
+}
+
+#[test]
+fn check_config_says_ok_with_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/a.yml"), "groups: []\n").unwrap();
+    let text = "scrape_configs:\n  - job_name: a\n  - job_name: b\nrule_files: [rules/a.yml]\n";
+    std::fs::write(dir.path().join("osprey.yml"), text).unwrap();
+    let output = run(&["check-config", "osprey.yml"], dir.path());
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ok (2 scrape jobs, 1 rule file)"),
+        "{stdout}"
+    );
+}
