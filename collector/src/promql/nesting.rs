@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn matchers_are_not_operators_however_many() {
-        let matchers = vec![r#"job!="x""#, r#"le=~"1|2""#, "or=\"y\""].repeat(2_000);
+        let matchers = [r#"job!="x""#, r#"le=~"1|2""#, "or=\"y\""].repeat(2_000);
         assert_eq!(
             counted(&format!("up{{{}}} + 1", matchers.join(","))),
             (1, 1)
