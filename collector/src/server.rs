@@ -14,7 +14,7 @@ use crate::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader}
 use crate::api::protocol_errors::JsonErrorListener;
 use crate::api::{ApiState, AppState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
-use crate::promql::{Engine, EngineConfig};
+use crate::promql::Engine;
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
 use osprey_web::self_metrics::{register_build_info, register_process_metrics};
@@ -85,7 +85,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         }
     };
     let storage = Arc::new(open_storage(&options.data_dir, &config)?);
-    let engine = Engine::new(storage.clone() as Arc<dyn Querier>, EngineConfig::default());
+    let engine = Engine::new(
+        storage.clone() as Arc<dyn Querier>,
+        config.query.engine_config(),
+    );
     let (stop_alerting, alerting_stopped) = tokio::sync::watch::channel(false);
     let source = AlertingSource {
         config: &config,

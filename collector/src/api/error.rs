@@ -100,7 +100,10 @@ impl From<EvalError> for ApiError {
     fn from(e: EvalError) -> ApiError {
         let kind = match &e {
             EvalError::BadData(_) => ErrorType::BadData,
-            EvalError::Execution(_) | EvalError::TooManySamples(_) => ErrorType::Execution,
+            EvalError::Execution(_)
+            | EvalError::TooManySamples(_)
+            | EvalError::TooManySeries(_)
+            | EvalError::ResponseTooLarge(_) => ErrorType::Execution,
             EvalError::Timeout(_) => ErrorType::Timeout,
             EvalError::Canceled(_) => ErrorType::Canceled,
             EvalError::Storage(_) | EvalError::Internal(_) => return ApiError::internal(e),

@@ -3,6 +3,10 @@
 //! One row per evaluation time, one column per series (its labels as the header), empty cells
 //! where a series has no point. The first two columns are the time in RFC 3339 UTC and in Unix
 //! seconds as the JSON API writes it.
+//!
+//! An export obeys the query API's limits (samples, series, timeout, concurrency) and the
+//! answer's size limit, and is rendered in the query's slot on the blocking pool; when the
+//! client goes away, evaluation stops and the body is not written further.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -14,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::error::ApiError;
-use super::prometheus::{Params, range_value};
+use super::prometheus::{Params, range_query, with_timeout};
 use super::state::ApiState;
 use crate::labels::Labels;
-use crate::promql::{Point, QueryValue, format_float};
+use crate::promql::{EvalError, Point, QueryValue, format_float};
 use crate::vocab::rfc3339_millis;
 
 /// The export route; it takes the parameters of `/api/v1/query_range`.
@@ -28,11 +32,19 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn export(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
-    let value = range_value(&state, &params).await?;
-    let QueryValue::Matrix(series) = value else {
-        return Err(ApiError::internal("a range query did not return a matrix"));
-    };
-    let mut response = to_csv(&series).into_response();
+    let query = range_query(&params)?;
+    let engine = with_timeout(&state, &params)?;
+    let max_bytes = engine.config().max_response_bytes;
+    let csv = engine
+        .run(query, move |value| match value {
+            QueryValue::Matrix(series) => to_csv(&series, max_bytes),
+            other => Err(EvalError::Internal(format!(
+                "a range query returned a {}",
+                other.type_name()
+            ))),
+        })
+        .await?;
+    let mut response = csv.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -45,12 +57,21 @@ async fn export(State(state): State<ApiState>, params: Params) -> Result<Respons
     Ok(response)
 }
 
-/// Renders series as a wide CSV table (RFC 4180, CRLF line ends).
-pub fn to_csv(series: &[(Labels, Vec<Point>)]) -> String {
+/// Renders series as a wide CSV table (RFC 4180, CRLF line ends), refused once it passes
+/// `max_bytes` (checked row by row, so a refused table never takes much more memory).
+pub fn to_csv(series: &[(Labels, Vec<Point>)], max_bytes: usize) -> Result<String, EvalError> {
+    let too_large = |out: &String| {
+        if out.len() > max_bytes {
+            Err(EvalError::ResponseTooLarge(max_bytes))
+        } else {
+            Ok(())
+        }
+    };
     let mut out = String::from("time,timestamp");
     for (labels, _) in series {
         out.push(',');
         push_field(&mut out, &labels.to_string());
+        too_large(&out)?;
     }
     out.push_str("\r\n");
     let times: BTreeSet<i64> = series
@@ -68,8 +89,10 @@ pub fn to_csv(series: &[(Labels, Vec<Point>)]) -> String {
             }
         }
         out.push_str("\r\n");
+        too_large(&out)?;
     }
-    out
+    too_large(&out)?;
+    Ok(out)
 }
 
 /// Milliseconds as seconds with up to three decimals (`4`, `1.5`).
@@ -99,7 +122,7 @@ mod tests {
     #[test]
     fn labels_with_commas_and_quotes_are_quoted() {
         let labels = Labels::from_pairs([("__name__", "up"), ("a", "x,\"y\"")]);
-        let csv = to_csv(&[(labels, vec![Point { t: 1500, v: 2.0 }])]);
+        let csv = to_csv(&[(labels, vec![Point { t: 1500, v: 2.0 }])], usize::MAX).unwrap();
         assert_eq!(
             csv,
             "time,timestamp,\"up{a=\"\"x,\\\"\"y\\\"\"\"\"}\"\r\n\
@@ -111,18 +134,40 @@ mod tests {
     fn a_missing_point_leaves_an_empty_cell() {
         let a = Labels::from_pairs([("__name__", "a")]);
         let b = Labels::from_pairs([("__name__", "b")]);
-        let csv = to_csv(&[
-            (a, vec![Point { t: 0, v: 1.0 }, Point { t: 1000, v: 2.0 }]),
-            (
-                b,
-                vec![Point {
-                    t: 1000,
-                    v: f64::NAN,
-                }],
-            ),
-        ]);
+        let csv = to_csv(
+            &[
+                (a, vec![Point { t: 0, v: 1.0 }, Point { t: 1000, v: 2.0 }]),
+                (
+                    b,
+                    vec![Point {
+                        t: 1000,
+                        v: f64::NAN,
+                    }],
+                ),
+            ],
+            usize::MAX,
+        )
+        .unwrap();
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows[1], "1970-01-01T00:00:00.000Z,0,1,");
         assert_eq!(rows[2], "1970-01-01T00:00:01.000Z,1,2,NaN");
+    }
+
+    #[test]
+    fn a_table_past_the_byte_limit_is_refused() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let points: Vec<Point> = (0..100)
+            .map(|t| Point {
+                t: t * 1000,
+                v: 1.0,
+            })
+            .collect();
+        let series = [(labels, points)];
+        let fits = to_csv(&series, usize::MAX).unwrap();
+        assert_eq!(to_csv(&series, fits.len()).unwrap(), fits);
+        assert!(matches!(
+            to_csv(&series, fits.len() - 1),
+            Err(EvalError::ResponseTooLarge(_))
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! The collector's configuration: a prometheus.yml-shaped YAML file, read once, validated in one
 //! place, with every problem reported as `file:line:column: message`.
 
+mod query;
 mod scrape;
 mod units;
 mod validate;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use crate::vocab::{Document, PromDuration, Read, YamlError, from_yaml_str};
 
+pub use query::QueryConfig;
 pub use scrape::{
     BasicAuth, FileSdConfig, RelabelAction, RelabelConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
@@ -36,6 +38,9 @@ pub struct Config {
     /// Storage retention.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Query limits.
+    #[serde(default)]
+    pub query: QueryConfig,
     /// Prometheus's forwarding to external Alertmanagers; accepted, not yet acted on.
     pub alerting: Option<serde_json::Value>,
     /// An Alertmanager configuration inline, in Alertmanager's own schema (read by the

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
+use super::budget::series_samples;
 use super::error::{EvalError, EvalResult};
 use super::eval::Evaluator;
 use super::functions::stats::{Accumulator, quantile};
-use super::value::{StepSeries, Value};
+use super::value::{Point, StepSeries, Value};
 use crate::labels::{Labels, METRIC_NAME};
 
 /// Evaluates an aggregation at every step.
@@ -46,15 +47,15 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr) -> EvalResult<Value> {
         return Err(EvalError::Execution("Parameter value is NaN".into()));
     }
     let input = ev.eval_vector(&a.expr)?;
-    let groups = Groups::new(&input, a.modifier.as_ref());
+    let groups = Groups::new(ev, &input, a.modifier.as_ref())?;
     let out = match (op.as_str(), scalar_param) {
-        ("topk" | "bottomk" | "limitk", Some(k)) => select_k(ev, &op, &k, &groups, input),
+        ("topk" | "bottomk" | "limitk", Some(k)) => select_k(ev, &op, &k, &groups, input)?,
         ("limit_ratio", Some(ratios)) => limit_ratio(ev, &ratios, input)?,
-        ("quantile", Some(q)) => quantile_by_group(ev, &q, &groups, &input),
+        ("quantile", Some(q)) => quantile_by_group(ev, &q, &groups, &input)?,
         (name, None) => {
             let kind = Accumulator::for_aggregation(name)
                 .ok_or_else(|| EvalError::BadData(format!("unsupported aggregation {name}")))?;
-            reduce(ev, kind, &groups, &input)
+            reduce(ev, kind, &groups, &input)?
         }
         (name, Some(_)) => {
             return Err(EvalError::BadData(format!(
@@ -74,28 +75,37 @@ struct Groups {
 }
 
 impl Groups {
-    fn new(input: &[StepSeries], modifier: Option<&LabelModifier>) -> Groups {
+    /// Groups `input`, charging each group's labels (kept twice: in the index and the list).
+    fn new(
+        ev: &Evaluator<'_>,
+        input: &[StepSeries],
+        modifier: Option<&LabelModifier>,
+    ) -> EvalResult<Groups> {
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut labels = Vec::new();
         let mut drop_name = Vec::new();
-        let of_series = input
-            .iter()
-            .map(|s| {
-                let key = group_labels(&s.labels, modifier);
-                let g = *index.entry(key.clone()).or_insert_with(|| {
+        let mut of_series = Vec::with_capacity(input.len());
+        ev.budget.take_bytes(input.len() * size_of::<usize>())?;
+        for s in input {
+            let key = group_labels(&s.labels, modifier);
+            let g = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    ev.budget.take(2 * series_samples(&key))?;
+                    index.insert(key.clone(), labels.len());
                     labels.push(key);
                     drop_name.push(false);
                     labels.len() - 1
-                });
-                drop_name[g] |= s.drop_name;
-                g
-            })
-            .collect();
-        Groups {
+                }
+            };
+            drop_name[g] |= s.drop_name;
+            of_series.push(g);
+        }
+        Ok(Groups {
             labels,
             drop_name,
             of_series,
-        }
+        })
     }
 }
 
@@ -117,9 +127,9 @@ fn reduce(
     kind: Accumulator,
     groups: &Groups,
     input: &[StepSeries],
-) -> Vec<StepSeries> {
+) -> EvalResult<Vec<StepSeries>> {
     let n = ev.steps.len();
-    let mut state: Vec<Option<Accumulator>> = vec![None; groups.labels.len() * n];
+    let mut state: Vec<Option<Accumulator>> = ev.table(groups.labels.len(), None)?;
     for (series, &group) in input.iter().zip(&groups.of_series) {
         for p in &series.points {
             let slot = &mut state[group * n + ev.steps.index(p.t)];
@@ -129,16 +139,15 @@ fn reduce(
             }
         }
     }
-    groups
-        .labels
-        .iter()
-        .enumerate()
-        .filter_map(|(g, labels)| {
+    let mut out = Vec::with_capacity(groups.labels.len());
+    for (g, labels) in groups.labels.iter().enumerate() {
+        out.extend(
             ev.series_from_steps(labels.clone(), groups.drop_name[g], |i| {
                 state[g * n + i].as_ref().map(Accumulator::result)
-            })
-        })
-        .collect()
+            })?,
+        );
+    }
+    Ok(out)
 }
 
 /// `quantile(q, v)`: the q-quantile of each group's values at each step.
@@ -147,25 +156,25 @@ fn quantile_by_group(
     q: &[f64],
     groups: &Groups,
     input: &[StepSeries],
-) -> Vec<StepSeries> {
+) -> EvalResult<Vec<StepSeries>> {
     let n = ev.steps.len();
-    let mut values: Vec<Vec<f64>> = vec![Vec::new(); groups.labels.len() * n];
+    let mut values: Vec<Vec<f64>> = ev.table(groups.labels.len(), Vec::new())?;
     for (series, &group) in input.iter().zip(&groups.of_series) {
+        ev.budget.take(series.points.len())?;
         for p in &series.points {
             values[group * n + ev.steps.index(p.t)].push(p.v);
         }
     }
-    groups
-        .labels
-        .iter()
-        .enumerate()
-        .filter_map(|(g, labels)| {
+    let mut out = Vec::with_capacity(groups.labels.len());
+    for (g, labels) in groups.labels.iter().enumerate() {
+        out.extend(
             ev.series_from_steps(labels.clone(), groups.drop_name[g], |i| {
                 let v = &mut values[g * n + i];
                 (!v.is_empty()).then(|| quantile(q[i], v))
-            })
-        })
-        .collect()
+            })?,
+        );
+    }
+    Ok(out)
 }
 
 /// `topk`, `bottomk`, `limitk`: keeps up to k series of each group at each step, labels intact.
@@ -175,10 +184,14 @@ fn select_k(
     k: &[f64],
     groups: &Groups,
     input: Vec<StepSeries>,
-) -> Vec<StepSeries> {
+) -> EvalResult<Vec<StepSeries>> {
     let n = ev.steps.len();
-    let mut candidates: Vec<Vec<(usize, f64)>> = vec![Vec::new(); groups.labels.len() * n];
+    let mut candidates: Vec<Vec<(usize, f64)>> = ev.table(groups.labels.len(), Vec::new())?;
+    ev.budget
+        .take_bytes(input.len() * size_of::<Vec<usize>>())?;
     for (si, (series, &group)) in input.iter().zip(&groups.of_series).enumerate() {
+        // A candidate entry, and at most one entry in `keep` and in `order`, per point.
+        ev.budget.take(3 * series.points.len())?;
         for p in &series.points {
             candidates[group * n + ev.steps.index(p.t)].push((si, p.v));
         }
@@ -203,15 +216,14 @@ fn select_k(
         }
     }
     if n == 1 {
-        return order
-            .into_iter()
-            .map(|(si, _)| StepSeries {
-                points: input[si].points.clone(),
-                ..input[si].clone()
-            })
-            .collect();
+        let mut out = Vec::with_capacity(order.len());
+        for (si, _) in order {
+            ev.budget.take(input[si].samples_held())?;
+            out.push(input[si].clone());
+        }
+        return Ok(out);
     }
-    input
+    Ok(input
         .into_iter()
         .zip(keep)
         .filter_map(|(mut s, steps)| {
@@ -219,7 +231,7 @@ fn select_k(
                 .retain(|p| steps.binary_search(&ev.steps.index(p.t)).is_ok());
             (!s.points.is_empty()).then_some(s)
         })
-        .collect()
+        .collect())
 }
 
 /// `limit_ratio(r, v)`: keeps each series whose label hash falls in the sampled fraction of
@@ -278,6 +290,9 @@ fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
 }
 
 /// `count_values("label", v)`: per group, how many series hold each value.
+///
+/// The counts are kept sparse, one entry per input point, so that a value seen at one step
+/// costs one entry instead of a row of every step.
 fn count_values(
     ev: &Evaluator<'_>,
     label: &str,
@@ -285,10 +300,12 @@ fn count_values(
     input: Vec<StepSeries>,
 ) -> EvalResult<Value> {
     if !crate::vocab::is_label_name(label) {
-        return Err(EvalError::BadData(format!("invalid label name {label:?}")));
+        return Err(EvalError::Execution(format!(
+            "invalid label name {label:?}"
+        )));
     }
-    let n = ev.steps.len();
-    let mut counts: HashMap<Labels, Vec<f64>> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut steps_of: Vec<(Labels, Vec<usize>)> = Vec::new();
     for series in &input {
         let base = group_labels(&series.labels, modifier);
         for p in &series.points {
@@ -297,18 +314,43 @@ fn count_values(
                 .iter()
                 .map(|l| (l.name, l.value))
                 .chain([(label, value.as_str())]);
-            let entry = counts
-                .entry(Labels::from_pairs(pairs))
-                .or_insert_with(|| vec![0.0; n]);
-            entry[ev.steps.index(p.t)] += 1.0;
+            let labels = Labels::from_pairs(pairs);
+            let slot = match index.get(&labels) {
+                Some(&slot) => slot,
+                None => {
+                    // The labels are kept twice, in the index and in the list.
+                    ev.budget.take(2 * series_samples(&labels))?;
+                    index.insert(labels.clone(), steps_of.len());
+                    steps_of.push((labels, Vec::new()));
+                    steps_of.len() - 1
+                }
+            };
+            ev.budget.take_bytes(size_of::<usize>())?;
+            steps_of[slot].1.push(ev.steps.index(p.t));
         }
     }
-    let mut out: Vec<StepSeries> = counts
-        .into_iter()
-        .filter_map(|(labels, counts)| {
-            ev.series_from_steps(labels, false, |i| (counts[i] > 0.0).then_some(counts[i]))
-        })
-        .collect();
+    drop(index);
+    let mut out: Vec<StepSeries> = Vec::with_capacity(steps_of.len());
+    for (labels, mut steps) in steps_of {
+        steps.sort_unstable();
+        let mut points: Vec<Point> = Vec::new();
+        for step in steps {
+            match points.last_mut() {
+                Some(last) if last.t == ev.steps.at(step) => last.v += 1.0,
+                _ => points.push(Point {
+                    t: ev.steps.at(step),
+                    v: 1.0,
+                }),
+            }
+        }
+        points.shrink_to_fit();
+        ev.budget.take(points.len() + series_samples(&labels))?;
+        out.push(StepSeries {
+            labels,
+            points,
+            drop_name: false,
+        });
+    }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     Ok(Value::Vector(out))
 }

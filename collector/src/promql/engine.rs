@@ -1,5 +1,5 @@
-//! The query engine: parses, applies limits (samples, timeout, resolution, concurrency) and
-//! shapes evaluation results for the API.
+//! The query engine: applies limits (samples, series, timeout, concurrency) to evaluation and
+//! shapes its results for the API.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,20 +9,27 @@ use promql_parser::parser::Expr;
 use promql_parser::parser::value::ValueType;
 use tokio::sync::Semaphore;
 
+use super::budget::Budget;
 use super::cleanup::{finish, without_name};
 use super::error::{EvalError, EvalResult};
-use super::eval::{Budget, Evaluator, Steps};
+use super::eval::{Evaluator, Steps};
 use super::parse::{check_range, parse};
 use super::value::{Point, QueryValue, Value};
 use crate::labels::Labels;
 use crate::tsdb::Querier;
 
-/// Engine limits and defaults.
+/// Engine limits and defaults, chosen so that a small machine (two cores, 2 GB) survives
+/// any query: see the collector's README, section `query`.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Most samples a query may hold at once.
+    /// Most samples a query may hold in memory at once (series labels and working tables
+    /// count by their size, a sample being 16 bytes).
     pub max_samples: usize,
-    /// How long a query may run.
+    /// Most series a query's result may have.
+    pub max_series: usize,
+    /// Most bytes of an answer (JSON or CSV) rendered from a query's result.
+    pub max_response_bytes: usize,
+    /// How long a query may run, waiting for a slot included.
     pub timeout: Duration,
     /// How many queries may run at once; more wait for a slot.
     pub max_concurrent: usize,
@@ -35,12 +42,52 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            max_samples: 50_000_000,
+            max_samples: 10_000_000,
+            max_series: 100_000,
+            max_response_bytes: 256 << 20,
             timeout: Duration::from_secs(120),
-            max_concurrent: 20,
+            max_concurrent: 4,
             lookback: Duration::from_secs(300),
             default_subquery_step: Duration::from_secs(60),
         }
+    }
+}
+
+/// A parsed query and the times it is evaluated at, checked once so it can be run as is.
+#[derive(Debug, Clone)]
+pub struct Query {
+    expr: Expr,
+    times: Times,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Times {
+    Instant(i64),
+    Range { start: i64, end: i64, step: i64 },
+}
+
+impl Query {
+    /// `expr` evaluated at `t` (milliseconds).
+    pub fn instant(expr: Expr, t: i64) -> Query {
+        Query {
+            expr,
+            times: Times::Instant(t),
+        }
+    }
+
+    /// `expr` evaluated from `start` to `end` every `step` (milliseconds); the step, the
+    /// order of the bounds, the number of points and the expression's type are checked.
+    pub fn range(expr: Expr, start: i64, end: i64, step: i64) -> EvalResult<Query> {
+        check_range(&expr, start, end, step)?;
+        Ok(Query {
+            expr,
+            times: Times::Range { start, end, step },
+        })
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
     }
 }
 
@@ -80,11 +127,14 @@ impl Engine {
         &self.querier
     }
 
+    /// The limits this engine applies.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// Evaluates `query` at time `t` (milliseconds), waiting for a free slot.
     pub async fn instant_query(&self, query: &str, t: i64) -> EvalResult<QueryValue> {
-        let expr = parse(query)?;
-        self.run(move |engine| engine.instant_blocking(&expr, t))
-            .await
+        self.run(Query::instant(parse(query)?, t), Ok).await
     }
 
     /// Evaluates `query` from `start` to `end` every `step` (milliseconds), waiting for a slot.
@@ -95,16 +145,20 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> EvalResult<QueryValue> {
-        let expr = parse(query)?;
-        check_range(&expr, start, end, step)?;
-        self.run(move |engine| engine.range_blocking(&expr, start, end, step))
+        self.run(Query::range(parse(query)?, start, end, step)?, Ok)
             .await
     }
 
-    async fn run(
+    /// Evaluates `query` on the blocking pool once one of the `max_concurrent` slots is free,
+    /// then hands the result to `render` there, in the same slot: answers are rendered off the
+    /// async workers, and no more of them at once than queries may run. When the returned
+    /// future is dropped (the client went away), evaluation stops at its next look at the
+    /// budget.
+    pub async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&Engine) -> EvalResult<QueryValue> + Send + 'static,
-    ) -> EvalResult<QueryValue> {
+        query: Query,
+        render: impl FnOnce(QueryValue) -> EvalResult<T> + Send + 'static,
+    ) -> EvalResult<T> {
         let deadline = Instant::now() + self.config.timeout;
         let permit = tokio::time::timeout(self.config.timeout, self.slots.clone().acquire_owned())
             .await
@@ -117,11 +171,19 @@ impl Engine {
         engine.cancelled = Some(cancelled);
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            job(&engine)
+            render(engine.eval(&query)?)
         });
         handle
             .await
             .map_err(|e| EvalError::Internal(e.to_string()))?
+    }
+
+    /// Evaluates `query` on the calling thread.
+    pub fn eval(&self, query: &Query) -> EvalResult<QueryValue> {
+        match query.times {
+            Times::Instant(t) => self.instant_blocking(&query.expr, t),
+            Times::Range { start, end, step } => self.range_blocking(&query.expr, start, end, step),
+        }
     }
 
     /// Evaluates an instant query on the calling thread.
@@ -156,12 +218,12 @@ impl Engine {
                         (labels, points)
                     })
                     .collect();
-                Ok(QueryValue::Matrix(series))
+                self.check_series(QueryValue::Matrix(series))
             }
             _ => match ev.eval(expr)? {
                 Value::Scalar(v) => Ok(QueryValue::Scalar(Point { t, v: v[0] })),
                 Value::String(s) => Ok(QueryValue::String(t, s)),
-                Value::Vector(series) => Ok(QueryValue::Vector(
+                Value::Vector(series) => self.check_series(QueryValue::Vector(
                     finish(series)?
                         .into_iter()
                         .filter_map(|(labels, mut points)| points.pop().map(|p| (labels, p)))
@@ -201,16 +263,28 @@ impl Engine {
                 ));
             }
         };
-        Ok(QueryValue::Matrix(series))
+        self.check_series(QueryValue::Matrix(series))
+    }
+
+    /// Refuses a result with more series than `max_series`.
+    fn check_series(&self, value: QueryValue) -> EvalResult<QueryValue> {
+        let series = match &value {
+            QueryValue::Vector(v) => v.len(),
+            QueryValue::Matrix(m) => m.len(),
+            QueryValue::Scalar(_) | QueryValue::String(..) => 0,
+        };
+        if series > self.config.max_series {
+            return Err(EvalError::TooManySeries(self.config.max_series));
+        }
+        Ok(value)
     }
 
     fn budget(&self) -> Budget {
-        Budget {
-            deadline: Instant::now() + self.config.timeout,
-            max_samples: self.config.max_samples,
-            used: Default::default(),
-            cancelled: self.cancelled.clone(),
-        }
+        Budget::new(
+            Instant::now() + self.config.timeout,
+            self.config.max_samples,
+            self.cancelled.clone(),
+        )
     }
 
     fn evaluator<'a>(

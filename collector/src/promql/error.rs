@@ -21,6 +21,12 @@ pub enum EvalError {
     /// The query would hold more samples in memory than allowed (`execution`).
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(&'static str),
+    /// The result would have more series than allowed (`execution`).
+    #[error("query result would have more than {0} series (the query.max_series limit)")]
+    TooManySeries(usize),
+    /// The answer rendered from the result would be larger than allowed (`execution`).
+    #[error("query result would take more than {0} bytes (the query.max_response_bytes limit)")]
+    ResponseTooLarge(usize),
     /// The storage failed (`internal`).
     #[error("{0}")]
     Storage(#[from] QueryError),

@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod binary;
+mod budget;
 mod cleanup;
 mod engine;
 mod error;
@@ -16,7 +17,7 @@ mod nesting;
 mod parse;
 mod value;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, Query};
 pub use error::{EvalError, EvalResult};
 pub use parse::{MAX_POINTS_PER_SERIES, parse, parse_selector};
 pub use value::{Point, QueryValue, format_float};

@@ -1,5 +1,6 @@
 //! Values flowing through evaluation: per-step scalars, step-aligned series, strings and results.
 
+use super::budget::{SAMPLE_BYTES, series_samples};
 use crate::labels::Labels;
 
 /// One point of an evaluated series: a timestamp in milliseconds and a value.
@@ -22,6 +23,13 @@ pub struct StepSeries {
     pub drop_name: bool,
 }
 
+impl StepSeries {
+    /// The memory the series holds, in samples (see [`super::budget`]).
+    pub(crate) fn samples_held(&self) -> usize {
+        self.points.capacity() + series_samples(&self.labels)
+    }
+}
+
 /// The value of an expression over all evaluation steps.
 #[derive(Debug, Clone)]
 pub(crate) enum Value {
@@ -31,6 +39,17 @@ pub(crate) enum Value {
     Vector(Vec<StepSeries>),
     /// A string literal.
     String(String),
+}
+
+impl Value {
+    /// The memory the value holds, in samples (see [`super::budget`]).
+    pub(crate) fn samples_held(&self) -> usize {
+        match self {
+            Value::Scalar(values) => (values.capacity() * size_of::<f64>()).div_ceil(SAMPLE_BYTES),
+            Value::Vector(series) => series.iter().map(StepSeries::samples_held).sum(),
+            Value::String(s) => s.capacity().div_ceil(SAMPLE_BYTES),
+        }
+    }
 }
 
 /// The result of a query, shaped as the Prometheus HTTP API returns it.

@@ -4,20 +4,31 @@
 use std::fmt::Write;
 
 use crate::labels::Labels;
-use crate::promql::{Point, QueryValue, format_float};
+use crate::promql::{EvalError, Point, QueryValue, format_float};
+
+const SUCCESS_PREFIX: &str = r#"{"status":"success","data":"#;
 
 /// `{"status":"success","data":<data>}` with `data` already encoded.
 pub fn success(data: &str) -> String {
     let mut out = String::with_capacity(data.len() + 32);
-    out.push_str(r#"{"status":"success","data":"#);
+    out.push_str(SUCCESS_PREFIX);
     out.push_str(data);
     out.push('}');
     out
 }
 
-/// `{"resultType":...,"result":...}` for a query result.
-pub fn query_data(value: &QueryValue) -> String {
-    let mut out = String::new();
+/// `{"status":"success","data":{"resultType":...,"result":...}}` for a query result, refused
+/// once it passes `max_bytes` (checked as it grows, so a refused answer never takes much more
+/// memory than the limit, and written in one buffer, so an accepted one is not copied).
+pub fn query_success(value: &QueryValue, max_bytes: usize) -> Result<String, EvalError> {
+    let too_large = |out: &String| {
+        if out.len() > max_bytes {
+            Err(EvalError::ResponseTooLarge(max_bytes))
+        } else {
+            Ok(())
+        }
+    };
+    let mut out = String::from(SUCCESS_PREFIX);
     write!(out, r#"{{"resultType":"{}","result":"#, value.type_name()).ok();
     match value {
         QueryValue::Scalar(p) => push_point(&mut out, p),
@@ -39,6 +50,7 @@ pub fn query_data(value: &QueryValue) -> String {
                 out.push_str(r#","value":"#);
                 push_point(&mut out, point);
                 out.push('}');
+                too_large(&out)?;
             }
             out.push(']');
         }
@@ -56,14 +68,16 @@ pub fn query_data(value: &QueryValue) -> String {
                         out.push(',');
                     }
                     push_point(&mut out, p);
+                    too_large(&out)?;
                 }
                 out.push_str("]}");
             }
             out.push(']');
         }
     }
-    out.push('}');
-    out
+    out.push_str("}}");
+    too_large(&out)?;
+    Ok(out)
 }
 
 /// A label set as a JSON object in label order.
@@ -127,24 +141,37 @@ mod tests {
     fn scalars_and_timestamps_match_prometheus() {
         let v = QueryValue::Scalar(Point { t: 4000, v: 2.0 });
         assert_eq!(
-            query_data(&v),
-            r#"{"resultType":"scalar","result":[4,"2"]}"#
+            query_success(&v, 1 << 10).unwrap(),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}"#
         );
         let v = QueryValue::Scalar(Point {
             t: 1500,
             v: f64::INFINITY,
         });
         assert_eq!(
-            query_data(&v),
-            r#"{"resultType":"scalar","result":[1.500,"+Inf"]}"#
+            query_success(&v, 1 << 10).unwrap(),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1.500,"+Inf"]}}"#
         );
         let v = QueryValue::Scalar(Point {
             t: -1001,
             v: f64::NAN,
         });
         assert_eq!(
-            query_data(&v),
-            r#"{"resultType":"scalar","result":[-1.001,"NaN"]}"#
+            query_success(&v, 1 << 10).unwrap(),
+            r#"{"status":"success","data":{"resultType":"scalar","result":[-1.001,"NaN"]}}"#
         );
+    }
+
+    #[test]
+    fn an_answer_past_the_byte_limit_is_refused() {
+        let labels = Labels::from_pairs([("__name__", "up")]);
+        let points: Vec<Point> = (0..100).map(|t| Point { t, v: 1.0 }).collect();
+        let v = QueryValue::Matrix(vec![(labels, points)]);
+        let fits = query_success(&v, usize::MAX).unwrap();
+        assert!(query_success(&v, fits.len()).is_ok());
+        assert!(matches!(
+            query_success(&v, fits.len() - 1),
+            Err(EvalError::ResponseTooLarge(_))
+        ));
     }
 }

@@ -2,32 +2,40 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use promql_parser::parser::Expr;
 
 use super::params::Params;
 use super::{json, json_response};
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;
-use crate::promql::QueryValue;
+use crate::promql::{Engine, Query};
 use crate::vocab::now_ms;
 
 /// An instant query at `time` (default now).
 pub async fn instant(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
     let expr = required_query(&params)?;
     let t = params.time("time", now_ms())?;
-    let engine = with_timeout(&state, &params)?;
-    let value = engine.instant_query(expr, t).await?;
-    Ok(json_response(json::success(&json::query_data(&value))))
+    answer(&state, &params, Query::instant(expr, t)).await
 }
 
 /// A range query from `start` to `end` every `step`.
 pub async fn range(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
-    let value = range_value(&state, &params).await?;
-    Ok(json_response(json::success(&json::query_data(&value))))
+    let query = range_query(&params)?;
+    answer(&state, &params, query).await
 }
 
-/// Reads a range query's parameters (`query`, `start`, `end`, `step`, `timeout`) and
-/// evaluates it.
-pub async fn range_value(state: &ApiState, params: &Params) -> Result<QueryValue, ApiError> {
+/// Runs `query` and renders its result as the JSON answer, in the query's slot.
+async fn answer(state: &ApiState, params: &Params, query: Query) -> Result<Response, ApiError> {
+    let engine = with_timeout(state, params)?;
+    let max_bytes = engine.config().max_response_bytes;
+    let body = engine
+        .run(query, move |value| json::query_success(&value, max_bytes))
+        .await?;
+    Ok(json_response(body))
+}
+
+/// Reads a range query's parameters (`query`, `start`, `end`, `step`), parsed and checked.
+pub fn range_query(params: &Params) -> Result<Query, ApiError> {
     let start = required_time(params, "start")?;
     let end = required_time(params, "end")?;
     if end < start {
@@ -41,13 +49,12 @@ pub async fn range_value(state: &ApiState, params: &Params) -> Result<QueryValue
         .ok_or_else(|| ApiError::bad_param("step", "cannot parse \"\" to a valid duration"))?;
     let step = step.as_millis() as i64;
     let expr = required_query(params)?;
-    let engine = with_timeout(state, params)?;
-    Ok(engine.range_query(expr, start, end, step).await?)
+    Ok(Query::range(expr, start, end, step)?)
 }
 
 /// The query reformatted by the parser's pretty printer.
 pub async fn format(params: Params) -> Result<Response, ApiError> {
-    let expr = crate::promql::parse(required_query(&params)?)?;
+    let expr = required_query(&params)?;
     let mut data = String::new();
     json::push_string(&mut data, &expr.prettify());
     Ok(json_response(json::success(&data)))
@@ -59,11 +66,10 @@ pub async fn exemplars(params: Params) -> Result<Response, ApiError> {
     Ok(json_response(json::success("[]")))
 }
 
-/// The `query` parameter, checked to parse (errors name the parameter, as Prometheus does).
-fn required_query(params: &Params) -> Result<&str, ApiError> {
+/// The `query` parameter, parsed (errors name the parameter, as Prometheus does).
+fn required_query(params: &Params) -> Result<Expr, ApiError> {
     let query = params.get("query").unwrap_or("");
-    crate::promql::parse(query).map_err(|e| ApiError::bad_param("query", e))?;
-    Ok(query)
+    crate::promql::parse(query).map_err(|e| ApiError::bad_param("query", e))
 }
 
 fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
@@ -77,7 +83,7 @@ fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
 }
 
 /// The engine, with the request's `timeout` if it is shorter than the configured one.
-fn with_timeout(state: &ApiState, params: &Params) -> Result<crate::promql::Engine, ApiError> {
+pub fn with_timeout(state: &ApiState, params: &Params) -> Result<Engine, ApiError> {
     Ok(match params.duration("timeout")? {
         Some(t) => state.engine.with_timeout(t),
         None => state.engine.clone(),

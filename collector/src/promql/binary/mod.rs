@@ -119,7 +119,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr) -> EvalResult<Value> {
         (Value::Vector(l), Value::Vector(r)) => {
             let matching = Matching::from_expr(b);
             let out = match op {
-                Op::And | Op::Or | Op::Unless => set::set_operation(ev, op, &matching, l, r),
+                Op::And | Op::Or | Op::Unless => set::set_operation(ev, op, &matching, l, r)?,
                 _ => vectors::vector_vector(ev, op, &matching, return_bool, l, r)?,
             };
             Ok(Value::Vector(out))

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::Op;
 use super::matching::Matching;
+use crate::promql::error::EvalResult;
 use crate::promql::eval::Evaluator;
 use crate::promql::value::StepSeries;
 
@@ -14,14 +15,16 @@ pub(super) fn set_operation(
     matching: &Matching<'_>,
     lhs: Vec<StepSeries>,
     rhs: Vec<StepSeries>,
-) -> Vec<StepSeries> {
-    let n = ev.steps.len();
+) -> EvalResult<Vec<StepSeries>> {
     let mut sigs: HashMap<Vec<u8>, Vec<bool>> = HashMap::new();
     let side = if op == Op::Or { &lhs } else { &rhs };
     for s in side {
-        let present = sigs
-            .entry(matching.signature(&s.labels))
-            .or_insert_with(|| vec![false; n]);
+        let sig = matching.signature(&s.labels);
+        if !sigs.contains_key(&sig) {
+            ev.budget.take_bytes(sig.len())?;
+            sigs.insert(sig.clone(), ev.per_step(false)?);
+        }
+        let present = sigs.get_mut(&sig).expect("inserted above");
         for p in &s.points {
             present[ev.steps.index(p.t)] = true;
         }
@@ -37,13 +40,13 @@ pub(super) fn set_operation(
             })
             .collect()
     };
-    match op {
+    Ok(match op {
         Op::And => filter(lhs, true),
         Op::Unless => filter(lhs, false),
         _ => {
-            let mut out = lhs.clone();
+            let mut out = lhs;
             out.extend(filter(rhs, false));
             out
         }
-    }
+    })
 }

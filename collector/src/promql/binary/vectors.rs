@@ -7,6 +7,7 @@ use promql_parser::parser::VectorMatchCardinality;
 use super::Op;
 use super::matching::Matching;
 use crate::labels::{Labels, METRIC_NAME};
+use crate::promql::budget::{SAMPLE_BYTES, series_samples};
 use crate::promql::error::{EvalResult, execution};
 use crate::promql::eval::Evaluator;
 use crate::promql::value::{Point, StepSeries};
@@ -29,13 +30,22 @@ pub(super) fn vector_vector(
         _ => (lhs, rhs, false, None),
     };
     let one_to_one = include.is_none();
-    let n = ev.steps.len();
     let one_sigs: Vec<Vec<u8>> = one.iter().map(|s| matching.signature(&s.labels)).collect();
     let many_sigs: Vec<Vec<u8>> = many.iter().map(|s| matching.signature(&s.labels)).collect();
     // Per signature, which "one" side series holds it at each step.
     let mut by_sig: HashMap<&[u8], Vec<Option<OneSide>>> = HashMap::new();
+    ev.budget.take_bytes(
+        (one_sigs.iter().chain(&many_sigs))
+            .map(|sig| sig.capacity() + size_of::<Vec<u8>>())
+            .sum(),
+    )?;
     for (i, s) in one.iter().enumerate() {
-        let slots = by_sig.entry(&one_sigs[i]).or_insert_with(|| vec![None; n]);
+        if !by_sig.contains_key(one_sigs[i].as_slice()) {
+            by_sig.insert(&one_sigs[i], ev.per_step(None)?);
+        }
+        let slots = by_sig
+            .get_mut(one_sigs[i].as_slice())
+            .expect("inserted above");
         for p in &s.points {
             let slot = &mut slots[ev.steps.index(p.t)];
             if let Some((other, _)) = *slot {
@@ -68,9 +78,11 @@ pub(super) fn vector_vector(
             };
             let os = &one[oi];
             if one_to_one {
-                let used = matched
-                    .entry(many_sigs[mi].as_slice())
-                    .or_insert_with(|| vec![false; n]);
+                let sig = many_sigs[mi].as_slice();
+                if !matched.contains_key(sig) {
+                    matched.insert(sig, ev.per_step(false)?);
+                }
+                let used = matched.get_mut(sig).expect("inserted above");
                 if used[step] {
                     return Err(execution(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
@@ -93,18 +105,27 @@ pub(super) fn vector_vector(
                 Some(&o) => o,
                 None => {
                     let labels = result_labels(matching, include, &ms.labels, &os.labels);
-                    let o = *by_labels.entry(labels.clone()).or_insert_with(|| {
-                        outputs.push(StepSeries {
-                            labels,
-                            points: Vec::new(),
-                            drop_name: ms.drop_name || drop_name,
-                        });
-                        outputs.len() - 1
-                    });
+                    let o = match by_labels.get(&labels) {
+                        Some(&o) => o,
+                        None => {
+                            // The labels are kept twice, in the index and in the output.
+                            ev.budget.take(2 * series_samples(&labels))?;
+                            by_labels.insert(labels.clone(), outputs.len());
+                            outputs.push(StepSeries {
+                                labels,
+                                points: Vec::new(),
+                                drop_name: ms.drop_name || drop_name,
+                            });
+                            outputs.len() - 1
+                        }
+                    };
                     output_of.insert((mi, oi), o);
                     o
                 }
             };
+            // The point, and its entry in `point_owner` (a key of two indexes and a value).
+            ev.budget
+                .take(1 + (3 * size_of::<usize>()).div_ceil(SAMPLE_BYTES))?;
             if let Some(previous) = point_owner.insert((out, step), mi)
                 && previous != mi
             {

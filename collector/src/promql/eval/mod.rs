@@ -3,58 +3,17 @@
 mod selector;
 mod subquery;
 
-use std::cell::Cell;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::{AtModifier, Expr, Offset};
 
+use super::budget::Budget;
 use super::error::{EvalError, EvalResult};
 use super::value::{Point, StepSeries, Value};
 use crate::labels::Labels;
 use crate::tsdb::{Querier, Sample};
 
 pub(crate) use selector::{RangeSeries, absent_labels, as_selector, matcher_sets};
-
-/// Budgets shared by every evaluator of one query.
-pub(crate) struct Budget {
-    /// When the query must stop.
-    pub deadline: Instant,
-    /// The most samples and points the query may hold.
-    pub max_samples: usize,
-    /// Samples and points counted so far.
-    pub used: Cell<usize>,
-    /// Set when nobody waits for the result any more.
-    pub cancelled: Option<Arc<AtomicBool>>,
-}
-
-impl Budget {
-    /// Counts `n` more samples, failing when the budget is exceeded or the deadline passed.
-    pub fn take(&self, n: usize) -> EvalResult<()> {
-        let used = self.used.get() + n;
-        self.used.set(used);
-        if used > self.max_samples {
-            return Err(EvalError::TooManySamples("query execution"));
-        }
-        self.check_deadline()
-    }
-
-    /// Fails once the deadline has passed or the query was cancelled.
-    pub fn check_deadline(&self) -> EvalResult<()> {
-        if self
-            .cancelled
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
-            return Err(EvalError::Canceled("expression evaluation"));
-        }
-        if Instant::now() > self.deadline {
-            return Err(EvalError::Timeout("expression evaluation"));
-        }
-        Ok(())
-    }
-}
 
 /// Range vector windows for one function argument: series and how to place each step's window.
 pub(crate) struct RangeInput {
@@ -119,6 +78,11 @@ impl Steps {
         (0..self.len() as i64).map(move |i| start + i * interval)
     }
 
+    /// The time of step `i`.
+    pub fn at(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.interval
+    }
+
     /// The index of the step at time `t` (which must be a step time).
     pub fn index(&self, t: i64) -> usize {
         ((t - self.start) / self.interval) as usize
@@ -144,11 +108,19 @@ pub(crate) struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
-    /// Evaluates `expr` at every step.
+    /// Evaluates `expr` at every step. What the node charged to the budget while it worked
+    /// is released when it returns, but for its result, which the caller then holds.
     pub fn eval(&self, expr: &Expr) -> EvalResult<Value> {
         self.budget.check_deadline()?;
+        let before = self.budget.held();
+        let value = self.eval_node(expr)?;
+        self.budget.settle(before, value.samples_held())?;
+        Ok(value)
+    }
+
+    fn eval_node(&self, expr: &Expr) -> EvalResult<Value> {
         match expr {
-            Expr::NumberLiteral(n) => Ok(Value::Scalar(vec![n.val; self.steps.len()])),
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(self.per_step(n.val)?)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::Unary(u) => Ok(negate(self.eval(&u.expr)?)),
@@ -204,26 +176,64 @@ impl Evaluator<'_> {
         })
     }
 
-    /// Builds an output series with one point per step where `value` returns something.
+    /// Builds an output series with one point per step where `value` returns something,
+    /// charging its points as they are added and its labels once it has any.
     pub fn series_from_steps(
         &self,
         labels: Labels,
         drop_name: bool,
         mut value: impl FnMut(usize) -> Option<f64>,
-    ) -> Option<StepSeries> {
-        let points: Vec<Point> = self
-            .steps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| value(i).map(|v| Point { t, v }))
-            .collect();
-        (!points.is_empty()).then_some(StepSeries {
+    ) -> EvalResult<Option<StepSeries>> {
+        let mut points: Vec<Point> = Vec::new();
+        for (i, t) in self.steps.iter().enumerate() {
+            if i % STEPS_PER_CLOCK_LOOK == STEPS_PER_CLOCK_LOOK - 1 {
+                self.budget.check_deadline()?;
+            }
+            if let Some(v) = value(i) {
+                if points.len() == points.capacity() {
+                    let more = points.capacity().max(4);
+                    self.budget.take(more)?;
+                    points.reserve_exact(more);
+                }
+                points.push(Point { t, v });
+            }
+        }
+        if points.is_empty() {
+            return Ok(None);
+        }
+        // Doubling may leave up to half the buffer unused; a series kept for the rest of the
+        // query should not hold it.
+        if points.capacity() - points.len() > points.len() / 4 {
+            let unused = points.capacity() - points.len();
+            points.shrink_to_fit();
+            self.budget.release(unused);
+        }
+        self.budget.take(super::budget::series_samples(&labels))?;
+        Ok(Some(StepSeries {
             labels,
             points,
             drop_name,
-        })
+        }))
+    }
+
+    /// One value per step, charged before it is allocated (a subquery may have many steps).
+    pub fn per_step<T: Clone>(&self, fill: T) -> EvalResult<Vec<T>> {
+        self.table(1, fill)
+    }
+
+    /// A working table of `rows` rows of one value per step (rows major), charged before it
+    /// is allocated.
+    pub fn table<T: Clone>(&self, rows: usize, fill: T) -> EvalResult<Vec<T>> {
+        let cells = rows.saturating_mul(self.steps.len());
+        self.budget
+            .take_bytes(cells.saturating_mul(size_of::<T>().max(1)))?;
+        Ok(vec![fill; cells])
     }
 }
+
+/// How many steps a loop over the steps of one series runs between looks at the clock: a
+/// subquery can have millions of steps.
+const STEPS_PER_CLOCK_LOOK: usize = 1 << 16;
 
 /// Milliseconds of an offset (negative offsets look into the future).
 pub(crate) fn offset_ms(offset: &Option<Offset>) -> i64 {

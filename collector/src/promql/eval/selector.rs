@@ -5,9 +5,10 @@ use promql_parser::parser::{MatrixSelector, VectorSelector};
 
 use super::{Evaluator, RangeInput, duration_ms, offset_ms};
 use crate::labels::{Labels, METRIC_NAME, MatchOp, Matcher};
+use crate::promql::budget::series_samples;
 use crate::promql::error::{EvalError, EvalResult};
 use crate::promql::value::{StepSeries, Value};
-use crate::tsdb::{Sample, is_stale_nan};
+use crate::tsdb::{Sample, Series, is_stale_nan};
 
 /// A series with the samples of every window of a range argument.
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ impl Evaluator<'_> {
         let found = self.select(vs, first - self.lookback + 1, last)?;
         let mut out = Vec::with_capacity(found.len());
         for series in found {
+            let read = raw_samples(&series);
             let samples = series.samples;
             let mut next = 0;
             let points = self.series_from_steps(series.labels, false, |i| {
@@ -51,11 +53,9 @@ impl Evaluator<'_> {
                 } else {
                     latest.v
                 })
-            });
-            if let Some(points) = points {
-                self.budget.take(points.points.len())?;
-                out.push(points);
-            }
+            })?;
+            self.budget.release(read);
+            out.extend(points);
         }
         Ok(Value::Vector(out))
     }
@@ -69,20 +69,17 @@ impl Evaluator<'_> {
         let first = at.unwrap_or(self.steps.start) - offset;
         let last = at.unwrap_or(self.steps.end) - offset;
         let found = self.select(vs, first - range + 1, last)?;
-        let mut series = Vec::with_capacity(found.len());
-        for s in found {
-            let samples: Vec<Sample> = s
-                .samples
-                .into_iter()
-                .filter(|s| !is_stale_nan(s.v))
-                .collect();
-            self.budget.take(samples.len())?;
-            series.push(RangeSeries {
-                labels: s.labels,
-                samples,
-                drop_name: false,
-            });
-        }
+        let series = found
+            .into_iter()
+            .map(|mut s| {
+                s.samples.retain(|s| !is_stale_nan(s.v));
+                RangeSeries {
+                    labels: s.labels,
+                    samples: s.samples,
+                    drop_name: false,
+                }
+            })
+            .collect();
         Ok(RangeInput {
             series,
             range,
@@ -91,25 +88,27 @@ impl Evaluator<'_> {
         })
     }
 
-    /// Reads the series a selector names in `[start, end]` (including `or`-ed matcher sets).
-    fn select(
-        &self,
-        vs: &VectorSelector,
-        start: i64,
-        end: i64,
-    ) -> EvalResult<Vec<crate::tsdb::Series>> {
+    /// Reads the series a selector names in `[start, end]` (including `or`-ed matcher sets),
+    /// charging what was read.
+    fn select(&self, vs: &VectorSelector, start: i64, end: i64) -> EvalResult<Vec<Series>> {
         let sets = matcher_sets(vs.name.as_deref(), &vs.matchers)?;
-        if sets.len() == 1 {
-            return Ok(self.querier.select(&sets[0], start, end)?);
-        }
         let mut all = Vec::new();
         for set in &sets {
-            all.extend(self.querier.select(set, start, end)?);
+            let found = self.querier.select(set, start, end)?;
+            self.budget.take(found.iter().map(raw_samples).sum())?;
+            all.extend(found);
         }
-        all.sort_by(|a, b| a.labels.cmp(&b.labels));
-        all.dedup_by(|a, b| a.labels == b.labels);
+        if sets.len() > 1 {
+            all.sort_by(|a, b| a.labels.cmp(&b.labels));
+            all.dedup_by(|a, b| a.labels == b.labels);
+        }
         Ok(all)
     }
+}
+
+/// What a series read from storage holds, in samples.
+fn raw_samples(series: &Series) -> usize {
+    series.samples.capacity() + series_samples(&series.labels)
 }
 
 /// The selector's matchers in storage terms: one set, or several joined by `or`.

@@ -27,25 +27,30 @@ pub(crate) fn quantile(
                 .filter(|l| l.name != "le" && l.name != METRIC_NAME)
                 .map(|l| (l.name, l.value)),
         );
-        let g = *groups.entry(key.clone()).or_insert_with(|| {
-            group_labels.push(key);
-            buckets.extend(std::iter::repeat_with(Vec::new).take(n));
-            group_labels.len() - 1
-        });
+        let g = match groups.get(&key) {
+            Some(&g) => g,
+            None => {
+                ev.budget
+                    .take_bytes(n.saturating_mul(size_of::<Vec<(f64, f64)>>()))?;
+                buckets.extend(std::iter::repeat_with(Vec::new).take(n));
+                groups.insert(key.clone(), group_labels.len());
+                group_labels.push(key);
+                group_labels.len() - 1
+            }
+        };
+        ev.budget.take(s.points.len())?;
         for p in &s.points {
             buckets[g * n + ev.steps.index(p.t)].push((le, p.v));
         }
     }
-    Ok(group_labels
-        .into_iter()
-        .enumerate()
-        .filter_map(|(g, labels)| {
-            ev.series_from_steps(labels, true, |i| {
-                let b = &mut buckets[g * n + i];
-                (!b.is_empty()).then(|| bucket_quantile(q[i], b))
-            })
-        })
-        .collect())
+    let mut out = Vec::with_capacity(group_labels.len());
+    for (g, labels) in group_labels.into_iter().enumerate() {
+        out.extend(ev.series_from_steps(labels, true, |i| {
+            let b = &mut buckets[g * n + i];
+            (!b.is_empty()).then(|| bucket_quantile(q[i], b))
+        })?);
+    }
+    Ok(out)
 }
 
 fn parse_le(s: &str) -> Option<f64> {

@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use promql_parser::parser::Expr;
 
 use crate::labels::{Labels, METRIC_NAME};
-use crate::promql::error::{EvalError, EvalResult};
+use crate::promql::budget::{SAMPLE_BYTES, series_samples};
+use crate::promql::error::{EvalError, EvalResult, execution};
 use crate::promql::eval::Evaluator;
 use crate::promql::value::{StepSeries, Value};
 use crate::vocab::is_label_name;
@@ -19,50 +20,55 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
                 return Err(EvalError::BadData("label_replace needs 5 arguments".into()));
             };
             let regex = regex::Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
-                EvalError::BadData(format!(
+                execution(format!(
                     "invalid regular expression in label_replace(): {pattern}: {e}"
                 ))
             })?;
-            check_label_name(dst)?;
-            let input = ev.eval_vector(args[0])?;
-            input
-                .into_iter()
-                .map(|s| {
-                    let value = s.labels.get(src).unwrap_or("");
-                    match regex.captures(value) {
-                        Some(caps) => {
-                            let mut expanded = String::new();
-                            caps.expand(replacement, &mut expanded);
-                            relabel(s, dst, &expanded)
-                        }
-                        None => s,
-                    }
-                })
-                .collect()
+            check_label_name("label_replace", "destination", dst)?;
+            let references = replacement.matches('$').count();
+            let mut out = Vec::new();
+            for s in ev.eval_vector(args[0])? {
+                let value = s.labels.get(src).unwrap_or("");
+                let Some(caps) = regex.captures(value) else {
+                    out.push(s);
+                    continue;
+                };
+                // Each `$` reference copies at most the whole source value: charge the most
+                // the expansion can write before writing it.
+                let most = replacement.len() + references.saturating_mul(value.len());
+                ev.budget.take_bytes(most)?;
+                let mut expanded = String::new();
+                caps.expand(replacement, &mut expanded);
+                ev.budget.release(most.div_ceil(SAMPLE_BYTES));
+                out.push(relabel(ev, s, dst, &expanded)?);
+            }
+            out
         }
         "label_join" => {
             let names = strings(args, 1)?;
-            let [_, dst, sep, ..] = &names[..] else {
+            let [_, dst, sep, sources @ ..] = &names[..] else {
                 return Err(EvalError::BadData(
                     "label_join needs at least 3 arguments".into(),
                 ));
             };
-            check_label_name(dst)?;
-            for src in &names[3..] {
-                check_label_name(src)?;
+            check_label_name("label_join", "destination", dst)?;
+            for src in sources {
+                check_label_name("label_join", "source", src)?;
             }
-            let input = ev.eval_vector(args[0])?;
-            input
-                .into_iter()
-                .map(|s| {
-                    let joined: Vec<&str> = names[3..]
-                        .iter()
-                        .map(|n| s.labels.get(n).unwrap_or(""))
-                        .collect();
-                    let joined = joined.join(sep);
-                    relabel(s, dst, &joined)
-                })
-                .collect()
+            let mut out = Vec::new();
+            for s in ev.eval_vector(args[0])? {
+                let parts: Vec<&str> = sources
+                    .iter()
+                    .map(|n| s.labels.get(n).unwrap_or(""))
+                    .collect();
+                let length = parts.iter().map(|p| p.len()).sum::<usize>()
+                    + sep.len().saturating_mul(parts.len().saturating_sub(1));
+                ev.budget.take_bytes(length)?;
+                let joined = parts.join(sep);
+                ev.budget.release(length.div_ceil(SAMPLE_BYTES));
+                out.push(relabel(ev, s, dst, &joined)?);
+            }
+            out
         }
         "sort" | "sort_desc" => {
             let mut input = ev.eval_vector(args[0])?;
@@ -127,29 +133,40 @@ fn strings(args: &[&Expr], from: usize) -> EvalResult<Vec<String>> {
         .collect()
 }
 
-fn check_label_name(name: &str) -> EvalResult<()> {
+/// Checks a label name argument of `function`, in Prometheus's words (`role`: "source" or
+/// "destination").
+fn check_label_name(function: &str, role: &str, name: &str) -> EvalResult<()> {
     if is_label_name(name) {
         Ok(())
     } else {
-        Err(EvalError::BadData(format!(
-            "invalid destination label name in label_replace(): {name}"
+        Err(execution(format!(
+            "invalid {role} label name in {function}(): {name}"
         )))
     }
 }
 
-/// Sets (or, for an empty value, removes) label `name` on a series.
-fn relabel(mut s: StepSeries, name: &str, value: &str) -> StepSeries {
+/// Sets (or, for an empty value, removes) label `name` on a series, charging the new labels
+/// in place of the old ones.
+fn relabel(
+    ev: &Evaluator<'_>,
+    mut s: StepSeries,
+    name: &str,
+    value: &str,
+) -> EvalResult<StepSeries> {
     let pairs = s
         .labels
         .iter()
         .filter(|l| l.name != name)
         .map(|l| (l.name, l.value))
         .chain([(name, value)]);
-    s.labels = Labels::from_pairs(pairs);
+    let labels = Labels::from_pairs(pairs);
+    ev.budget.take(series_samples(&labels))?;
+    ev.budget.release(series_samples(&s.labels));
+    s.labels = labels;
     if name == METRIC_NAME {
         s.drop_name = false;
     }
-    s
+    Ok(s)
 }
 
 /// Compares strings with runs of digits compared by number ("a2" < "a10").

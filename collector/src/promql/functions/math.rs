@@ -18,7 +18,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         "round" => {
             let to_nearest = match args.get(1) {
                 Some(a) => ev.eval_scalar(a)?,
-                None => vec![1.0; ev.steps.len()],
+                None => ev.per_step(1.0)?,
             };
             let input = ev.eval_vector(args[0])?;
             Value::Vector(map_points(
@@ -61,8 +61,8 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         }
         "scalar" => {
             let input = ev.eval_vector(args[0])?;
-            let mut values = vec![f64::NAN; ev.steps.len()];
-            let mut counts = vec![0usize; ev.steps.len()];
+            let mut values = ev.per_step(f64::NAN)?;
+            let mut counts = ev.per_step(0usize)?;
             for s in &input {
                 for p in &s.points {
                     let i = ev.steps.index(p.t);
@@ -80,7 +80,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         "vector" => {
             let values = ev.eval_scalar(args[0])?;
             Value::Vector(
-                ev.series_from_steps(Labels::default(), false, |i| Some(values[i]))
+                ev.series_from_steps(Labels::default(), false, |i| Some(values[i]))?
                     .into_iter()
                     .collect(),
             )
@@ -98,11 +98,11 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
             };
             Value::Scalar(a.iter().zip(&b).map(|(&x, &y)| pick(x, y)).collect())
         }
-        "pi" => Value::Scalar(vec![std::f64::consts::PI; ev.steps.len()]),
+        "pi" => Value::Scalar(ev.per_step(std::f64::consts::PI)?),
         "timestamp" => timestamp(ev, args[0])?,
         "absent" => {
             let input = ev.eval_vector(args[0])?;
-            let mut present = vec![false; ev.steps.len()];
+            let mut present = ev.per_step(false)?;
             for s in &input {
                 for p in &s.points {
                     present[ev.steps.index(p.t)] = true;
@@ -110,7 +110,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
             }
             let labels = as_selector(args[0]).map(absent_labels).unwrap_or_default();
             Value::Vector(
-                ev.series_from_steps(labels, false, |i| (!present[i]).then_some(1.0))
+                ev.series_from_steps(labels, false, |i| (!present[i]).then_some(1.0))?
                     .into_iter()
                     .collect(),
             )

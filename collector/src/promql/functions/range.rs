@@ -110,7 +110,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
     if matches!(name, "double_exponential_smoothing" | "holt_winters") {
         validate_smoothing(ev, args)?;
     }
-    Ok(Some(Value::Vector(apply(ev, &input, !keep_name, &f))))
+    Ok(Some(Value::Vector(apply(ev, &input, !keep_name, &f)?)))
 }
 
 /// Runs `f` over every window of every series.
@@ -119,10 +119,9 @@ fn apply(
     input: &RangeInput,
     drop_name: bool,
     f: &WindowFn<'_>,
-) -> Vec<StepSeries> {
-    let n = ev.steps.len();
+) -> EvalResult<Vec<StepSeries>> {
     let mut out = Vec::with_capacity(input.series.len());
-    let mut values: Vec<Option<f64>> = vec![None; n];
+    let mut values: Vec<Option<f64>> = ev.per_step(None)?;
     for series in &input.series {
         values.iter_mut().for_each(|v| *v = None);
         input.for_each_window(&series.samples, &ev.steps, |step, t, samples| {
@@ -138,12 +137,12 @@ fn apply(
         if let Some(s) =
             ev.series_from_steps(series.labels.clone(), drop_name || series.drop_name, |i| {
                 values[i]
-            })
+            })?
         {
             out.push(s);
         }
     }
-    out
+    Ok(out)
 }
 
 fn nonempty<'a>(w: &Window<'a>) -> Option<&'a [Sample]> {
@@ -286,7 +285,7 @@ fn validate_smoothing(ev: &Evaluator<'_>, args: &[&Expr]) -> EvalResult<()> {
 /// `absent_over_time(v[r])`: 1 at steps where no series has a sample in its window.
 fn absent_over_time(ev: &Evaluator<'_>, arg: &Expr) -> EvalResult<Value> {
     let input = ev.range_input(arg)?;
-    let mut present = vec![false; ev.steps.len()];
+    let mut present = ev.per_step(false)?;
     for series in &input.series {
         input.for_each_window(&series.samples, &ev.steps, |step, _, samples| {
             present[step] |= !samples.is_empty();
@@ -294,7 +293,7 @@ fn absent_over_time(ev: &Evaluator<'_>, arg: &Expr) -> EvalResult<Value> {
     }
     let labels = as_selector(arg).map(absent_labels).unwrap_or_default();
     Ok(Value::Vector(
-        ev.series_from_steps(labels, false, |i| (!present[i]).then_some(1.0))
+        ev.series_from_steps(labels, false, |i| (!present[i]).then_some(1.0))?
             .into_iter()
             .collect(),
     ))

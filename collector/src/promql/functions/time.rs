@@ -14,9 +14,11 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
     let (start, end) = ev.query_bounds;
     let constant = match name {
         "time" => {
-            return Ok(Some(Value::Scalar(
-                ev.steps.iter().map(|t| t as f64 / 1000.0).collect(),
-            )));
+            let mut times = ev.per_step(0.0)?;
+            for (slot, t) in times.iter_mut().zip(ev.steps.iter()) {
+                *slot = t as f64 / 1000.0;
+            }
+            return Ok(Some(Value::Scalar(times)));
         }
         "step" => Some(ev.query_step),
         "range" => Some(end - start),
@@ -25,10 +27,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         _ => None,
     };
     if let Some(ms) = constant {
-        return Ok(Some(Value::Scalar(vec![
-            ms as f64 / 1000.0;
-            ev.steps.len()
-        ])));
+        return Ok(Some(Value::Scalar(ev.per_step(ms as f64 / 1000.0)?)));
     }
     let Some(part) = calendar_part(name) else {
         return Ok(None);
@@ -38,7 +37,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, name: &str, args: &[&Expr]) -> EvalResult
         None => ev
             .series_from_steps(Labels::default(), false, |i| {
                 Some((ev.steps.start + i as i64 * ev.steps.interval) as f64 / 1000.0)
-            })
+            })?
             .into_iter()
             .collect(),
     };
