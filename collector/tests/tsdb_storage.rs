@@ -249,6 +249,31 @@ fn retention_by_time_drops_old_days_and_their_series() {
 }
 
 #[test]
+fn one_sample_stamped_far_ahead_does_not_age_out_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(
+        dir.path(),
+        StorageOptions {
+            retention_time: Some(Duration::from_secs(24 * 3600)),
+            ..options()
+        },
+    )
+    .unwrap();
+    let recent = labels("recent", "x");
+    let start = osprey_collector::vocab::now_ms() - 2 * HOUR;
+    fill(&storage, std::slice::from_ref(&recent), start, 240);
+    fill(&storage, &[labels("ahead", "x")], i64::MAX / 2, 1);
+    storage.flush_head().unwrap();
+    storage.compact(false).unwrap();
+    let recent_times = times(&storage, &[eq("__name__", "recent")]);
+    assert_eq!(
+        recent_times.first().map(Vec::len),
+        Some(240),
+        "a sample far in the future made recent data look older than the retention time"
+    );
+}
+
+#[test]
 fn retention_by_size_keeps_the_database_under_budget_dropping_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
     let budget = 2 << 20;

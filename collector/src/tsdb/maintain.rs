@@ -12,6 +12,7 @@ use super::options::{StorageError, StorageStats, db_err};
 use super::schema::{BLOCKS, CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES, WINDOW_MS, day_of};
 use super::storage::Shared;
 use super::{chunk, group};
+use crate::vocab::now_ms;
 
 /// Series ids per compaction transaction: one aligned run, so groups never straddle batches.
 const COMPACT_IDS_PER_TXN: u64 = GROUP_ID_SPAN;
@@ -155,12 +156,23 @@ pub(crate) fn corrupt(table: &'static str, e: impl std::fmt::Display) -> Storage
     }
 }
 
+/// How far past the wall clock the newest sample may stand and still anchor retention.
+const RETENTION_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
+
 /// Drops data older than the retention time, then the oldest days while the database uses
 /// more than the retention size, then the series left without samples.
+///
+/// The retention time counts back from the newest sample, as Prometheus's does, but never from
+/// further ahead than an hour past the wall clock: one sample stamped years ahead (a target with
+/// a broken clock, a backfill with a wrong unit) must not make every other sample "too old".
 pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
     if let Some(keep) = shared.options.retention_time {
         let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-        let cutoff = shared.head().max_t.saturating_sub(keep);
+        let newest = shared
+            .head()
+            .max_t
+            .min(now_ms().saturating_add(RETENTION_CLOCK_SKEW_MS));
+        let cutoff = newest.saturating_sub(keep);
         drop_before(shared, cutoff)?;
     }
     if let Some(budget) = shared.options.retention_size {
