@@ -278,7 +278,7 @@ impl ScrapeLoop {
         for ((labels, series), (_, value)) in self.report.iter_mut().zip(values) {
             append_report_sample(app.as_mut(), labels, series, t, value)?;
         }
-        app.commit()
+        app.commit().map(|_| ())
     }
 
     /// The target is gone: its series and its synthetic series end with staleness markers.

@@ -37,8 +37,8 @@ mod wal;
 
 pub use backup::BackupReport;
 pub use interface::{
-    AppendError, Appendable, Appender, Metadata, Querier, QueryError, STALE_NAN_BITS, Sample,
-    Series, SeriesRef, is_stale_nan,
+    AppendError, Appendable, Appender, Committed, Metadata, Querier, QueryError, STALE_NAN_BITS,
+    Sample, Series, SeriesLimit, SeriesRef, is_stale_nan,
 };
 pub use keyvalue::{
     ALERT_HISTORY, ALERT_STATE, Commit, Entry, KeyValueStore, NOTIFICATION_LOG, NOTIFICATION_QUEUE,
