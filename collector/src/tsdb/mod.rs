@@ -15,7 +15,6 @@ pub mod block;
 pub mod chunk;
 pub mod codec;
 mod delete;
-mod failure_log;
 mod flush;
 pub mod group;
 mod head;
