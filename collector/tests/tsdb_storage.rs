@@ -14,8 +14,8 @@ use osprey_collector::notify::{
 };
 use osprey_collector::rules::{Alert, AlertStateStore, StoredAlertState};
 use osprey_collector::tsdb::{
-    AppendError, Appendable, Commit, Committed, Metadata, Querier, SeriesLimit, Storage,
-    StorageError, StorageOptions,
+    AppendError, Appendable, Commit, Committed, Metadata, Querier, STALE_NAN_BITS, SeriesLimit,
+    Storage, StorageError, StorageOptions,
 };
 use support::store::options;
 
@@ -155,11 +155,14 @@ fn out_of_order_samples_are_refused_and_counted_but_identical_repeats_pass() {
         .out_of_order_samples
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(refused, 3, "one by labels, two by handle");
-    // Within one batch the later of two samples for the same time is refused too.
+    // Within one batch the later of two samples for the same time is refused too; a staleness
+    // marker the series' own time overtook is dropped without being counted.
     let mut app = storage.appender("");
     app.append_ref(r, 2000, 1.0).unwrap();
     app.append_ref(r, 2000, 3.0).unwrap();
-    app.commit().unwrap();
+    app.append_ref(r, 1500, f64::from_bits(STALE_NAN_BITS))
+        .unwrap();
+    assert_eq!(app.commit().unwrap(), Committed { out_of_order: 1 });
     assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000, 2000]]);
     assert_eq!(
         storage

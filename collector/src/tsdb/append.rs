@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::head::{Pushed, in_order};
 use super::interface::{
-    AppendError, Appendable, Appender, Committed, Metadata, SeriesLimit, SeriesRef,
+    AppendError, Appendable, Appender, Committed, Metadata, SeriesLimit, SeriesRef, is_stale_nan,
 };
 use super::label_ids::LabelsHash;
 use super::live::LiveSnapshot;
@@ -136,10 +136,11 @@ impl Appender for StorageAppender<'_> {
         for &(id, t, v) in &self.pending {
             match head.push(id, t, v) {
                 Pushed::Stored => accepted += 1,
-                Pushed::OutOfOrder => refused += 1,
+                Pushed::OutOfOrder if !is_stale_nan(v) => refused += 1,
                 // A series removed since its sample was taken (a deletion or retention) ends
-                // there, as it would have a moment later.
-                Pushed::Repeat | Pushed::Gone => {}
+                // there, as it would have a moment later; a staleness marker its own timestamps
+                // overtook has nothing left to end.
+                Pushed::OutOfOrder | Pushed::Repeat | Pushed::Gone => {}
             }
         }
         for (metric, metadata) in self.metadata {

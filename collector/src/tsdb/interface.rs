@@ -134,8 +134,8 @@ pub enum SeriesLimit {
     Source(u64),
 }
 
-/// What a committed batch did not keep, beyond exact repeats of a series' newest sample (which
-/// are dropped silently).
+/// What a committed batch did not keep, beyond exact repeats of a series' newest sample and
+/// staleness markers a series' own timestamps overtook (both dropped silently).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Committed {
     /// Samples dropped because they were not newer than their series' newest sample.

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::interface::{
     AppendError, Appendable, Appender, Committed, Metadata, Querier, QueryError, Sample, Series,
-    SeriesRef,
+    SeriesRef, is_stale_nan,
 };
 use crate::labels::{Labels, Matcher};
 
@@ -104,12 +104,12 @@ impl Appender for MemoryAppender<'_> {
         let mut committed = Committed::default();
         for (series, sample) in self.pending {
             // As the real store does, a sample not newer than the series' newest is dropped,
-            // and counted unless it repeats that sample exactly.
+            // and counted unless it repeats that sample exactly or is a staleness marker.
             let (_, samples) = &mut inner.series[series.0 as usize];
             match samples.last() {
                 Some(last) if last.t >= sample.t => {
                     let repeat = last.t == sample.t && last.v.to_bits() == sample.v.to_bits();
-                    committed.out_of_order += u64::from(!repeat);
+                    committed.out_of_order += u64::from(!repeat && !is_stale_nan(sample.v));
                 }
                 _ => samples.push(sample),
             }
