@@ -16,7 +16,7 @@ use super::file_sd;
 use super::ingest::IngestRules;
 use super::metrics::ScrapeMetrics;
 use super::relabel::Relabel;
-use super::scrape_loop::{JobSettings, LoopHandle, TargetStatus};
+use super::scrape_loop::{JobSettings, LoopHandle, StoreFailures, TargetStatus};
 use super::target::{Target, targets_of};
 
 /// Why a configuration could not be applied; the previous one keeps running.
@@ -103,6 +103,7 @@ pub struct ScrapeManager {
     storage: Arc<dyn Appendable>,
     state: tokio::sync::Mutex<State>,
     metrics: ScrapeMetrics,
+    store_failures: StoreFailures,
 }
 
 impl ScrapeManager {
@@ -112,10 +113,12 @@ impl ScrapeManager {
             storage,
             state: tokio::sync::Mutex::new(State::default()),
             metrics: ScrapeMetrics::default(),
+            store_failures: StoreFailures::default(),
         })
     }
 
-    /// Registers the scrape loops' metrics (scrapes, failures, samples, targets by health).
+    /// Registers the scrape loops' metrics (scrapes, failures, samples, refusals, targets by
+    /// health).
     pub fn register_metrics(&self, registry: &mut Registry) {
         self.metrics.register(registry);
     }
@@ -238,6 +241,7 @@ impl ScrapeManager {
                     job.settings.clone(),
                     self.storage.clone(),
                     self.metrics.clone(),
+                    self.store_failures.clone(),
                 );
                 job.loops.insert(key, handle);
             }
