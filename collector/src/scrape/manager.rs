@@ -13,7 +13,7 @@ use crate::tsdb::Appendable;
 
 use super::fetch::Auth;
 use super::file_sd;
-use super::ingest::IngestRules;
+use super::ingest::{IngestRules, LabelLimits};
 use super::metrics::ScrapeMetrics;
 use super::relabel::Relabel;
 use super::scrape_loop::{JobSettings, LoopHandle, StoreFailures, TargetStatus};
@@ -343,6 +343,11 @@ fn build_job(
             honor_timestamps: job.honor_timestamps,
             metric_relabel,
             sample_limit: job.sample_limit,
+            label_limits: LabelLimits {
+                count: job.label_limit,
+                name_length: job.label_name_length_limit,
+                value_length: job.label_value_length_limit,
+            },
         },
     };
     Ok(Job {
@@ -384,8 +389,13 @@ fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
             &job.bearer_token_file,
             &job.tls_config,
             metric_relabel,
-            job.sample_limit,
-            job.body_size_limit,
+            (
+                job.sample_limit,
+                job.label_limit,
+                job.label_name_length_limit,
+                job.label_value_length_limit,
+                job.body_size_limit,
+            ),
             job.honor_labels,
             job.honor_timestamps,
         )

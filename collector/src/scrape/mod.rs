@@ -12,6 +12,9 @@ pub mod relabel;
 mod scrape_loop;
 pub mod target;
 
-pub use ingest::{IngestError, IngestFailure, IngestOutcome, IngestRules, SeriesCache};
+pub use ingest::{
+    IngestError, IngestFailure, IngestOutcome, IngestRules, LabelLimitError, LabelLimits,
+    SeriesCache,
+};
 pub use manager::{ApplyError, ClientError, ScrapeManager, TargetView};
 pub use scrape_loop::TargetStatus;

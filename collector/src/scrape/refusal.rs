@@ -17,18 +17,22 @@ pub enum Refusal {
     SampleLimit,
     /// A scrape whose body is larger than `body_size_limit`.
     BodySizeLimit,
+    /// A scrape with a series past `label_limit`, `label_name_length_limit` or
+    /// `label_value_length_limit`.
+    LabelLimit,
     /// A scrape that would create more series than the store allows the target.
     SeriesLimit,
 }
 
 impl Refusal {
     /// Every kind, in the order of [`ScrapeMetrics`](super::metrics::ScrapeMetrics)' counters.
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 7] = [
         Refusal::Duplicate,
         Refusal::OutOfBounds,
         Refusal::OutOfOrder,
         Refusal::SampleLimit,
         Refusal::BodySizeLimit,
+        Refusal::LabelLimit,
         Refusal::SeriesLimit,
     ];
 
@@ -60,6 +64,10 @@ impl Refusal {
                 "prometheus_target_scrapes_exceeded_body_size_limit",
                 "Scrapes that hit the body size limit and were rejected",
             ),
+            Refusal::LabelLimit => (
+                "prometheus_target_scrape_pool_exceeded_label_limits",
+                "Scrapes rejected because a series passed the label limits",
+            ),
             Refusal::SeriesLimit => (
                 "osprey_target_scrapes_exceeded_series_limit",
                 "Scrapes rejected because the target would create more series than storage \
@@ -76,9 +84,10 @@ impl Refusal {
                 "samples dropped: timestamp more than 10 minutes after the scrape"
             }
             Refusal::OutOfOrder => "samples dropped: not newer than their series' newest sample",
-            Refusal::SampleLimit | Refusal::BodySizeLimit | Refusal::SeriesLimit => {
-                "scrapes rejected: limit exceeded"
-            }
+            Refusal::SampleLimit
+            | Refusal::BodySizeLimit
+            | Refusal::LabelLimit
+            | Refusal::SeriesLimit => "scrapes rejected: limit exceeded",
         }
     }
 }

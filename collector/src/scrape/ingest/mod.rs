@@ -4,6 +4,7 @@
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
 mod known;
+mod label_limits;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use super::parse::{Entry, Format, LabelPair, ParseError, Parser, parse_series};
 use super::refusal::Refusal;
 use super::relabel::{LabelMap, Relabel, relabel};
 use known::KnownSeries;
+pub use label_limits::{LabelLimitError, LabelLimits};
 
 /// How far ahead of the scrape a sample's own timestamp may be. The store measures retention
 /// back from its newest sample, so one sample stamped years ahead would age out everything
@@ -34,6 +36,8 @@ pub struct IngestRules {
     pub metric_relabel: Vec<Relabel>,
     /// Most samples kept from one scrape; 0 for no limit.
     pub sample_limit: u64,
+    /// Limits on each series' labels.
+    pub label_limits: LabelLimits,
 }
 
 /// Why a body was not ingested; the whole scrape is discarded.
@@ -45,6 +49,10 @@ pub enum IngestError {
     /// More samples than `sample_limit`.
     #[error("sample limit exceeded: more than {0} samples")]
     SampleLimit(u64),
+    /// A series past a label limit (boxed: its names and values would double this error's
+    /// size).
+    #[error(transparent)]
+    LabelLimit(Box<LabelLimitError>),
     /// A cached series that metric relabelling kept now drops: the rules changed under it.
     #[error("metric relabelling now drops a series it kept before (the rules changed)")]
     Dropped,
@@ -59,6 +67,7 @@ impl IngestError {
     pub(in crate::scrape) fn limit(&self) -> Option<Refusal> {
         match self {
             IngestError::SampleLimit(_) => Some(Refusal::SampleLimit),
+            IngestError::LabelLimit(_) => Some(Refusal::LabelLimit),
             IngestError::Append(AppendError::SeriesLimit(_)) => Some(Refusal::SeriesLimit),
             _ => None,
         }
@@ -334,6 +343,8 @@ impl SeriesCache {
                 }
             }
             Scraped::New(labels) => {
+                let passed = |error| IngestError::LabelLimit(Box::new(error));
+                rules.label_limits.check(&labels).map_err(passed)?;
                 let series = append_labels(app, &labels, sample, counts)?;
                 counts.series_added += 1;
                 self.entries.push(text, Cached::Series { series, seen });

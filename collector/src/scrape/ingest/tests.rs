@@ -306,3 +306,26 @@ fn help_type_and_unit_are_kept_as_metadata() {
 fn a_cache_entry_takes_sixteen_bytes() {
     assert_eq!(std::mem::size_of::<Cached>(), 16);
 }
+
+#[test]
+fn a_series_past_a_label_limit_fails_the_whole_scrape() {
+    let store = MemoryStorage::new();
+    let limited = IngestRules {
+        label_limits: LabelLimits {
+            value_length: 7,
+            ..LabelLimits::default()
+        },
+        ..rules()
+    };
+    let body = "a{x=\"short\"} 1\nb{x=\"too_long\"} 1\n";
+    let failure = scrape(&store, &mut SeriesCache::default(), &limited, body, 1).unwrap_err();
+    let IngestError::LabelLimit(passed) = &failure.error else {
+        panic!("{failure}");
+    };
+    assert!(
+        matches!(**passed, LabelLimitError::ValueLength { length: 8, .. }),
+        "{passed}"
+    );
+    assert_eq!(failure.error.limit(), Some(Refusal::LabelLimit));
+    assert!(samples_of(&store, "a").is_empty());
+}
