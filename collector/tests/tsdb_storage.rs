@@ -14,7 +14,8 @@ use osprey_collector::notify::{
 };
 use osprey_collector::rules::{Alert, AlertStateStore, StoredAlertState};
 use osprey_collector::tsdb::{
-    AppendError, Appendable, Commit, Metadata, Querier, Storage, StorageError, StorageOptions,
+    AppendError, Appendable, Commit, Committed, Metadata, Querier, STALE_NAN_BITS, SeriesLimit,
+    Storage, StorageError, StorageOptions,
 };
 use support::store::options;
 
@@ -65,8 +66,13 @@ fn series_limits_refuse_new_series_with_a_counted_error() {
     a.append(&labels("m", "2"), 1, 1.0).unwrap();
     let err = a.append(&labels("m", "3"), 1, 1.0).unwrap_err();
     assert!(
-        matches!(err, AppendError::SeriesLimit(ref m) if m.contains("target-a")),
+        matches!(err, AppendError::SeriesLimit(SeriesLimit::Source(2))),
         "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "series limit reached: this target would create more than 2 series \
+         (storage max_series_per_source)"
     );
     // Existing series still take samples.
     a.append(&labels("m", "1"), 2, 1.0).unwrap();
@@ -75,7 +81,7 @@ fn series_limits_refuse_new_series_with_a_counted_error() {
     b.append(&labels("m", "3"), 1, 1.0).unwrap();
     let err = b.append(&labels("m", "4"), 1, 1.0).unwrap_err();
     assert!(
-        matches!(err, AppendError::SeriesLimit(ref m) if m.contains("max_series")),
+        matches!(err, AppendError::SeriesLimit(SeriesLimit::Store(3))),
         "{err}"
     );
     b.commit().unwrap();
@@ -95,6 +101,38 @@ fn series_limits_refuse_new_series_with_a_counted_error() {
 }
 
 #[test]
+fn report_series_are_created_past_the_series_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(
+        dir.path(),
+        StorageOptions {
+            max_series: 2,
+            max_series_per_source: 1,
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut scraped = storage.appender("target-a");
+    scraped.append(&labels("m", "1"), 1, 1.0).unwrap();
+    scraped.append(&labels("m", "2"), 1, 1.0).unwrap_err();
+    scraped.commit().unwrap();
+    let mut report = storage.report_appender("target-a");
+    report.append(&labels("up", "1"), 1, 0.0).unwrap();
+    report
+        .append(&labels("scrape_series_added", "1"), 1, 0.0)
+        .unwrap();
+    report.commit().unwrap();
+    assert_eq!(times(&storage, &[eq("instance", "1")]).len(), 3);
+    // The report series count: the source and the store stay full for ordinary batches.
+    let mut scraped = storage.appender("target-b");
+    let err = scraped.append(&labels("m", "3"), 1, 1.0).unwrap_err();
+    assert!(
+        matches!(err, AppendError::SeriesLimit(SeriesLimit::Store(2))),
+        "{err}"
+    );
+}
+
+#[test]
 fn out_of_order_samples_are_refused_and_counted_but_identical_repeats_pass() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), options()).unwrap();
@@ -105,23 +143,26 @@ fn out_of_order_samples_are_refused_and_counted_but_identical_repeats_pass() {
     let mut app = storage.appender("");
     assert!(matches!(
         app.append(&up, 999, 1.0),
-        Err(AppendError::OutOfOrder(_))
+        Err(AppendError::OutOfOrder { series, .. }) if series == r
     ));
     app.append_ref(r, 999, 1.0).unwrap();
     app.append_ref(r, 1000, 2.0).unwrap();
     app.append_ref(r, 1000, 1.0).unwrap();
-    app.commit().unwrap();
+    assert_eq!(app.commit().unwrap(), Committed { out_of_order: 2 });
     assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000]]);
     let refused = storage
         .stats()
         .out_of_order_samples
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(refused, 3, "one by labels, two by handle");
-    // Within one batch the later of two samples for the same time is refused too.
+    // Within one batch the later of two samples for the same time is refused too; a staleness
+    // marker the series' own time overtook is dropped without being counted.
     let mut app = storage.appender("");
     app.append_ref(r, 2000, 1.0).unwrap();
     app.append_ref(r, 2000, 3.0).unwrap();
-    app.commit().unwrap();
+    app.append_ref(r, 1500, f64::from_bits(STALE_NAN_BITS))
+        .unwrap();
+    assert_eq!(app.commit().unwrap(), Committed { out_of_order: 1 });
     assert_eq!(times(&storage, &[eq("__name__", "up")]), [vec![1000, 2000]]);
     assert_eq!(
         storage

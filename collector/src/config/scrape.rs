@@ -50,6 +50,18 @@ pub struct ScrapeConfig {
     /// the whole scrape fails.
     #[serde(default)]
     pub sample_limit: u64,
+    /// Most labels a stored series may have (its name and the target labels included); 0 for
+    /// no limit. Past it, the whole scrape fails.
+    #[serde(default)]
+    pub label_limit: u64,
+    /// Longest label name of a stored series, in bytes; 0 for no limit. Past it, the whole
+    /// scrape fails.
+    #[serde(default)]
+    pub label_name_length_limit: u64,
+    /// Longest label value of a stored series, in bytes; 0 for no limit. Past it, the whole
+    /// scrape fails.
+    #[serde(default)]
+    pub label_value_length_limit: u64,
     /// Largest uncompressed body accepted; no limit when absent.
     pub body_size_limit: Option<ByteSize>,
     /// Keep the target's own `job`, `instance`, ... labels on a clash instead of renaming them

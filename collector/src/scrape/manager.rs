@@ -13,10 +13,10 @@ use crate::tsdb::Appendable;
 
 use super::fetch::Auth;
 use super::file_sd;
-use super::ingest::IngestRules;
+use super::ingest::{IngestRules, LabelLimits};
 use super::metrics::ScrapeMetrics;
 use super::relabel::Relabel;
-use super::scrape_loop::{JobSettings, LoopHandle, TargetStatus};
+use super::scrape_loop::{JobSettings, LoopHandle, StoreFailures, TargetStatus};
 use super::target::{Target, targets_of};
 
 /// Why a configuration could not be applied; the previous one keeps running.
@@ -103,6 +103,7 @@ pub struct ScrapeManager {
     storage: Arc<dyn Appendable>,
     state: tokio::sync::Mutex<State>,
     metrics: ScrapeMetrics,
+    store_failures: StoreFailures,
 }
 
 impl ScrapeManager {
@@ -112,10 +113,12 @@ impl ScrapeManager {
             storage,
             state: tokio::sync::Mutex::new(State::default()),
             metrics: ScrapeMetrics::default(),
+            store_failures: StoreFailures::default(),
         })
     }
 
-    /// Registers the scrape loops' metrics (scrapes, failures, samples, targets by health).
+    /// Registers the scrape loops' metrics (scrapes, failures, samples, refusals, targets by
+    /// health).
     pub fn register_metrics(&self, registry: &mut Registry) {
         self.metrics.register(registry);
     }
@@ -238,6 +241,7 @@ impl ScrapeManager {
                     job.settings.clone(),
                     self.storage.clone(),
                     self.metrics.clone(),
+                    self.store_failures.clone(),
                 );
                 job.loops.insert(key, handle);
             }
@@ -339,6 +343,11 @@ fn build_job(
             honor_timestamps: job.honor_timestamps,
             metric_relabel,
             sample_limit: job.sample_limit,
+            label_limits: LabelLimits {
+                count: job.label_limit,
+                name_length: job.label_name_length_limit,
+                value_length: job.label_value_length_limit,
+            },
         },
     };
     Ok(Job {
@@ -380,8 +389,13 @@ fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
             &job.bearer_token_file,
             &job.tls_config,
             metric_relabel,
-            job.sample_limit,
-            job.body_size_limit,
+            (
+                job.sample_limit,
+                job.label_limit,
+                job.label_name_length_limit,
+                job.label_value_length_limit,
+                job.body_size_limit,
+            ),
             job.honor_labels,
             job.honor_timestamps,
         )

@@ -1,11 +1,13 @@
-//! The scrape stage's own metrics: scrapes, failures and samples since start, and the active
-//! targets by the health of their last scrape.
+//! The scrape stage's own metrics: scrapes, failures and samples since start, scrapes and
+//! samples refused by kind, and the active targets by the health of their last scrape.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use super::refusal::Refusal;
 
 /// A target's health before its first scrape.
 pub(super) const UNKNOWN: &str = "unknown";
@@ -22,6 +24,7 @@ pub struct ScrapeMetrics {
     scrapes: Counter,
     failures: Counter,
     samples: Counter,
+    refusals: [Counter; Refusal::ALL.len()],
     targets: Family<HealthLabel, Gauge>,
 }
 
@@ -36,13 +39,15 @@ impl Default for ScrapeMetrics {
             scrapes: Counter::default(),
             failures: Counter::default(),
             samples: Counter::default(),
+            refusals: Default::default(),
             targets,
         }
     }
 }
 
 impl ScrapeMetrics {
-    /// Registers the `osprey_collector_*` scrape families in `registry`.
+    /// Registers the `osprey_collector_*` scrape families, and the refusal counters under
+    /// Prometheus's names, in `registry`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "osprey_collector_scrapes",
@@ -56,9 +61,13 @@ impl ScrapeMetrics {
         );
         registry.register(
             "osprey_collector_scraped_samples",
-            "Samples appended from successful scrapes",
+            "Samples stored from successful scrapes",
             self.samples.clone(),
         );
+        for refusal in Refusal::ALL {
+            let (name, help) = refusal.counter();
+            registry.register(name, help, self.refusals[refusal.index()].clone());
+        }
         registry.register(
             "osprey_collector_targets",
             "Active scrape targets by health of their last scrape",
@@ -73,6 +82,11 @@ impl ScrapeMetrics {
             self.failures.inc();
         }
         self.samples.inc_by(samples);
+    }
+
+    /// Counts `count` refusals of one kind (samples or scrapes).
+    pub(super) fn refused(&self, refusal: Refusal, count: u64) {
+        self.refusals[refusal.index()].inc_by(count);
     }
 
     /// Counts a new target as of unknown health until it is dropped.
@@ -174,12 +188,19 @@ mod tests {
         metrics.register(&mut registry);
         metrics.record(true, 10);
         metrics.record(false, 0);
+        metrics.refused(Refusal::OutOfOrder, 3);
+        metrics.refused(Refusal::SampleLimit, 1);
+        metrics.refused(Refusal::SampleLimit, 1);
         let mut text = String::new();
         prometheus_text::encode(&mut text, &registry).unwrap();
         for line in [
             "# TYPE osprey_collector_scrapes_total counter\nosprey_collector_scrapes_total 2\n",
             "osprey_collector_scrape_failures_total 1\n",
             "osprey_collector_scraped_samples_total 10\n",
+            "prometheus_target_scrapes_sample_out_of_order_total 3\n",
+            "prometheus_target_scrapes_exceeded_sample_limit_total 2\n",
+            "prometheus_target_scrapes_sample_duplicate_timestamp_total 0\n",
+            "osprey_target_scrapes_exceeded_series_limit_total 0\n",
         ] {
             assert!(text.contains(line), "{text}");
         }

@@ -7,10 +7,14 @@ mod ingest;
 mod manager;
 mod metrics;
 pub mod parse;
+mod refusal;
 pub mod relabel;
 mod scrape_loop;
 pub mod target;
 
-pub use ingest::{IngestError, IngestOutcome, IngestRules, SeriesCache};
+pub use ingest::{
+    IngestError, IngestFailure, IngestOutcome, IngestRules, LabelLimitError, LabelLimits,
+    SeriesCache,
+};
 pub use manager::{ApplyError, ClientError, ScrapeManager, TargetView};
 pub use scrape_loop::TargetStatus;

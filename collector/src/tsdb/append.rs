@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use super::head::{Pushed, in_order};
-use super::interface::{AppendError, Appendable, Appender, Metadata, SeriesRef};
+use super::interface::{
+    AppendError, Appendable, Appender, Committed, Metadata, SeriesLimit, SeriesRef, is_stale_nan,
+};
 use super::label_ids::LabelsHash;
 use super::live::LiveSnapshot;
 use super::options::StorageStats;
@@ -15,13 +17,11 @@ use crate::labels::Labels;
 
 impl Appendable for Storage {
     fn appender(&self, source: &str) -> Box<dyn Appender + '_> {
-        Box::new(StorageAppender {
-            shared: &self.shared,
-            source: source.into(),
-            live: self.shared.live.snapshot(),
-            pending: Vec::new(),
-            metadata: Vec::new(),
-        })
+        Box::new(StorageAppender::new(&self.shared, source, true))
+    }
+
+    fn report_appender(&self, source: &str) -> Box<dyn Appender + '_> {
+        Box::new(StorageAppender::new(&self.shared, source, false))
     }
 
     fn writes_blocked(&self) -> bool {
@@ -32,12 +32,25 @@ impl Appendable for Storage {
 struct StorageAppender<'a> {
     shared: &'a Arc<Shared>,
     source: Box<str>,
+    /// Whether the series limits apply to the series this batch creates.
+    limited: bool,
     live: LiveSnapshot,
     pending: Vec<(u64, i64, f64)>,
     metadata: Vec<(String, Metadata)>,
 }
 
-impl StorageAppender<'_> {
+impl<'a> StorageAppender<'a> {
+    fn new(shared: &'a Arc<Shared>, source: &str, limited: bool) -> Self {
+        StorageAppender {
+            shared,
+            source: source.into(),
+            limited,
+            live: shared.live.snapshot(),
+            pending: Vec::new(),
+            metadata: Vec::new(),
+        }
+    }
+
     fn refuse_if_blocked(&self) -> Result<(), AppendError> {
         if writes_blocked(self.shared) {
             StorageStats::add(&self.shared.stats.appends_refused, 1);
@@ -71,27 +84,27 @@ impl Appender for StorageAppender<'_> {
             let series = &head.series[&id];
             if !in_order(series.last_t, series.last_v, t, v) {
                 StorageStats::add(&shared.stats.out_of_order_samples, 1);
-                return Err(AppendError::OutOfOrder(labels.to_string()));
+                return Err(AppendError::OutOfOrder {
+                    series: SeriesRef(id),
+                    labels: labels.to_string(),
+                });
             }
             drop(head);
             self.pending.push((id, t, v));
             return Ok(SeriesRef(id));
         }
         let options = &shared.options;
-        if head.series.len() as u64 >= options.max_series {
+        if self.limited && head.series.len() as u64 >= options.max_series {
             StorageStats::add(&shared.stats.series_limit_hits, 1);
-            return Err(AppendError::SeriesLimit(format!(
-                "the store holds {} series (storage max_series); {labels} not created",
-                options.max_series
+            return Err(AppendError::SeriesLimit(SeriesLimit::Store(
+                options.max_series,
             )));
         }
         let of_source = head.per_source.get(&*self.source).copied().unwrap_or(0);
-        if of_source >= options.max_series_per_source {
+        if self.limited && of_source >= options.max_series_per_source {
             StorageStats::add(&shared.stats.source_limit_hits, 1);
-            return Err(AppendError::SeriesLimit(format!(
-                "source {:?} created {of_source} series (storage max_series_per_source); \
-                 {labels} not created",
-                self.source
+            return Err(AppendError::SeriesLimit(SeriesLimit::Source(
+                options.max_series_per_source,
             )));
         }
         let id = head.create(hash, labels.clone(), &self.source, t);
@@ -115,7 +128,7 @@ impl Appender for StorageAppender<'_> {
         self.metadata.push((metric.to_owned(), metadata));
     }
 
-    fn commit(self: Box<Self>) -> Result<(), AppendError> {
+    fn commit(self: Box<Self>) -> Result<Committed, AppendError> {
         self.refuse_if_blocked()?;
         let stats = &self.shared.stats;
         let mut head = self.shared.head_for_append();
@@ -123,10 +136,11 @@ impl Appender for StorageAppender<'_> {
         for &(id, t, v) in &self.pending {
             match head.push(id, t, v) {
                 Pushed::Stored => accepted += 1,
-                Pushed::OutOfOrder => refused += 1,
+                Pushed::OutOfOrder if !is_stale_nan(v) => refused += 1,
                 // A series removed since its sample was taken (a deletion or retention) ends
-                // there, as it would have a moment later.
-                Pushed::Repeat | Pushed::Gone => {}
+                // there, as it would have a moment later; a staleness marker its own timestamps
+                // overtook has nothing left to end.
+                Pushed::OutOfOrder | Pushed::Repeat | Pushed::Gone => {}
             }
         }
         for (metric, metadata) in self.metadata {
@@ -148,7 +162,9 @@ impl Appender for StorageAppender<'_> {
         drop(head);
         StorageStats::add(&stats.samples_appended, accepted);
         StorageStats::add(&stats.out_of_order_samples, refused);
-        Ok(())
+        Ok(Committed {
+            out_of_order: refused,
+        })
     }
 
     fn rollback(self: Box<Self>) {}

@@ -104,10 +104,16 @@ pub struct Metadata {
 pub enum AppendError {
     /// Creating the series would exceed a series limit.
     #[error("series limit reached: {0}")]
-    SeriesLimit(String),
-    /// The sample is older than what the store accepts for this series.
-    #[error("out of order sample for {0}")]
-    OutOfOrder(String),
+    SeriesLimit(SeriesLimit),
+    /// The sample is not newer than the newest sample of the existing series `series`; the
+    /// handle is still good for the samples that follow.
+    #[error("out of order sample for {labels}")]
+    OutOfOrder {
+        /// The series, which exists.
+        series: SeriesRef,
+        /// Its labels, for the message.
+        labels: String,
+    },
     /// The database could not write (disk full, I/O error); nothing of the batch was kept.
     #[error("storage write failed: {0}")]
     Storage(String),
@@ -116,11 +122,38 @@ pub enum AppendError {
     UnknownRef,
 }
 
+/// The series limit that refused a new series, with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeriesLimit {
+    /// The store holds its most series (`max_series`).
+    #[error("the store holds {0} series, its most (storage max_series)")]
+    Store(u64),
+    /// The source holds its most series (`max_series_per_source`).
+    #[error("this target would create more than {0} series (storage max_series_per_source)")]
+    Source(u64),
+}
+
+/// What a committed batch did not keep, beyond exact repeats of a series' newest sample and
+/// staleness markers a series' own timestamps overtook (both dropped silently).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Samples dropped because they were not newer than their series' newest sample.
+    pub out_of_order: u64,
+}
+
 /// Opens batches of appends; one batch per scrape or import chunk.
 pub trait Appendable: Send + Sync {
     /// A new batch on behalf of `source` (a scrape target's identity, counted for per-target
     /// series limits; empty for imports and rules).
     fn appender(&self, source: &str) -> Box<dyn Appender + '_>;
+
+    /// A batch for the few series a scrape writes about its own target (`up`,
+    /// `scrape_duration_seconds`, ...): counted under `source` like the others, but never
+    /// refused by a series limit, so that a target at its limit still reports being down.
+    fn report_appender(&self, source: &str) -> Box<dyn Appender + '_> {
+        self.appender(source)
+    }
 
     /// Whether appends are refused right now (the disk is nearly full or the last durable
     /// write failed); they resume by themselves once a write succeeds.
@@ -143,8 +176,9 @@ pub trait Appender {
     /// Records HELP/TYPE/UNIT for a metric family name.
     fn set_metadata(&mut self, metric: &str, metadata: Metadata);
 
-    /// Makes the batch visible and durable as the store promises (within one second).
-    fn commit(self: Box<Self>) -> Result<(), AppendError>;
+    /// Makes the batch visible and durable as the store promises (within one second), and says
+    /// which samples it dropped.
+    fn commit(self: Box<Self>) -> Result<Committed, AppendError>;
 
     /// Discards the batch.
     fn rollback(self: Box<Self>);

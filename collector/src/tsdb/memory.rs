@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::interface::{
-    AppendError, Appendable, Appender, Metadata, Querier, QueryError, Sample, Series, SeriesRef,
+    AppendError, Appendable, Appender, Committed, Metadata, Querier, QueryError, Sample, Series,
+    SeriesRef, is_stale_nan,
 };
 use crate::labels::{Labels, Matcher};
 
@@ -98,17 +99,23 @@ impl Appender for MemoryAppender<'_> {
         self.metadata.push((metric.to_owned(), metadata));
     }
 
-    fn commit(self: Box<Self>) -> Result<(), AppendError> {
+    fn commit(self: Box<Self>) -> Result<Committed, AppendError> {
         let mut inner = self.storage.lock();
+        let mut committed = Committed::default();
         for (series, sample) in self.pending {
-            // As the real store does, a sample not newer than the series' newest is dropped.
+            // As the real store does, a sample not newer than the series' newest is dropped,
+            // and counted unless it repeats that sample exactly or is a staleness marker.
             let (_, samples) = &mut inner.series[series.0 as usize];
-            if samples.last().is_none_or(|last| last.t < sample.t) {
-                samples.push(sample);
+            match samples.last() {
+                Some(last) if last.t >= sample.t => {
+                    let repeat = last.t == sample.t && last.v.to_bits() == sample.v.to_bits();
+                    committed.out_of_order += u64::from(!repeat && !is_stale_nan(sample.v));
+                }
+                _ => samples.push(sample),
             }
         }
         inner.metadata.extend(self.metadata);
-        Ok(())
+        Ok(committed)
     }
 
     fn rollback(self: Box<Self>) {}

@@ -15,7 +15,6 @@ pub mod block;
 pub mod chunk;
 pub mod codec;
 mod delete;
-mod failure_log;
 mod flush;
 pub mod group;
 mod head;
@@ -37,8 +36,8 @@ mod wal;
 
 pub use backup::BackupReport;
 pub use interface::{
-    AppendError, Appendable, Appender, Metadata, Querier, QueryError, STALE_NAN_BITS, Sample,
-    Series, SeriesRef, is_stale_nan,
+    AppendError, Appendable, Appender, Committed, Metadata, Querier, QueryError, STALE_NAN_BITS,
+    Sample, Series, SeriesLimit, SeriesRef, is_stale_nan,
 };
 pub use keyvalue::{
     ALERT_HISTORY, ALERT_STATE, Commit, Entry, KeyValueStore, NOTIFICATION_LOG, NOTIFICATION_QUEUE,

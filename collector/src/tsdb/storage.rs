@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use redb::{Database, ReadableDatabase};
 
-use super::failure_log::FailureLog;
 use super::head::Head;
 use super::interface::Metadata;
 use super::keyvalue::{self, KeyValueStore};
@@ -20,6 +19,7 @@ use super::options::{StorageError, StorageOptions, StorageStats, db_err};
 use super::recovery::{init_tables, load};
 use super::schema::STATE;
 use super::{flush, maintain};
+use crate::vocab::FailureLog;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "osprey.redb";

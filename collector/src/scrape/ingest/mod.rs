@@ -1,18 +1,27 @@
 //! Turning one scrape's body into appends: series labels (target labels, `exported_*`, metric
-//! relabelling), a cache of series handles keyed by the series text's hash, sample_limit, staleness
+//! relabelling), a cache of series handles keyed by the series text's hash, the limits that fail
+//! a scrape, samples dropped one by one (repeated, too far ahead, out of order), staleness
 //! markers for series that vanished, and HELP/TYPE/UNIT as metadata.
 
 mod known;
+mod label_limits;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::labels::{Labels, METRIC_NAME};
-use crate::tsdb::{AppendError, Appender, Metadata, STALE_NAN_BITS, SeriesRef};
+use crate::tsdb::{AppendError, Appender, Metadata, STALE_NAN_BITS, Sample, SeriesRef};
 
 use super::parse::{Entry, Format, LabelPair, ParseError, Parser, parse_series};
+use super::refusal::Refusal;
 use super::relabel::{LabelMap, Relabel, relabel};
 use known::KnownSeries;
+pub use label_limits::{LabelLimitError, LabelLimits};
+
+/// How far ahead of the scrape a sample's own timestamp may be. The store measures retention
+/// back from its newest sample, so one sample stamped years ahead would age out everything
+/// else; ten minutes is more than any working clock is off by.
+const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
 
 /// How a job turns scraped series into stored ones.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +36,8 @@ pub struct IngestRules {
     pub metric_relabel: Vec<Relabel>,
     /// Most samples kept from one scrape; 0 for no limit.
     pub sample_limit: u64,
+    /// Limits on each series' labels.
+    pub label_limits: LabelLimits,
 }
 
 /// Why a body was not ingested; the whole scrape is discarded.
@@ -38,23 +49,88 @@ pub enum IngestError {
     /// More samples than `sample_limit`.
     #[error("sample limit exceeded: more than {0} samples")]
     SampleLimit(u64),
+    /// A series past a label limit (boxed: its names and values would double this error's
+    /// size).
+    #[error(transparent)]
+    LabelLimit(Box<LabelLimitError>),
     /// A cached series that metric relabelling kept now drops: the rules changed under it.
     #[error("metric relabelling now drops a series it kept before (the rules changed)")]
     Dropped,
-    /// Storage refused the batch.
+    /// Storage refused the batch (a series limit among others).
     #[error(transparent)]
     Append(#[from] AppendError),
 }
 
-/// What one scrape added.
+impl IngestError {
+    /// The limit this error says the scrape passed, if it is one: the rest of the body is
+    /// then still counted, as Prometheus counts it.
+    pub(in crate::scrape) fn limit(&self) -> Option<Refusal> {
+        match self {
+            IngestError::SampleLimit(_) => Some(Refusal::SampleLimit),
+            IngestError::LabelLimit(_) => Some(Refusal::LabelLimit),
+            IngestError::Append(AppendError::SeriesLimit(_)) => Some(Refusal::SeriesLimit),
+            _ => None,
+        }
+    }
+}
+
+/// A scrape that was not ingested: why, and what it held as far as it was read (all of it
+/// when a limit failed it).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct IngestFailure {
+    /// Why.
+    pub error: IngestError,
+    /// Its counts; none of its samples were kept.
+    pub counts: IngestOutcome,
+}
+
+/// What one scrape held and added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// Samples in the body.
     pub scraped: u64,
-    /// Samples kept after metric relabelling.
+    /// Samples left after metric relabelling, dropped ones included (as Prometheus counts
+    /// `scrape_samples_post_metric_relabeling`).
     pub kept: u64,
     /// Series not seen in the previous scrape.
     pub series_added: u64,
+    /// Samples of a series listed earlier in the same body, dropped.
+    pub duplicates: u64,
+    /// Samples stamped more than [`MAX_AHEAD_MS`] after the scrape, dropped.
+    pub out_of_bounds: u64,
+    /// Samples not newer than their series' newest, dropped. The commit finds most of them,
+    /// and the caller adds those.
+    pub out_of_order: u64,
+}
+
+impl IngestOutcome {
+    /// Samples stored.
+    pub fn stored(&self) -> u64 {
+        let dropped = self.duplicates + self.out_of_bounds + self.out_of_order;
+        self.kept.saturating_sub(dropped)
+    }
+
+    /// The samples dropped one by one, by why.
+    pub(in crate::scrape) fn dropped(&self) -> [(Refusal, u64); 3] {
+        [
+            (Refusal::Duplicate, self.duplicates),
+            (Refusal::OutOfBounds, self.out_of_bounds),
+            (Refusal::OutOfOrder, self.out_of_order),
+        ]
+    }
+}
+
+/// A scraped series as the cache knows it, once metric relabelling kept it.
+enum Scraped {
+    /// Stored before, at `position` in the cache; `repeated` if this body listed it already.
+    Known {
+        position: usize,
+        series: SeriesRef,
+        repeated: bool,
+    },
+    /// Not in the cache: stored under these labels.
+    New(Labels),
 }
 
 /// What a series text stands for, with the scrape that last saw it (`seen`, counting scrapes
@@ -98,7 +174,8 @@ pub struct SeriesCache {
 
 impl SeriesCache {
     /// Parses `body` and appends its samples at `t` (ms) unless they carry their own
-    /// timestamps. On error the caller rolls the batch back and calls [`SeriesCache::stale_all`].
+    /// timestamps. On failure the caller rolls the batch back and calls
+    /// [`SeriesCache::stale_all`].
     pub fn ingest(
         &mut self,
         app: &mut dyn Appender,
@@ -106,14 +183,14 @@ impl SeriesCache {
         body: &[u8],
         format: Format,
         t: i64,
-    ) -> Result<IngestOutcome, IngestError> {
+    ) -> Result<IngestOutcome, IngestFailure> {
         self.iteration = self.iteration.wrapping_add(1);
         let known_before = self.entries.len();
-        let result = self.ingest_body(app, rules, body, format, t);
-        if result.is_err() {
+        let mut counts = IngestOutcome::default();
+        if let Err(error) = self.ingest_body(app, rules, body, format, t, &mut counts) {
             // Those series were never committed; forget them so their handles are not reused.
             self.entries.truncate(known_before);
-            return result;
+            return Err(IngestFailure { error, counts });
         }
         let iteration = self.iteration;
         let mut stale = Ok(());
@@ -126,8 +203,13 @@ impl SeriesCache {
             },
         );
         self.entries.shrink();
-        stale?;
-        result
+        match stale {
+            Ok(()) => Ok(counts),
+            Err(error) => Err(IngestFailure {
+                error: error.into(),
+                counts,
+            }),
+        }
     }
 
     fn ingest_body(
@@ -137,11 +219,13 @@ impl SeriesCache {
         body: &[u8],
         format: Format,
         t: i64,
-    ) -> Result<IngestOutcome, IngestError> {
-        let mut outcome = IngestOutcome::default();
+        counts: &mut IngestOutcome,
+    ) -> Result<(), IngestError> {
         let mut parser = Parser::new(body, format);
         let mut metadata: HashMap<String, Metadata> = HashMap::new();
         let iteration = self.iteration;
+        // The first limit the body passed; its samples from there on are only counted.
+        let mut passed: Option<IngestError> = None;
         loop {
             // Known series skip label parsing: their text is looked up before the labels are.
             let mut known: Option<(usize, Option<SeriesRef>, bool)> = None;
@@ -149,9 +233,9 @@ impl SeriesCache {
             let next = parser.next_with(&mut |series| {
                 known = entries.find(series).map(|position| {
                     let seen = entries.value_mut(position).seen_mut();
-                    let duplicate = *seen == iteration;
+                    let repeated = *seen == iteration;
                     *seen = iteration;
-                    (position, entries.value_mut(position).series(), duplicate)
+                    (position, entries.value_mut(position).series(), repeated)
                 });
                 known.is_none()
             })?;
@@ -172,43 +256,56 @@ impl SeriesCache {
                 }
                 Some(Entry::Comment) => continue,
             };
-            outcome.scraped += 1;
+            counts.scraped += 1;
+            let scraped = match known {
+                // Metric relabelling drops the series.
+                Some((_, None, _)) => continue,
+                Some((position, Some(series), repeated)) => Scraped::Known {
+                    position,
+                    series,
+                    repeated,
+                },
+                None => match series_labels(&sample.name, sample.labels, rules) {
+                    Some(labels) => Scraped::New(labels),
+                    None => {
+                        let seen = iteration;
+                        self.entries.push(sample.series, Cached::Dropped { seen });
+                        continue;
+                    }
+                },
+            };
+            counts.kept += 1;
+            if passed.is_some() {
+                continue;
+            }
+            if let Err(error) = check_limit(rules, counts.kept) {
+                passed = Some(error);
+                continue;
+            }
+            if let Scraped::Known { repeated: true, .. } = scraped {
+                // The first sample of a series counts; the store would refuse the others.
+                counts.duplicates += 1;
+                continue;
+            }
             let ts = match sample.timestamp_ms {
                 Some(ts) if rules.honor_timestamps => ts,
                 _ => t,
             };
-            let value = sample.value;
-            match known {
-                // A duplicate line in the same body: the first one counts.
-                Some((_, _, true)) | Some((_, None, false)) => {}
-                Some((position, Some(series), false)) => {
-                    outcome.kept += 1;
-                    check_limit(rules, outcome.kept)?;
-                    match app.append_ref(series, ts, value) {
-                        Err(AppendError::UnknownRef) => {
-                            let labels = labels_of_text(sample.series, rules)?;
-                            let series = app.append(&labels, ts, value)?;
-                            let seen = iteration;
-                            *self.entries.value_mut(position) = Cached::Series { series, seen };
-                        }
-                        other => other?,
-                    }
-                }
-                None => {
-                    let seen = iteration;
-                    let cached = match series_labels(&sample.name, sample.labels, rules) {
-                        Some(labels) => {
-                            outcome.kept += 1;
-                            outcome.series_added += 1;
-                            check_limit(rules, outcome.kept)?;
-                            let series = app.append(&labels, ts, value)?;
-                            Cached::Series { series, seen }
-                        }
-                        None => Cached::Dropped { seen },
-                    };
-                    self.entries.push(sample.series, cached);
-                }
+            if ts > t.saturating_add(MAX_AHEAD_MS) {
+                counts.out_of_bounds += 1;
+                continue;
             }
+            let sample_at = Sample {
+                t: ts,
+                v: sample.value,
+            };
+            match self.store(app, rules, sample.series, scraped, sample_at, counts) {
+                Err(error) if error.limit().is_some() => passed = Some(error),
+                other => other?,
+            }
+        }
+        if let Some(error) = passed {
+            return Err(error);
         }
         for (metric, meta) in &metadata {
             if self.metadata.get(metric) != Some(meta) {
@@ -216,7 +313,49 @@ impl SeriesCache {
             }
         }
         self.metadata = metadata;
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// Appends a sample of a series metric relabelling keeps: by the cached handle if there is
+    /// one, else by labels, caching the handle.
+    fn store(
+        &mut self,
+        app: &mut dyn Appender,
+        rules: &IngestRules,
+        text: &[u8],
+        scraped: Scraped,
+        sample: Sample,
+        counts: &mut IngestOutcome,
+    ) -> Result<(), IngestError> {
+        let seen = self.iteration;
+        match scraped {
+            Scraped::Known {
+                position, series, ..
+            } => {
+                match app.append_ref(series, sample.t, sample.v) {
+                    // A deletion removed the series; it starts again.
+                    Err(AppendError::UnknownRef) => {
+                        let labels = labels_of_text(text, rules)?;
+                        let series = append_labels(app, &labels, sample, counts)?;
+                        *self.entries.value_mut(position) = Cached::Series { series, seen };
+                    }
+                    other => other?,
+                }
+            }
+            Scraped::New(labels) => {
+                let passed = |error| IngestError::LabelLimit(Box::new(error));
+                rules.label_limits.check(&labels).map_err(passed)?;
+                let series = append_labels(app, &labels, sample, counts)?;
+                counts.series_added += 1;
+                self.entries.push(text, Cached::Series { series, seen });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether no series of a successful scrape is held (none yet, or the last scrape failed).
+    pub fn is_empty(&self) -> bool {
+        self.entries.len() == 0
     }
 
     /// Appends a staleness marker at `t` for every series of the last successful scrape and
@@ -248,6 +387,23 @@ fn labels_of_text(key: &[u8], rules: &IngestRules) -> Result<Labels, IngestError
     let mut pairs = Vec::new();
     let name = parse_series(key, &mut pairs)?;
     series_labels(&name, &pairs, rules).ok_or(IngestError::Dropped)
+}
+
+/// Appends a sample by labels, creating the series if needed. A sample not newer than an
+/// existing series' newest is counted as out of order, and the series' handle kept all the same.
+fn append_labels(
+    app: &mut dyn Appender,
+    labels: &Labels,
+    sample: Sample,
+    counts: &mut IngestOutcome,
+) -> Result<SeriesRef, AppendError> {
+    match app.append(labels, sample.t, sample.v) {
+        Err(AppendError::OutOfOrder { series, .. }) => {
+            counts.out_of_order += 1;
+            Ok(series)
+        }
+        other => other,
+    }
 }
 
 fn metadata_for<'m>(metadata: &'m mut HashMap<String, Metadata>, metric: &str) -> &'m mut Metadata {
