@@ -15,13 +15,29 @@ pub fn free_port() -> u16 {
 /// A plain HTTP/1.0 request to `127.0.0.1:port`; the status code and body, or `None` when
 /// nothing answers.
 pub fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    request(
+        method,
+        port,
+        path,
+        ("application/json", body),
+        Duration::from_secs(10),
+    )
+}
+
+/// An HTTP/1.0 request with a body of the given content type, waiting up to `timeout` for the
+/// whole answer; the status code and body, or `None` when nothing (complete) answers in time.
+pub fn request(
+    method: &str,
+    port: u16,
+    path: &str,
+    (content_type, body): (&str, &str),
+    timeout: Duration,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -31,6 +47,24 @@ pub fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, Str
     let (head, body) = response.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
     Some((status, body.to_owned()))
+}
+
+/// `POST path` with `form` (name, value pairs) URL-encoded as the body, as Grafana sends long
+/// queries; waits up to `timeout`.
+pub fn post_form(
+    port: u16,
+    path: &str,
+    form: &[(&str, &str)],
+    timeout: Duration,
+) -> Option<(u16, String)> {
+    let body = serde_urlencoded::to_string(form).expect("encode the form");
+    request(
+        "POST",
+        port,
+        path,
+        ("application/x-www-form-urlencoded", &body),
+        timeout,
+    )
 }
 
 /// `GET path`.
