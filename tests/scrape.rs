@@ -254,11 +254,17 @@ fn check_config_lists_every_error_with_its_location_and_fails() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let at = |line: u32| format!("{}:{line}:", file.display());
     assert!(
-        stderr.contains(&format!("{}15: job \"a\": scrape timeout", at(4))),
+        stderr.contains(&format!(
+            "{}21: scrape_configs[0].scrape_timeout: 10s is greater than the scrape interval 5s",
+            at(5)
+        )),
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{}15: duplicate job_name", at(6))),
+        stderr.contains(&format!(
+            "{}15: scrape_configs[1].job_name: duplicate job_name",
+            at(6)
+        )),
         "{stderr}"
     );
 
