@@ -172,15 +172,16 @@ fn notifications(config: &Config, base_dir: &Path) -> Result<Notifications, Aler
     if let Some(file) = &config.alertmanager_config_file {
         return crate::notify::load_alertmanager_file(&base_dir.join(file)).map_err(invalid);
     }
-    let text = match &config.alertmanager {
-        Some(inline) => serde_json::to_string(inline)
-            .map_err(|e| AlertingError::Notifications(e.to_string()))?,
+    match &config.alertmanager {
+        Some(inline) => inline.clone().validate().map_err(invalid),
         None => {
             tracing::info!("no alertmanager configuration: alerts are recorded, not sent");
-            "route:\n  receiver: none\nreceivers:\n  - name: none\n".to_owned()
+            crate::notify::parse_alertmanager_config(
+                "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+            )
+            .map_err(invalid)
         }
-    };
-    crate::notify::parse_alertmanager_config(&text).map_err(invalid)
+    }
 }
 
 fn instant_vector(

@@ -43,9 +43,10 @@ pub struct Config {
     pub query: QueryConfig,
     /// Prometheus's forwarding to external Alertmanagers; accepted, not yet acted on.
     pub alerting: Option<serde_json::Value>,
-    /// An Alertmanager configuration inline, in Alertmanager's own schema (read by the
-    /// notification stage).
-    pub alertmanager: Option<serde_json::Value>,
+    /// An Alertmanager configuration inline, in Alertmanager's own schema, read with the rest
+    /// of the file so its problems are reported at their lines (validated by the notification
+    /// stage).
+    pub alertmanager: Option<crate::notify::AlertmanagerConfig>,
     /// An existing alertmanager.yml to read instead of an inline `alertmanager` section.
     pub alertmanager_config_file: Option<PathBuf>,
 }

@@ -85,7 +85,27 @@ fn a_full_prometheus_shaped_file_loads() {
 fn an_inline_alertmanager_section_passes_through() {
     let text = "alertmanager:\n  route:\n    receiver: mail\n  receivers:\n    - name: mail\n";
     let config = Config::parse(text, Path::new("c.yml")).unwrap();
-    assert_eq!(config.alertmanager.unwrap()["route"]["receiver"], "mail");
+    let route = config.alertmanager.unwrap().route.unwrap();
+    assert_eq!(route.receiver.as_deref(), Some("mail"));
+}
+
+#[test]
+fn an_inline_alertmanager_section_reports_its_problems_at_their_lines() {
+    let text = "global:\n  scrape_interval: 15s\nalertmanager:\n  route:\n    reciever: mail\n  \
+                receivers:\n    - name: mail\n      email_configs: yes\n";
+    let messages = messages(text);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("p.yml:5:5: alertmanager.route.reciever: unknown field")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("p.yml:8:22: alertmanager.receivers[0].email_configs:")),
+        "{messages:?}"
+    );
 }
 
 fn messages(text: &str) -> Vec<String> {
