@@ -44,32 +44,28 @@ fuzz_target!(|data: &[u8]| {
 /// Series read from the fuzzer's bytes until they run out (an exhausted [`Unstructured`] would
 /// go on answering zeros).
 fn series_from(u: &mut Unstructured<'_>) -> Vec<(u64, Vec<Sample>)> {
-    let mut series = Vec::new();
-    let mut id = 0u64;
-    let mut times: Vec<i64> = Vec::new();
-    while let Ok(Some((next_id, next_times, values))) = next_series(u, id, &times) {
-        id = next_id;
-        times = next_times;
-        let samples = times.iter().zip(values).map(|(&t, v)| Sample { t, v });
-        series.push((id, samples.collect()));
+    let mut series: Vec<(u64, Vec<Sample>)> = Vec::new();
+    while let Ok(Some(next)) = next_series(u, series.last()) {
+        series.push(next);
     }
     series
 }
 
-/// One series after `id`: its id, timestamps (the previous series' or new ones) and values.
+/// The series after `previous`: a higher id, timestamps (the previous series' or new ones) and
+/// values.
 fn next_series(
     u: &mut Unstructured<'_>,
-    id: u64,
-    previous: &[i64],
-) -> Result<Option<(u64, Vec<i64>, Vec<f64>)>> {
+    previous: Option<&(u64, Vec<Sample>)>,
+) -> Result<Option<(u64, Vec<Sample>)>> {
     if u.is_empty() {
         return Ok(None);
     }
-    let Some(id) = id.checked_add(1 + u64::from(u.arbitrary::<u16>()?)) else {
+    let (previous_id, previous_samples) = previous.map_or((0, &[][..]), |(id, s)| (*id, &s[..]));
+    let Some(id) = previous_id.checked_add(1 + u64::from(u.arbitrary::<u16>()?)) else {
         return Ok(None);
     };
-    let times = if !previous.is_empty() && u.arbitrary()? {
-        previous.to_vec()
+    let times: Vec<i64> = if !previous_samples.is_empty() && u.arbitrary()? {
+        previous_samples.iter().map(|s| s.t).collect()
     } else {
         let len = u.int_in_range(0..=2000)?;
         let mut t = i64::from(u.arbitrary::<i32>()?);
@@ -81,15 +77,16 @@ fn next_series(
         }
         times
     };
-    let mut values = Vec::with_capacity(times.len());
-    for _ in &times {
-        values.push(match u.int_in_range(0..=2)? {
+    let mut samples = Vec::with_capacity(times.len());
+    for t in times {
+        let v = match u.int_in_range(0..=2)? {
             0 => f64::from_bits(u.arbitrary()?),
             1 => f64::from(u.arbitrary::<i32>()?),
             _ => f64::from(u.arbitrary::<i32>()?) / 10f64.powi(u.int_in_range(0..=15)?),
-        });
+        };
+        samples.push(Sample { t, v });
     }
-    Ok(Some((id, times, values)))
+    Ok(Some((id, samples)))
 }
 
 /// Equal timestamps and bit-identical values (`==` on floats would refuse NaN).
