@@ -28,11 +28,12 @@ for target in "${targets[@]}"; do
   mkdir -p "$work/$target"
   log="$work/$target.log"
   status=clean
+  started=$SECONDS
   "${pin[@]}" cargo +nightly fuzz run --debug-assertions "$target" "$work/$target" "corpus/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1 || { status="CRASHED (see $log and artifacts/$target/)"; failed=1; }
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  last=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -1)
-  echo "$target: ${execs} execs in ${seconds} s, ${last:-no coverage line}; $status"
+  last=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -1)
+  echo "$target: ${execs} execs in $((SECONDS - started)) s, ${last:-no coverage line}; $status"
 done
 exit "$failed"
