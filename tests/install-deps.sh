@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs the real peers the end-to-end tests run against (Debian packages). Needs root: run
-# as another user, it runs itself again through sudo.
+# Installs cargo-deny and the real peers the end-to-end tests run against (Debian packages).
+# Needs root for the packages: run as another user, it runs itself again through sudo.
 set -euo pipefail
+# cargo-deny (tests/run.sh's dependency check) goes to the invoking user's cargo, so it is
+# installed before the script asks for root, and not again by the root run sudo starts. Built
+# from source: a few minutes of CPU (19 minutes on a busy two-core machine). The version is
+# pinned because .ci/deny.toml and .ci/advisory-db/unpack.sh follow its configuration format
+# and database layout.
+cargo_deny_version=0.20.2
+if [ -z "${SUDO_USER:-}" ] || [ "$(id -u)" -ne 0 ]; then
+  if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
+    echo "installing cargo-deny $cargo_deny_version"
+    cargo install cargo-deny --version "$cargo_deny_version" --locked
+  fi
+fi
 if [ "$(id -u)" -ne 0 ]; then
   exec sudo -- "$0" "$@"
 fi

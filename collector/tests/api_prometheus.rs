@@ -120,6 +120,15 @@ async fn variable_query_lists_label_values_of_matching_series_only() {
     );
 }
 
+/// Found by the `query` fuzz target: axum answered such a name in plain text.
+#[tokio::test]
+async fn label_values_of_a_name_that_is_not_utf8_is_a_json_bad_data_error() {
+    let (status, body) = get(router(), "/api/v1/label/%A2/values").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["errorType"], "bad_data");
+}
+
 #[tokio::test]
 async fn metric_browser_lists_label_names_and_series() {
     let (_, labels) = get(router(), "/api/v1/labels").await;

@@ -78,9 +78,17 @@ pub fn compress<T: pco::data_types::Number>(numbers: &[T]) -> Result<Vec<u8>, Bl
     pco::standalone::simple_compress(numbers, &config).map_err(pco_error)
 }
 
+/// Most bytes [`decompress`] reserves from the length a column declares before decoding it (a
+/// day of samples at one a second); longer columns grow as they decode. The declared length is
+/// only a hint: a corrupt one made pco reserve up to 4 GiB, found by the `group` fuzz target.
+const MAX_PREALLOC_BYTES: usize = 1 << 20;
+
 /// The inverse of [`compress`].
 pub fn decompress<T: pco::data_types::Number>(bytes: &[u8]) -> Result<Vec<T>, BlockError> {
-    pco::standalone::simple_decompress(bytes).map_err(pco_error)
+    let (file, chunks) = pco::standalone::FileDecompressor::new(bytes).map_err(pco_error)?;
+    file.with_max_prealloc(MAX_PREALLOC_BYTES)
+        .simple_decompress(chunks)
+        .map_err(pco_error)
 }
 
 fn pco_error(e: pco::errors::PcoError) -> BlockError {
@@ -140,6 +148,24 @@ mod tests {
         for (a, b) in back.iter().zip(&samples) {
             assert_eq!((a.t, a.v.to_bits()), (b.t, b.v.to_bits()));
         }
+    }
+
+    #[test]
+    fn a_huge_declared_length_does_not_reserve_memory() {
+        use pco::standalone::FileCompressor;
+        let values = [1i64, 2, 3];
+        let file = FileCompressor::default().with_n_hint(1 << 40);
+        let mut bytes = file.write_header(Vec::new()).unwrap();
+        let config = pco::ChunkConfig::default();
+        bytes = file
+            .chunk_compressor(&values[..], &config)
+            .unwrap()
+            .write(bytes)
+            .unwrap();
+        bytes = file.write_footer(bytes).unwrap();
+        let decoded: Vec<i64> = decompress(&bytes).unwrap();
+        assert_eq!(decoded, values);
+        assert!(decoded.capacity() <= MAX_PREALLOC_BYTES / 8);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
@@ -102,9 +103,12 @@ pub async fn labels(State(state): State<ApiState>, params: Params) -> Result<Res
 /// Values of one label over the series matching `match[]` (all series if none).
 pub async fn label_values(
     State(state): State<ApiState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
+    // A name that does not decode (invalid UTF-8 once percent-decoded) is refused as
+    // Prometheus refuses it, in JSON, not with axum's plain-text rejection.
+    let Path(name) = name.map_err(|e| ApiError::bad_data(format!("invalid label name: {e}")))?;
     if name.is_empty() {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }

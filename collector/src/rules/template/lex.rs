@@ -80,7 +80,12 @@ impl Parser<'_> {
                 }
             };
             tokens.push((token, pos));
-            i += inner[i..].chars().next().map_or(1, char::len_utf8);
+            // `i` is on the token's last byte, which is inside its last character when that
+            // character is not ASCII (`$ﻃ`): the next token starts at the next boundary.
+            i += 1;
+            while !inner.is_char_boundary(i) {
+                i += 1;
+            }
         }
         Ok(tokens)
     }

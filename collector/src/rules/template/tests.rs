@@ -47,6 +47,14 @@ fn prometheus_basic_cases() {
     );
 }
 
+/// Found by the `rules` fuzz target: a name ending in a letter of more than one byte made the
+/// lexer slice inside that letter and panic.
+#[test]
+fn names_ending_in_a_multibyte_letter_lex() {
+    assert_eq!(run("{{ $ﻃ := 1 }}{{ $ﻃ }}"), "1");
+    assert!(parse::parse("test", "{{ $labels.moﻃ*oint }}").is_err());
+}
+
 #[test]
 fn prometheus_strip_port_cases() {
     for (input, output) in [
