@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::error::ApiError;
-use super::prometheus::{Params, range_query, with_timeout};
+use super::prometheus::{Params, range_query, run_rendered};
 use super::state::ApiState;
 use crate::labels::Labels;
 use crate::promql::{EvalError, Point, QueryValue, format_float};
@@ -33,17 +33,14 @@ pub fn router(state: ApiState) -> Router {
 
 async fn export(State(state): State<ApiState>, params: Params) -> Result<Response, ApiError> {
     let query = range_query(&params)?;
-    let engine = with_timeout(&state, &params)?;
-    let max_bytes = engine.config().max_response_bytes;
-    let csv = engine
-        .run(query, move |value| match value {
-            QueryValue::Matrix(series) => to_csv(&series, max_bytes),
-            other => Err(EvalError::Internal(format!(
-                "a range query returned a {}",
-                other.type_name()
-            ))),
-        })
-        .await?;
+    let csv = run_rendered(&state, &params, query, |value, max_bytes| match value {
+        QueryValue::Matrix(series) => to_csv(series, max_bytes),
+        other => Err(EvalError::Internal(format!(
+            "a range query returned a {}",
+            other.type_name()
+        ))),
+    })
+    .await?;
     let mut response = csv.into_response();
     let headers = response.headers_mut();
     headers.insert(

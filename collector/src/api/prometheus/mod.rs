@@ -14,7 +14,7 @@ use axum::routing::get;
 use super::state::ApiState;
 
 pub use params::Params;
-pub use query::{range_query, with_timeout};
+pub use query::{range_query, run_rendered};
 
 /// Routes of the query API.
 pub fn router(state: ApiState) -> Router {

@@ -8,7 +8,7 @@ use super::params::Params;
 use super::{json, json_response};
 use crate::api::error::ApiError;
 use crate::api::state::ApiState;
-use crate::promql::{Engine, Query};
+use crate::promql::{Engine, EvalResult, Query, QueryValue};
 use crate::vocab::now_ms;
 
 /// An instant query at `time` (default now).
@@ -26,12 +26,23 @@ pub async fn range(State(state): State<ApiState>, params: Params) -> Result<Resp
 
 /// Runs `query` and renders its result as the JSON answer, in the query's slot.
 async fn answer(state: &ApiState, params: &Params, query: Query) -> Result<Response, ApiError> {
+    let body = run_rendered(state, params, query, json::query_success).await?;
+    Ok(json_response(body))
+}
+
+/// Runs `query` with the request's `timeout` and renders its result with `render`, given the
+/// answer's byte limit, on the blocking pool inside the query's slot.
+pub async fn run_rendered<T: Send + 'static>(
+    state: &ApiState,
+    params: &Params,
+    query: Query,
+    render: impl FnOnce(&QueryValue, usize) -> EvalResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
     let engine = with_timeout(state, params)?;
     let max_bytes = engine.config().max_response_bytes;
-    let body = engine
-        .run(query, move |value| json::query_success(&value, max_bytes))
-        .await?;
-    Ok(json_response(body))
+    Ok(engine
+        .run(query, move |value| render(&value, max_bytes))
+        .await?)
 }
 
 /// Reads a range query's parameters (`query`, `start`, `end`, `step`), parsed and checked.
@@ -83,7 +94,7 @@ fn required_time(params: &Params, name: &str) -> Result<i64, ApiError> {
 }
 
 /// The engine, with the request's `timeout` if it is shorter than the configured one.
-pub fn with_timeout(state: &ApiState, params: &Params) -> Result<Engine, ApiError> {
+fn with_timeout(state: &ApiState, params: &Params) -> Result<Engine, ApiError> {
     Ok(match params.duration("timeout")? {
         Some(t) => state.engine.with_timeout(t),
         None => state.engine.clone(),
