@@ -294,8 +294,8 @@ fn size(file: &str) {
     storage.flush_head().unwrap();
     storage.compact(true).unwrap();
     let load_time = loaded.elapsed();
-    let allocated = storage.allocated_bytes().unwrap();
-    let backup = dir.path().join("compacted.redb");
+    let allocated = storage.used_bytes().unwrap();
+    let backup = dir.path().join("compacted");
     let report = storage.backup(&backup).unwrap();
     let payload: usize = by_series_day
         .values()
@@ -307,7 +307,7 @@ fn size(file: &str) {
     );
     println!(
         "size: {samples} samples loaded and compacted in {load_time:?}; \
-         {:.3} bytes/sample (database file as written by backup: {} bytes); \
+         {:.3} bytes/sample (backup as written: {} bytes); \
          {:.3} bytes/sample allocated in the live file",
         report.bytes as f64 / samples as f64,
         report.bytes,

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::labels::{Labels, METRIC_NAME};
 use crate::scrape::parse::{Entry, Format, ParseError, Parser};
-use crate::tsdb::{AppendError, Appendable, Metadata, SeriesRef};
+use crate::tsdb::{
+    AppendError, Appendable, Metadata, SeriesRef, Storage, StorageError, StorageOptions,
+};
 
 /// Samples per committed batch.
 const BATCH: usize = 50_000;
@@ -43,6 +45,20 @@ pub enum ImportError {
     /// Storage refused a batch.
     #[error("storage refused the data: {0}")]
     Append(#[from] AppendError),
+    /// Storage failed between batches (compacting what was imported so far).
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// How far an import has come, reported after each committed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of the file read.
+    pub bytes_done: u64,
+    /// Bytes in the file.
+    pub bytes_total: u64,
+    /// Samples committed.
+    pub samples: u64,
 }
 
 /// What an import stored.
@@ -54,12 +70,58 @@ pub struct ImportReport {
     pub series: u64,
 }
 
-/// Reads `path` and appends every sample to `storage`, calling `progress(bytes_done, total)`
-/// after each batch.
+/// Samples imported between compactions at the start of an import: the database file holds at
+/// most about this many samples' write-ahead records and raw chunks before they go to day files.
+const SETTLE_FIRST: u64 = 4_000_000;
+
+/// The most samples between compactions. In between, the interval grows with what the day
+/// files hold (a quarter of it), since each compaction rewrites the days it touches.
+const SETTLE_MOST: u64 = 64_000_000;
+
+/// Imports `path` into the store in `data_dir` as `osprey-collector import` does: series are
+/// limited by `max_series` alone (not the per-target scrape limit), nothing is dropped by
+/// retention, what is imported is compacted into day files as it goes, and the store is left
+/// finished: every day compacted and the database file shrunk to what it holds. Calls
+/// `progress` after each batch with whether a compaction is starting.
+pub fn import_to_store(
+    data_dir: &Path,
+    path: &Path,
+    max_series: u64,
+    mut progress: impl FnMut(Progress, bool),
+) -> Result<ImportReport, ImportError> {
+    let options = StorageOptions {
+        max_series,
+        max_series_per_source: max_series,
+        retention_time: None,
+        background_compaction: false,
+        ..StorageOptions::default()
+    };
+    let storage = Storage::open(data_dir, options)?;
+    let settle = |storage: &Storage| storage.flush_head().and_then(|()| storage.compact(true));
+    let mut settled = 0;
+    let report = import_file(path, &storage, |done| {
+        let due = (settled / 4).clamp(SETTLE_FIRST, SETTLE_MOST);
+        let compacting = done.samples - settled >= due;
+        progress(done, compacting);
+        if compacting {
+            settle(&storage)?;
+            settled = done.samples;
+        }
+        Ok(())
+    })?;
+    settle(&storage)?;
+    storage.close()?;
+    Storage::shrink_closed(data_dir)?;
+    Ok(report)
+}
+
+/// Reads `path` and appends every sample to `storage`, calling `after_batch` after each
+/// committed batch (to show progress, or to compact what is stored so far); an error it
+/// returns stops the import.
 pub fn import_file(
     path: &Path,
     storage: &dyn Appendable,
-    mut progress: impl FnMut(u64, u64),
+    mut after_batch: impl FnMut(Progress) -> Result<(), ImportError>,
 ) -> Result<ImportReport, ImportError> {
     let body = std::fs::read(path).map_err(|source| ImportError::Read {
         path: path.to_owned(),
@@ -127,14 +189,22 @@ pub fn import_file(
             app.commit()?;
             app = storage.appender("");
             in_batch = 0;
-            progress(parser.position() as u64, total);
+            after_batch(Progress {
+                bytes_done: parser.position() as u64,
+                bytes_total: total,
+                samples: report.samples,
+            })?;
         }
     }
     for (metric, meta) in metadata {
         app.set_metadata(&metric, meta);
     }
     app.commit()?;
-    progress(total, total);
+    after_batch(Progress {
+        bytes_done: total,
+        bytes_total: total,
+        samples: report.samples,
+    })?;
     Ok(report)
 }
 
@@ -154,7 +224,7 @@ mod tests {
         )
         .unwrap();
         let store = MemoryStorage::new();
-        let report = import_file(&file, &store, |_, _| {}).unwrap();
+        let report = import_file(&file, &store, |_| Ok(())).unwrap();
         assert_eq!(
             report,
             ImportReport {
@@ -169,7 +239,7 @@ mod tests {
         assert_eq!(store.metadata("a").unwrap().help, "Things.");
 
         std::fs::write(&file, "a 1 10\nb 2\n# EOF\n").unwrap();
-        let error = import_file(&file, &MemoryStorage::new(), |_, _| {}).unwrap_err();
+        let error = import_file(&file, &MemoryStorage::new(), |_| Ok(())).unwrap_err();
         assert!(
             matches!(error, ImportError::MissingTimestamp { line: 2, .. }),
             "{error}"

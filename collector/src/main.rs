@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use osprey_collector::alerting::{self, AlertingSource};
 use osprey_collector::config::{Checked, Config};
+use osprey_collector::import;
 use osprey_collector::server::{RunError, RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
 use osprey_web::{Security, SecuritySources};
@@ -59,18 +60,25 @@ enum Command {
         file: PathBuf,
     },
     /// Load OpenMetrics text with timestamps (what `promtool tsdb create-blocks-from
-    /// openmetrics` reads) into the database. The collector must not be running on it.
+    /// openmetrics` reads) into the database, leaving it compacted. The collector must not be
+    /// running on it.
     Import {
         /// Directory of the database.
         #[arg(long, value_name = "DIR", default_value = "./data")]
         data_dir: PathBuf,
+        /// Most series the store may hold after the import (the scrape's per-target limit
+        /// does not apply to a backfill).
+        #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+        max_series: u64,
         /// The OpenMetrics file, ending with `# EOF`.
         file: PathBuf,
     },
-    /// Write a consistent copy of the store to DEST, a new file that opens as a database
-    /// (restore by placing it as DATA_DIR/osprey.redb). The collector must not be running.
+    /// Write a consistent copy of the store to DEST, a new directory that is a data directory
+    /// of its own (restore by starting the collector with `--data-dir DEST`, or by moving it
+    /// into place). The collector must not be running; a running one writes the same copy on
+    /// `POST /api/v1/admin/tsdb/snapshot`.
     Backup {
-        /// The backup file to create; an existing file is not overwritten.
+        /// The backup directory to create; an existing one is not overwritten.
         dest: PathBuf,
         /// The collector's data directory.
         #[arg(long, value_name = "DIR", default_value = "./data")]
@@ -116,7 +124,11 @@ fn report(error: &anyhow::Error) {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::CheckConfig { file }) => Ok(check_config(&file)),
-        Some(Command::Import { data_dir, file }) => import(&data_dir, &file),
+        Some(Command::Import {
+            data_dir,
+            file,
+            max_series,
+        }) => import(&data_dir, &file, max_series),
         Some(Command::Backup { dest, data_dir }) => backup(&data_dir, &dest),
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,20 +194,22 @@ fn check_config(file: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn import(data_dir: &Path, file: &Path) -> anyhow::Result<ExitCode> {
-    let storage = Storage::open(data_dir, StorageOptions::default())
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+fn import(data_dir: &Path, file: &Path, max_series: u64) -> anyhow::Result<ExitCode> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} {eta}")
             .context("progress bar template")?,
     );
-    let report = osprey_collector::import::import_file(file, &storage, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
+    let report = import::import_to_store(data_dir, file, max_series, |done, compacting| {
+        bar.set_length(done.bytes_total);
+        bar.set_position(done.bytes_done);
+        bar.set_message(match compacting {
+            true => format!("{} samples, compacting", done.samples),
+            false => format!("{} samples", done.samples),
+        });
+    })
+    .with_context(|| format!("importing into the store in {}", data_dir.display()))?;
     bar.finish_and_clear();
-    storage.close().context("closing the store")?;
     println!(
         "imported {} samples of {} series from {} into {}",
         report.samples,

@@ -82,7 +82,7 @@ fn import_stores_what_promtool_stores() {
     let expected = promtool_samples(dir.path(), &file);
 
     let store = MemoryStorage::new();
-    let report = import_file(&file, &store, |_, _| {}).unwrap();
+    let report = import_file(&file, &store, |_| Ok(())).unwrap();
     let all = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
     let mut ours = Samples::new();
     for series in store.select(&[all], i64::MIN, i64::MAX).unwrap() {

@@ -1,11 +1,12 @@
-//! `osprey-collector backup DEST --data-dir DIR` writes a file that opens as a store holding the
-//! same samples, and fails clearly where there is no store.
+//! `osprey-collector backup DEST --data-dir DIR` writes a directory that opens as a store
+//! holding the same samples (day files and raw chunks alike), and fails clearly where there is
+//! no store.
 
 use std::process::Command;
 use std::time::Duration;
 
 use osprey_collector::labels::{Labels, MatchOp, Matcher};
-use osprey_collector::tsdb::{Appendable, DB_FILE, Querier, Storage, StorageOptions};
+use osprey_collector::tsdb::{Appendable, Querier, Storage, StorageOptions};
 
 fn options() -> StorageOptions {
     StorageOptions {
@@ -28,11 +29,16 @@ fn backup_subcommand_copies_the_store() {
             .unwrap();
     }
     app.commit().unwrap();
+    storage.flush_head().unwrap();
+    storage.compact(true).unwrap();
+    // And a later sample still in the head's write-ahead records.
+    let mut app = storage.appender("");
+    app.append(&up, 1_700_100_000_000, 7.0).unwrap();
+    app.commit().unwrap();
     storage.sync().unwrap();
     drop(storage);
 
-    let dest = out.path().join("restored").join(DB_FILE);
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let dest = out.path().join("restored");
     let status = Command::new(env!("CARGO_BIN_EXE_osprey-collector"))
         .arg("backup")
         .arg(&dest)
@@ -44,11 +50,13 @@ fn backup_subcommand_copies_the_store() {
 
     let all = Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap();
     let original = Storage::open(data.path(), options()).unwrap();
-    let restored = Storage::open(dest.parent().unwrap(), options()).unwrap();
+    let day_files = std::fs::read_dir(dest.join("blocks")).unwrap().count();
+    assert_eq!(day_files, 1, "the compacted day travels as its day file");
+    let restored = Storage::open(&dest, options()).unwrap();
     let want = original
         .select(std::slice::from_ref(&all), i64::MIN, i64::MAX)
         .unwrap();
-    assert_eq!(want[0].samples.len(), 300);
+    assert_eq!(want[0].samples.len(), 301);
     assert_eq!(restored.select(&[all], i64::MIN, i64::MAX).unwrap(), want);
 }
 
@@ -57,7 +65,7 @@ fn backup_subcommand_without_a_store_fails_with_a_message() {
     let empty = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_osprey-collector"))
         .arg("backup")
-        .arg(empty.path().join("copy.redb"))
+        .arg(empty.path().join("copy"))
         .arg("--data-dir")
         .arg(empty.path().join("missing"))
         .output()

@@ -64,8 +64,8 @@ VM_DATA_BYTES=$(du -sb "$WORK/vm/data" | cut -f1)
 echo "== Osprey: load through the store's appender, flush, compact"
 OSPREY_OUT=$(cd "$ROOT" && "${BENCH[@]}" --bench tsdb_store -- size "$WORK/data.prom")
 echo "$OSPREY_OUT"
-OSPREY_BPS=$(echo "$OSPREY_OUT" | grep 'database file as written' |
-    sed -E 's/.*; ([0-9.]+) bytes\/sample \(database file.*/\1/')
+OSPREY_BPS=$(echo "$OSPREY_OUT" | grep 'backup as written' |
+    sed -E 's/.*; ([0-9.]+) bytes\/sample \(backup as written.*/\1/')
 
 python3 - "$SAMPLES" "$PROM_BYTES" "$VM_BYTES" "$VM_DATA_BYTES" "$VM_COUNT" "$OSPREY_BPS" <<'EOF'
 import sys

@@ -1,28 +1,34 @@
-//! Online backup: copies the store's tables, the alerting stages' key-value tables included,
-//! from one read snapshot into a new database file that opens as a store of its own (its
-//! write-ahead records replay like after a restart).
+//! Online backup: a new data directory holding the store's tables, the alerting stages'
+//! key-value tables included, copied from one read snapshot into a new database file, and the
+//! day files of that moment; it opens as a store of its own (its write-ahead records replay
+//! like after a restart).
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Value};
 
+use super::dayfile::BLOCKS_DIR;
 use super::keyvalue;
 use super::options::{StorageError, db_err};
-use super::schema::{BLOCKS, CHUNKS, META, METADATA, PERSISTED, SERIES, STATE, WAL};
-use super::storage::Storage;
+use super::schema::{CHUNKS, META, METADATA, PERSISTED, SERIES, STATE, WAL};
+use super::storage::{DB_FILE, Storage};
 
 /// What a backup wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupReport {
-    /// Entries copied across all tables.
+    /// Entries copied across all tables, and day files.
     pub entries: u64,
-    /// Size of the backup file in bytes.
+    /// Size of the backup in bytes.
     pub bytes: u64,
 }
 
 impl Storage {
-    /// Writes a consistent copy of the store to `dest` (a new file, not overwritten if it
-    /// exists) while appends and queries go on. Samples appended up to the call are included.
+    /// Writes a consistent copy of the store into `dest`, a new directory (an existing one is
+    /// not touched) that is a data directory of its own: the database file's tables copied
+    /// from one read snapshot, and the day files of that moment, hard-linked when `dest` is on
+    /// the same filesystem (they never change in place) and copied otherwise. Appends and
+    /// queries go on meanwhile; samples appended up to the call are included.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport, StorageError> {
         let dest = dest.as_ref();
         if dest.exists() {
@@ -32,17 +38,34 @@ impl Storage {
             ));
         }
         self.sync()?;
-        let partial = dest.with_extension("partial");
-        let _ = std::fs::remove_file(&partial);
-        let mut target = Database::create(&partial).map_err(db_err)?;
-        // The read snapshot pins pages until it ends: keep backups to the copying itself.
-        let snapshot = self.shared.db.begin_read().map_err(db_err)?;
+        let mut partial = dest.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_dir_all(&partial);
+        let blocks = partial.join(BLOCKS_DIR);
+        std::fs::create_dir_all(&blocks).map_err(|e| io_error(&blocks, e))?;
         let mut entries = 0;
+        let snapshot = {
+            // The day files change only under this lock: the ones listed stay as they are
+            // until linked.
+            let _maintenance = self.shared.maintenance();
+            let (snapshot, days) = {
+                let head = self.shared.head();
+                let snapshot = self.shared.db.begin_read().map_err(db_err)?;
+                (snapshot, head.days.values().cloned().collect::<Vec<_>>())
+            };
+            for day in &days {
+                link_or_copy(day.path(), &blocks)?;
+                entries += 1;
+            }
+            snapshot
+        };
+        let mut target = Database::create(partial.join(DB_FILE)).map_err(db_err)?;
+        // The read snapshot pins pages until it ends: keep backups to the copying itself.
         entries += copy(&snapshot, &target, META)?;
         entries += copy(&snapshot, &target, SERIES)?;
         entries += copy(&snapshot, &target, PERSISTED)?;
         entries += copy(&snapshot, &target, CHUNKS)?;
-        entries += copy(&snapshot, &target, BLOCKS)?;
         entries += copy(&snapshot, &target, WAL)?;
         entries += copy(&snapshot, &target, METADATA)?;
         entries += copy(&snapshot, &target, STATE)?;
@@ -56,12 +79,45 @@ impl Storage {
         // Nobody else has the new file open: give back the space its growth reserved.
         target.compact().map_err(db_err)?;
         drop(target);
+        for dir in [&blocks, &partial] {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_error(dir, e))?;
+        }
         std::fs::rename(&partial, dest).map_err(|e| io_error(dest, e))?;
-        let bytes = std::fs::metadata(dest)
-            .map_err(|e| io_error(dest, e))?
-            .len();
-        Ok(BackupReport { entries, bytes })
+        Ok(BackupReport {
+            entries,
+            bytes: dir_bytes(dest)?,
+        })
     }
+}
+
+/// Hard-links the day file at `path` into `dir`, or copies it when a link cannot be made
+/// (another filesystem).
+fn link_or_copy(path: &Path, dir: &Path) -> Result<(), StorageError> {
+    let to = dir.join(path.file_name().unwrap_or_default());
+    if std::fs::hard_link(path, &to).is_err() {
+        std::fs::copy(path, &to).map_err(|e| io_error(&to, e))?;
+        File::open(&to)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_error(&to, e))?;
+    }
+    Ok(())
+}
+
+/// Bytes of the files in `dir` and its folders.
+fn dir_bytes(dir: &Path) -> Result<u64, StorageError> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let entry = entry.map_err(|e| io_error(dir, e))?;
+        let meta = entry.metadata().map_err(|e| io_error(&entry.path(), e))?;
+        total += if meta.is_dir() {
+            dir_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
 }
 
 /// Copies one table in a single durable transaction of the (unshared) target.

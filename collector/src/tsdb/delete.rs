@@ -1,19 +1,38 @@
 //! Series deletion by matchers over a time range (the shape of Prometheus's
-//! `/api/v1/admin/tsdb/delete_series`): samples in the range go from the head, the raw chunks
-//! and the blocks; a series left with nothing is forgotten.
+//! `/api/v1/admin/tsdb/delete_series`): samples in the range go from the day files, the raw
+//! chunks and the head; a series left with nothing is forgotten.
+//!
+//! Disk first, then memory: the day files are rewritten, then one transaction rewrites the
+//! chunks and writes what the head keeps of each series as chunks; only once it commits does
+//! the head let go of its copy. A failure anywhere leaves memory as it was, agreeing with what
+//! a restart would read (a deletion that failed half way is completed by repeating it).
 
-use redb::ReadableTable;
+use std::sync::Arc;
+
+use redb::{ReadableTable, WriteTransaction};
 
 use super::chunk::ChunkEncoder;
-use super::flush::{check_free_space, durable_txn, tick_locked};
-use super::head::SealedChunk;
+use super::dayfile::DayFile;
+use super::flush::{check_free_space, durable_txn};
+use super::head::Head;
 use super::interface::Sample;
-use super::maintain::corrupt;
+use super::maintain::{corrupt, rewrite_day};
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{BLOCKS, CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, group_range, window_of};
-use super::storage::{Shared, Storage};
-use super::{chunk, group, lookup};
+use super::schema::{CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, window_of};
+use super::storage::Storage;
+use super::{chunk, lookup};
 use crate::labels::Matcher;
+
+/// What the deletion does to one matching series.
+struct Cut {
+    id: u64,
+    /// Whether the range covers every sample the series ever had: it is forgotten.
+    whole: bool,
+    /// Its newest timestamp: everything up to it is settled on disk once the deletion commits.
+    last_t: i64,
+    /// What the head keeps of it, as chunks spanning less than a window each.
+    kept: Vec<(i64, Vec<u8>)>,
+}
 
 impl Storage {
     /// Deletes the samples in `[start, end]` of every series matching all `matchers`; returns
@@ -24,160 +43,156 @@ impl Storage {
         start: i64,
         end: i64,
     ) -> Result<usize, StorageError> {
+        if start > end {
+            return Ok(0);
+        }
         let shared = &*self.shared;
-        let _writer = shared.writer();
+        let _maintenance = shared.maintenance();
         check_free_space(shared)?;
-        let ids = trim_head(shared, matchers, start, end);
-        // Write what is left of those series' head, so replaying the write-ahead records
-        // after a restart cannot bring deleted samples back.
-        while !shared.head().sealed_ids.is_empty() {
-            tick_locked(shared)?;
-        }
-        let (windows, days) = {
+        let (ids, days) = {
             let head = shared.head();
-            let windows: Vec<i64> = head
-                .raw_windows
-                .range(window_of(start).saturating_sub(WINDOW_MS)..=window_of(end))
-                .copied()
+            let mut ids: Vec<u64> = lookup::select(&head, matchers, i64::MIN, i64::MAX)
+                .into_iter()
+                .map(|(id, _)| id)
                 .collect();
-            let days: Vec<i64> = head
-                .block_days
+            ids.sort_unstable();
+            let days: Vec<Arc<DayFile>> = head
+                .days
                 .range(day_of(start.saturating_sub(WINDOW_MS))..=day_of(end))
-                .copied()
+                .map(|(_, file)| file.clone())
                 .collect();
-            (windows, days)
+            (ids, days)
         };
-        let txn = durable_txn(&shared.db)?;
-        let mut new_windows = Vec::new();
-        let mut forget = Vec::new();
-        {
-            let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
-            let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
-            let mut series_table = txn.open_table(SERIES).map_err(db_err)?;
-            let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
-            for &(id, whole, last_t) in &ids {
-                for &window in &windows {
-                    let range = (window, id, i64::MIN)..=(window, id, i64::MAX);
-                    let found: Vec<((i64, u64, i64), Vec<u8>)> = chunks
-                        .range(range)
-                        .map_err(db_err)?
-                        .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
-                        .collect::<Result<_, _>>()
-                        .map_err(db_err)?;
-                    for (key, bytes) in found {
-                        let samples = chunk::decode(&bytes).map_err(|e| corrupt("chunks", e))?;
-                        let kept = outside(&samples, start, end);
-                        if kept.len() == samples.len() {
-                            continue;
-                        }
-                        chunks.remove(key).map_err(db_err)?;
-                        if let Some(first) = kept.first() {
-                            let key = (window_of(first.t), id, first.t);
-                            chunks
-                                .insert(key, chunk::encode(&kept).as_slice())
-                                .map_err(db_err)?;
-                            new_windows.push(key.0);
-                        }
-                    }
-                }
-                for &day in &days {
-                    let found = blocks
-                        .range(group_range(day, id))
-                        .map_err(db_err)?
-                        .next_back()
-                        .transpose()
-                        .map_err(db_err)?
-                        .map(|(k, v)| (k.value(), v.value().to_vec()));
-                    let Some((key, bytes)) = found else {
-                        continue;
-                    };
-                    let mut members =
-                        group::decode_all(&bytes).map_err(|e| corrupt("blocks", e))?;
-                    let Some(member) = members.iter_mut().find(|m| m.0 == id) else {
-                        continue;
-                    };
-                    let kept = outside(&member.1, start, end);
-                    if kept.len() == member.1.len() {
-                        continue;
-                    }
-                    member.1 = kept;
-                    blocks.remove(key).map_err(db_err)?;
-                    for (first, g) in group::build(members) {
-                        blocks.insert((day, first), g.as_slice()).map_err(db_err)?;
-                    }
-                }
-                if whole {
-                    series_table.remove(id).map_err(db_err)?;
-                    persisted.remove(id).map_err(db_err)?;
-                    forget.push(id);
-                } else {
-                    // Everything up to the series' last sample is now settled on disk, even if
-                    // the deletion emptied its head: replay must skip all of it.
-                    persisted.insert(id, last_t).map_err(db_err)?;
-                }
-            }
+        if ids.is_empty() {
+            return Ok(0);
         }
-        txn.commit().map_err(db_err)?;
+        for file in days {
+            let matched = |id: &u64| ids.binary_search(id).is_ok();
+            rewrite_day(
+                shared,
+                &file,
+                |group_ids| {
+                    let from = ids.partition_point(|&id| id < group_ids.start);
+                    ids.get(from).is_some_and(|id| group_ids.contains(id))
+                },
+                |id, s| s.t < start || s.t > end || !matched(&id),
+            )?;
+        }
+        // Appends to these series wait while their head is replaced (a short transaction).
+        let _writer = shared.writer();
         let mut head = shared.head();
+        let head = &mut *head;
+        let cuts: Vec<Cut> = ids
+            .iter()
+            .filter_map(|&id| cut(head, id, start, end))
+            .collect();
+        let windows: Vec<i64> = head
+            .raw_windows
+            .range(window_of(start).saturating_sub(WINDOW_MS)..=window_of(end))
+            .copied()
+            .collect();
+        let txn = durable_txn(&shared.db)?;
+        let new_windows = write_cuts(&txn, &cuts, &windows, start, end)?;
+        txn.commit().map_err(db_err)?;
         head.raw_windows.extend(new_windows);
-        for &(id, _, last_t) in &ids {
-            if let Some(series) = head.series.get_mut(&id) {
-                series.persisted_t = series.persisted_t.max(last_t);
+        let mut forgotten = 0;
+        for cut in &cuts {
+            if cut.whole {
+                head.remove(cut.id);
+                forgotten += 1;
+            } else if let Some(series) = head.series.get_mut(&cut.id) {
+                // Its samples are all in chunks now: replay skips everything up to last_t.
+                series.open = None;
+                series.sealed.clear();
+                series.persisted_t = series.persisted_t.max(cut.last_t);
+                if start <= series.first_t {
+                    series.first_t = series.first_t.max(end.saturating_add(1));
+                }
+                head.sealed_ids.remove(&cut.id);
             }
         }
-        for &id in &forget {
-            head.remove(id);
-        }
-        StorageStats::add(&shared.stats.series_removed, forget.len() as u64);
+        StorageStats::add(&shared.stats.series_removed, forgotten);
         StorageStats::set(&shared.stats.series_active, head.series.len() as u64);
-        Ok(ids.len())
+        Ok(cuts.len())
     }
 }
 
-/// Removes the range from the head copies of matching series and seals what is left; returns
-/// the ids with whether the range covered all their samples, and their newest timestamps.
-fn trim_head(shared: &Shared, matchers: &[Matcher], start: i64, end: i64) -> Vec<(u64, bool, i64)> {
-    let mut head = shared.head();
-    let head = &mut *head;
-    let ids: Vec<u64> = lookup::select(head, matchers, i64::MIN, i64::MAX)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut matched = Vec::new();
-    for id in ids {
-        let Some(series) = head.series.get_mut(&id) else {
-            continue;
-        };
-        let whole = start <= series.first_t && end >= series.last_t;
-        matched.push((id, whole, series.last_t));
-        let mut samples = Vec::new();
-        series.head_samples(i64::MIN, i64::MAX, &mut samples);
-        let kept = outside(&samples, start, end);
-        series.open = None;
-        series.sealed.clear();
-        // Chunks keep the rule that none spans more than a window.
-        for piece in by_window(&kept) {
-            let mut encoder = ChunkEncoder::new();
-            for s in piece {
-                encoder.push(s.t, s.v);
+/// What deleting `[start, end]` leaves of series `id`'s head.
+fn cut(head: &Head, id: u64, start: i64, end: i64) -> Option<Cut> {
+    let series = head.series.get(&id)?;
+    let mut samples = Vec::new();
+    series.head_samples(i64::MIN, i64::MAX, &mut samples);
+    let kept = outside(&samples, start, end);
+    Some(Cut {
+        id,
+        whole: start <= series.first_t && end >= series.last_t,
+        last_t: series.last_t,
+        kept: by_window(&kept)
+            .into_iter()
+            .map(|piece| {
+                let mut encoder = ChunkEncoder::new();
+                for s in piece {
+                    encoder.push(s.t, s.v);
+                }
+                (piece[0].t, encoder.bytes())
+            })
+            .collect(),
+    })
+}
+
+/// Rewrites the chunks of `windows` without the range's samples of the cut series, adds what
+/// their heads keep, and updates or removes their records; returns the windows chunks were
+/// written to.
+fn write_cuts(
+    txn: &WriteTransaction,
+    cuts: &[Cut],
+    windows: &[i64],
+    start: i64,
+    end: i64,
+) -> Result<Vec<i64>, StorageError> {
+    let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
+    let mut series_table = txn.open_table(SERIES).map_err(db_err)?;
+    let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
+    let mut new_windows = Vec::new();
+    for cut in cuts {
+        let id = cut.id;
+        for &window in windows {
+            let range = (window, id, i64::MIN)..=(window, id, i64::MAX);
+            let found: Vec<((i64, u64, i64), Vec<u8>)> = chunks
+                .range(range)
+                .map_err(db_err)?
+                .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
+                .collect::<Result<_, _>>()
+                .map_err(db_err)?;
+            for (key, bytes) in found {
+                let samples = chunk::decode(&bytes).map_err(|e| corrupt("chunks", e))?;
+                let kept = outside(&samples, start, end);
+                if kept.len() == samples.len() {
+                    continue;
+                }
+                chunks.remove(key).map_err(db_err)?;
+                if let Some(first) = kept.first() {
+                    let key = (window_of(first.t), id, first.t);
+                    chunks
+                        .insert(key, chunk::encode(&kept).as_slice())
+                        .map_err(db_err)?;
+                    new_windows.push(key.0);
+                }
             }
-            series.sealed.push(SealedChunk {
-                first_t: piece[0].t,
-                last_t: piece[piece.len() - 1].t,
-                bytes: encoder.bytes().into(),
-                first_seq: head.wal_seq,
-            });
         }
-        if series.sealed.is_empty() {
-            head.sealed_ids.remove(&id);
-        } else {
-            head.sealed_ids.insert(id);
+        if cut.whole {
+            series_table.remove(id).map_err(db_err)?;
+            persisted.remove(id).map_err(db_err)?;
+            continue;
         }
-        if start <= series.first_t {
-            series.first_t = series.first_t.max(end.saturating_add(1));
+        for (first_t, bytes) in &cut.kept {
+            let key = (window_of(*first_t), id, *first_t);
+            chunks.insert(key, bytes.as_slice()).map_err(db_err)?;
+            new_windows.push(key.0);
         }
+        persisted.insert(id, cut.last_t).map_err(db_err)?;
     }
-    matched
+    Ok(new_windows)
 }
 
 /// Splits time-ordered samples into runs spanning less than a window each.

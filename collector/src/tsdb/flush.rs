@@ -161,7 +161,8 @@ pub(crate) fn tick_locked(shared: &Shared) -> Result<(), StorageError> {
     }
     StorageStats::add(&shared.stats.chunks_written, chunk_count);
     if let Ok(meta) = std::fs::metadata(&shared.path) {
-        StorageStats::set(&shared.stats.file_bytes, meta.len());
+        let days: u64 = head.days.values().map(|f| f.bytes()).sum();
+        StorageStats::set(&shared.stats.file_bytes, meta.len() + days);
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Compacted groups: one day of many series in one value. Values are encoded per series;
 //! timestamps per distinct column, shared by every series with the very same timestamps (all
-//! series of one scrape target), and groups are sized to nearly fill a 64 KiB run of redb pages
-//! (redb gives a large value the next power-of-two run).
+//! series of one scrape target), and groups are kept just under 64 KiB, so reading one series
+//! out of a day file reads at most that much.
 //!
 //! Layout: [`PACKED_TAG`] byte; `n_series` varint; per series `id`, `column`, `values_len`
 //! varints; `n_columns` varint; per column `len` varint; then the column blobs ([`ints`]);
@@ -18,8 +18,9 @@ use super::interface::Sample;
 /// is never 0).
 pub const PACKED_TAG: u8 = 0;
 
-/// Bytes a group aims to stay under: a 64 KiB page run less room for redb's leaf header and
-/// the key.
+/// Bytes a group aims to stay under: 64 KiB less 512 bytes (which fitted a group, its key and a
+/// redb leaf header in a 64 KiB page run when groups were redb values; kept so day files read
+/// the same amounts).
 pub const TARGET_BYTES: usize = 64 * 1024 - 512;
 
 struct Member {

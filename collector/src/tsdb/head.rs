@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::chunk::{self, ChunkEncoder};
+use super::dayfile::DayFile;
 use super::index::Postings;
 use super::interface::{Metadata, Sample};
 use super::label_ids::{LabelIds, LabelsHash};
@@ -221,8 +222,9 @@ pub struct Head {
     pub max_t: i64,
     /// Window starts present in the `chunks` table (or about to be).
     pub raw_windows: BTreeSet<i64>,
-    /// Day starts present in the `blocks` table (or about to be).
-    pub block_days: BTreeSet<i64>,
+    /// The day files, by day start (see `dayfile.rs`); readers take their own handle, so a
+    /// file compaction replaces or retention deletes stays readable until they finish.
+    pub days: BTreeMap<i64, Arc<DayFile>>,
 }
 
 impl Head {

@@ -1,21 +1,21 @@
-//! Background upkeep: compacting a day's raw chunks into bit-packed groups, and
-//! retention by time and by size. Work is split into bounded transactions so appends' durability
+//! Background upkeep: compacting a day's raw chunks into the day's file of bit-packed groups,
+//! and retention by time and by size (whole day files deleted). Work is split into bounded transactions so appends' durability
 //! ticks are never held up for long.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
-use redb::ReadableTable;
+use redb::{ReadOnlyTable, ReadableDatabase};
 
+use super::dayfile::{self, DayFile, DayWriter, Span};
 use super::flush::{check_free_space, durable_txn};
 use super::interface::Sample;
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{BLOCKS, CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES, WINDOW_MS, day_of};
+use super::schema::{CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES, WINDOW_MS, day_of};
 use super::storage::Shared;
 use super::{chunk, group};
 use crate::vocab::now_ms;
-
-/// Series ids per compaction transaction: one aligned run, so groups never straddle batches.
-const COMPACT_IDS_PER_TXN: u64 = GROUP_ID_SPAN;
 
 /// Keys deleted per retention transaction.
 const DELETES_PER_TXN: usize = 50_000;
@@ -47,25 +47,214 @@ pub fn compact(shared: &Shared, all: bool) -> Result<(), StorageError> {
 }
 
 fn compact_day(shared: &Shared, day: i64) -> Result<(), StorageError> {
+    let _maintenance = shared.maintenance();
+    check_free_space(shared)?;
     let day_end = day.saturating_add(DAY_MS);
-    let (windows, id_end) = {
-        let mut head = shared.head();
-        // Readers must look at this day's blocks before the first batch moves chunks there.
-        head.block_days.insert(day);
+    // The chunks as of now; ticks may add more meanwhile, which stay for the next pass.
+    let (windows, id_end, old, snapshot) = {
+        let head = shared.head();
         let windows: Vec<i64> = head.raw_windows.range(day..day_end).copied().collect();
-        (windows, head.next_id)
+        let snapshot = shared.db.begin_read().map_err(db_err)?;
+        (
+            windows,
+            head.next_id,
+            head.days.get(&day).cloned(),
+            snapshot,
+        )
     };
+    let merged = snapshot.open_table(CHUNKS).map_err(db_err)?;
+    let mut writer = DayWriter::create(&shared.blocks_dir, day)?;
+    let mut series_done = 0;
     let mut from_id = 0;
     while from_id < id_end {
-        let to_id = from_id.saturating_add(COMPACT_IDS_PER_TXN);
-        compact_batch(shared, day, &windows, from_id, to_id)?;
-        from_id = to_id;
+        let run = from_id..from_id.saturating_add(GROUP_ID_SPAN);
+        series_done += compact_run(&mut writer, &merged, &windows, old.as_deref(), run.clone())?;
+        from_id = run.end;
     }
+    let new = writer.finish()?;
+    {
+        let mut head = shared.head();
+        match new {
+            Some(file) => head.days.insert(day, Arc::new(file)),
+            None => head.days.remove(&day),
+        };
+    }
+    StorageStats::add(&shared.stats.blocks_written, series_done);
+    // The day file holds them now: drop the chunks it merged (readers meanwhile see both,
+    // identical samples, and keep one).
+    for &window in &windows {
+        delete_merged(shared, &merged, window)?;
+    }
+    forget_empty_windows(shared, &windows)
+}
+
+/// Writes the groups of one aligned run of series ids: the day's chunks of the run merged with
+/// what the old day file holds of it (whose groups are copied as they are when no chunk adds
+/// to them). Returns how many series were rewritten.
+fn compact_run(
+    writer: &mut DayWriter,
+    chunks: &ReadOnlyTable<(i64, u64, i64), &[u8]>,
+    windows: &[i64],
+    old: Option<&DayFile>,
+    run: Range<u64>,
+) -> Result<u64, StorageError> {
+    let mut by_series: BTreeMap<u64, Vec<Sample>> = BTreeMap::new();
+    for &window in windows {
+        let range = (window, run.start, i64::MIN)..(window, run.end, i64::MIN);
+        for entry in chunks.range(range).map_err(db_err)? {
+            let (key, bytes) = entry.map_err(db_err)?;
+            let samples = by_series.entry(key.value().1).or_default();
+            chunk::decode_into(bytes.value(), samples).map_err(|e| corrupt("chunks", e))?;
+        }
+    }
+    let Some(old) = old else {
+        return write_run(writer, by_series);
+    };
+    if by_series.is_empty() {
+        for at in old.groups_in(run) {
+            writer.push(old.first_id(at), &old.read_group(at)?, old.span())?;
+        }
+        return Ok(0);
+    }
+    for at in old.groups_in(run) {
+        let members = group::decode_all(&old.read_group(at)?).map_err(|e| corrupt("blocks", e))?;
+        for (id, samples) in members {
+            by_series.entry(id).or_default().extend(samples);
+        }
+    }
+    write_run(writer, by_series)
+}
+
+/// Writes the groups of the merged samples of a run's series; returns how many series.
+fn write_run(
+    writer: &mut DayWriter,
+    by_series: BTreeMap<u64, Vec<Sample>>,
+) -> Result<u64, StorageError> {
+    let series: Vec<(u64, Vec<Sample>)> = by_series
+        .into_iter()
+        .map(|(id, mut samples)| {
+            samples.sort_by_key(|s| s.t);
+            samples.dedup_by_key(|s| s.t);
+            (id, samples)
+        })
+        .collect();
+    let rewritten = series.len() as u64;
+    push_groups(writer, series)?;
+    Ok(rewritten)
+}
+
+/// Packs series (ascending ids, time-ordered samples) into groups and appends them.
+fn push_groups(
+    writer: &mut DayWriter,
+    series: Vec<(u64, Vec<Sample>)>,
+) -> Result<(), StorageError> {
+    let Some(span) = series
+        .iter()
+        .filter_map(|(_, samples)| Span::of(samples))
+        .reduce(Span::union)
+    else {
+        return Ok(());
+    };
+    for (first, bytes) in group::build(series) {
+        writer.push(first, &bytes, span)?;
+    }
+    Ok(())
+}
+
+/// Replaces `file` with a copy holding only the samples `keep` accepts, of the groups whose id
+/// range `may_change` accepts; other groups are copied as they are. When nothing changes the
+/// file stays; when nothing is left it goes.
+pub(super) fn rewrite_day(
+    shared: &Shared,
+    file: &DayFile,
+    may_change: impl Fn(Range<u64>) -> bool,
+    keep: impl Fn(u64, &Sample) -> bool,
+) -> Result<(), StorageError> {
+    let mut writer = DayWriter::create(&shared.blocks_dir, file.day())?;
+    let mut changed = false;
+    let groups = file.groups_in(0..u64::MAX);
+    for at in groups.clone() {
+        let first = file.first_id(at);
+        let next = if at + 1 < groups.end {
+            file.first_id(at + 1)
+        } else {
+            u64::MAX
+        };
+        let bytes = file.read_group(at)?;
+        if !may_change(first..next) {
+            writer.push(first, &bytes, file.span())?;
+            continue;
+        }
+        let mut members = group::decode_all(&bytes).map_err(|e| corrupt("blocks", e))?;
+        let mut dropped = false;
+        for (id, samples) in &mut members {
+            let before = samples.len();
+            samples.retain(|s| keep(*id, s));
+            dropped |= samples.len() != before;
+        }
+        if dropped {
+            changed = true;
+            push_groups(&mut writer, members)?;
+        } else {
+            writer.push(first, &bytes, file.span())?;
+        }
+    }
+    if !changed {
+        return writer.abandon();
+    }
+    let rewritten = writer.finish()?;
+    let mut head = shared.head();
+    match rewritten {
+        Some(new) => head.days.insert(file.day(), Arc::new(new)),
+        None => head.days.remove(&file.day()),
+    };
+    Ok(())
+}
+
+/// Deletes the chunks of `window` that `merged` (the snapshot compaction read) holds, in
+/// bounded transactions; chunks written since stay.
+fn delete_merged(
+    shared: &Shared,
+    merged: &ReadOnlyTable<(i64, u64, i64), &[u8]>,
+    window: i64,
+) -> Result<(), StorageError> {
+    let range = (window, 0, i64::MIN)..(window.saturating_add(WINDOW_MS), 0, i64::MIN);
+    while delete_some(shared, |txn| {
+        let mut table = txn.open_table(CHUNKS).map_err(db_err)?;
+        let (mut n, mut failed) = (0, None);
+        table
+            .retain_in(range.clone(), |key, _| {
+                if n >= DELETES_PER_TXN || failed.is_some() {
+                    return true;
+                }
+                match merged.get(key) {
+                    Ok(found) => {
+                        n += usize::from(found.is_some());
+                        found.is_none()
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        true
+                    }
+                }
+            })
+            .map_err(db_err)?;
+        match failed {
+            Some(e) => Err(db_err(e)),
+            None => Ok(n >= DELETES_PER_TXN),
+        }
+    })? {}
+    Ok(())
+}
+
+/// Forgets the windows among `windows` that hold no chunk any more.
+fn forget_empty_windows(shared: &Shared, windows: &[i64]) -> Result<(), StorageError> {
+    // No tick may add a chunk between the look and the forgetting.
     let _writer = shared.writer();
-    let txn = shared.db.begin_write().map_err(db_err)?;
+    let txn = shared.db.begin_read().map_err(db_err)?;
     let chunks = txn.open_table(CHUNKS).map_err(db_err)?;
     let mut empty = Vec::new();
-    for &window in &windows {
+    for &window in windows {
         let next = window.saturating_add(WINDOW_MS);
         if chunks
             .range((window, 0, i64::MIN)..(next, 0, i64::MIN))
@@ -76,75 +265,10 @@ fn compact_day(shared: &Shared, day: i64) -> Result<(), StorageError> {
             empty.push(window);
         }
     }
-    drop(chunks);
-    txn.abort().map_err(db_err)?;
     let mut head = shared.head();
     for window in empty {
         head.raw_windows.remove(&window);
     }
-    Ok(())
-}
-
-fn compact_batch(
-    shared: &Shared,
-    day: i64,
-    windows: &[i64],
-    from_id: u64,
-    to_id: u64,
-) -> Result<(), StorageError> {
-    let _writer = shared.writer();
-    check_free_space(shared)?;
-    let txn = durable_txn(&shared.db)?;
-    let series_done;
-    {
-        let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
-        let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
-        let mut by_series: BTreeMap<u64, Vec<Sample>> = BTreeMap::new();
-        let mut keys = Vec::new();
-        for &window in windows {
-            let range = (window, from_id, i64::MIN)..(window, to_id, i64::MIN);
-            for entry in chunks.range(range).map_err(db_err)? {
-                let (key, bytes) = entry.map_err(db_err)?;
-                let key = key.value();
-                let samples = by_series.entry(key.1).or_default();
-                chunk::decode_into(bytes.value(), samples).map_err(|e| corrupt("chunks", e))?;
-                keys.push(key);
-            }
-        }
-        if keys.is_empty() {
-            return Ok(());
-        }
-        for key in keys {
-            chunks.remove(key).map_err(db_err)?;
-        }
-        // Groups never cross aligned id runs, so the batch's groups are exactly these.
-        let old: Vec<((i64, u64), Vec<u8>)> = blocks
-            .range((day, from_id)..(day, to_id))
-            .map_err(db_err)?
-            .map(|e| e.map(|(k, v)| (k.value(), v.value().to_vec())))
-            .collect::<Result<_, _>>()
-            .map_err(db_err)?;
-        for (key, bytes) in old {
-            for (id, samples) in group::decode_all(&bytes).map_err(|e| corrupt("blocks", e))? {
-                by_series.entry(id).or_default().extend(samples);
-            }
-            blocks.remove(key).map_err(db_err)?;
-        }
-        let mut series = Vec::with_capacity(by_series.len());
-        for (id, mut samples) in by_series {
-            samples.sort_by_key(|s| s.t);
-            samples.dedup_by_key(|s| s.t);
-            series.push((id, samples));
-        }
-        series_done = series.len() as u64;
-        for (first, bytes) in group::build(series) {
-            blocks
-                .insert((day, first), bytes.as_slice())
-                .map_err(db_err)?;
-        }
-    }
-    txn.commit().map_err(db_err)?;
-    StorageStats::add(&shared.stats.blocks_written, series_done);
     Ok(())
 }
 
@@ -156,6 +280,11 @@ pub(crate) fn corrupt(table: &'static str, e: impl std::fmt::Display) -> Storage
     }
 }
 
+/// How far the retention cutoff may pass a day file's oldest sample before the file is rewritten
+/// without the samples that fell out: a store keeps at most this much more than its retention
+/// time, and a day file is rewritten at most a few times on its way out.
+const TRIM_STEP_MS: i64 = 6 * 60 * 60 * 1000;
+
 /// How far past the wall clock the newest sample may stand and still anchor retention.
 const RETENTION_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
 
@@ -166,6 +295,7 @@ const RETENTION_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
 /// further ahead than an hour past the wall clock: one sample stamped years ahead (a target with
 /// a broken clock, a backfill with a wrong unit) must not make every other sample "too old".
 pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
+    let _maintenance = shared.maintenance();
     if let Some(keep) = shared.options.retention_time {
         let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
         let newest = shared
@@ -180,7 +310,7 @@ pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
             let oldest = {
                 let head = shared.head();
                 let window = head.raw_windows.first().copied();
-                let day = head.block_days.first().copied();
+                let day = head.days.keys().next().copied();
                 match (window, day) {
                     (Some(w), Some(d)) => w.min(d),
                     (Some(x), None) | (None, Some(x)) => x,
@@ -197,13 +327,15 @@ pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Bytes redb has allocated in the file (the file itself never shrinks; freed pages are
-/// reused, so keeping this under the budget keeps the file near it).
+/// Bytes the store takes on disk: the day files and the database file (which never shrinks
+/// while open: its freed pages are reused, and it stays about a day of raw chunks large).
 pub fn used_bytes(shared: &Shared) -> Result<u64, StorageError> {
-    let txn = shared.db.begin_write().map_err(db_err)?;
-    let stats = txn.stats().map_err(db_err)?;
-    txn.abort().map_err(db_err)?;
-    Ok(stats.allocated_pages() * stats.page_size() as u64)
+    let file = std::fs::metadata(&shared.path).map_err(|source| StorageError::Io {
+        context: format!("reading the size of {}", shared.path.display()),
+        source,
+    })?;
+    let days: u64 = shared.head().days.values().map(|f| f.bytes()).sum();
+    Ok(file.len() + days)
 }
 
 /// Removes every raw chunk and block whose samples all lie before `cutoff`, then series whose
@@ -217,11 +349,11 @@ fn drop_before(shared: &Shared, cutoff: i64) -> Result<(), StorageError> {
             .copied()
             .take_while(|w| w.saturating_add(2 * WINDOW_MS) <= cutoff)
             .collect();
-        let days: Vec<i64> = head
-            .block_days
-            .iter()
-            .copied()
-            .take_while(|d| d.saturating_add(DAY_MS + WINDOW_MS) <= cutoff)
+        let days: Vec<Arc<DayFile>> = head
+            .days
+            .values()
+            .take_while(|f| f.span().min_t < cutoff)
+            .cloned()
             .collect();
         (windows, days)
     };
@@ -241,25 +373,27 @@ fn drop_before(shared: &Shared, cutoff: i64) -> Result<(), StorageError> {
         shared.head().raw_windows.remove(&window);
         StorageStats::add(&shared.stats.retention_drops, 1);
     }
-    for &day in &days {
-        while delete_some(shared, |txn| {
-            let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
-            let mut n = 0;
-            table
-                .retain_in((day, 0)..(day.saturating_add(DAY_MS), 0), |_, _| {
-                    n += 1;
-                    n > DELETES_PER_TXN
-                })
-                .map_err(db_err)?;
-            Ok(n > DELETES_PER_TXN)
-        })? {}
-        shared.head().block_days.remove(&day);
-        StorageStats::add(&shared.stats.retention_drops, 1);
+    for file in days {
+        let span = file.span();
+        if span.max_t < cutoff {
+            // Readers still holding the file finish with it; its space returns when they do.
+            shared.head().days.remove(&file.day());
+            dayfile::remove(&file)?;
+            StorageStats::add(&shared.stats.retention_drops, 1);
+        } else if cutoff.saturating_sub(span.min_t) >= TRIM_STEP_MS {
+            rewrite_day(shared, &file, |_| true, |_, s| s.t >= cutoff)?;
+            StorageStats::add(&shared.stats.retention_drops, 1);
+        }
     }
     let kept_from = {
         let head = shared.head();
         let window = head.raw_windows.first().copied().unwrap_or(i64::MAX);
-        window.min(head.block_days.first().copied().unwrap_or(i64::MAX))
+        window.min(
+            head.days
+                .values()
+                .next()
+                .map_or(i64::MAX, |f| f.span().min_t),
+        )
     };
     drop_empty_series(shared, kept_from)
 }

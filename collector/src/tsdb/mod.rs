@@ -1,10 +1,11 @@
-//! The time-series store on redb.
+//! The time-series store: a redb database for what is being written, a file per compacted day.
 //!
 //! [`Storage`] keeps a series registry with a postings index and an in-memory head of open
 //! chunks; every tick (500 ms by default) one durable transaction writes the tick's samples as a
 //! write-ahead record together with the chunks cut since the last tick, and a background thread
-//! compacts older windows into bit-packed day groups (timestamps shared by series scraped
-//! together) and applies retention. The on-disk format is written down in `FORMAT.md` beside
+//! compacts each finished day's chunks into an immutable day file of bit-packed groups
+//! (timestamps shared by series scraped together) and applies retention by deleting whole
+//! files. The on-disk format is written down in `FORMAT.md` beside
 //! this file. Other stages use it only through [`Appendable`] and [`Querier`] (and
 //! [`MemoryStorage`] in their unit tests); the alerting stages keep their own small tables
 //! through [`KeyValueStore`], never the database itself.
@@ -14,6 +15,7 @@ mod backup;
 pub mod block;
 pub mod chunk;
 pub mod codec;
+mod dayfile;
 mod delete;
 mod flush;
 pub mod group;

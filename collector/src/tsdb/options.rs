@@ -14,7 +14,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 pub struct StorageOptions {
     /// Drop samples older than this, measured back from the newest sample; `None` keeps all.
     pub retention_time: Option<Duration>,
-    /// Drop the oldest days while the database uses more bytes than this; `None` for no limit.
+    /// Drop the oldest days while the store takes more bytes than this on disk (day files plus
+    /// the database file); `None` for no limit.
     pub retention_size: Option<u64>,
     /// Most series the store holds; creating one more fails with `SeriesLimit`.
     pub max_series: u64,
@@ -94,7 +95,7 @@ pub struct StorageStats {
     pub blocks_written: AtomicU64,
     /// Days or windows dropped by retention.
     pub retention_drops: AtomicU64,
-    /// Size of the database file in bytes (a gauge, updated by the background thread).
+    /// Bytes of the database file and the day files (a gauge, updated by the background thread).
     pub file_bytes: AtomicU64,
 }
 
@@ -194,7 +195,7 @@ impl Collector for StorageStats {
             (
                 "file_bytes",
                 Gauge,
-                "Size of the database file in bytes.",
+                "Bytes of the database file and the day files on disk.",
                 &self.file_bytes,
             ),
         ];

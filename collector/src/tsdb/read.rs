@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use redb::ReadableDatabase;
 
+use super::dayfile::{DayFile, DayReader};
 use super::interface::{Querier, QueryError, Sample, Series};
-use super::schema::{BLOCKS, CHUNKS, WINDOW_MS, day_of, group_range, window_of};
+use super::schema::{CHUNKS, WINDOW_MS, day_of, window_of};
 use super::storage::{Shared, Storage};
-use super::{chunk, group, lookup};
+use super::{chunk, lookup};
 use crate::labels::{Labels, Matcher};
 
 /// A series chosen by the matchers, with what the head holds of it.
@@ -22,7 +23,7 @@ struct Candidate {
 struct Plan {
     candidates: Vec<Candidate>,
     windows: Vec<i64>,
-    days: Vec<i64>,
+    days: Vec<Arc<DayFile>>,
 }
 
 /// Takes the plan and a read transaction together under the head lock, so every sample is in
@@ -36,7 +37,7 @@ fn plan(
 ) -> Result<(Plan, redb::ReadTransaction), QueryError> {
     let head = shared.head();
     let txn = shared.db.begin_read().map_err(storage_error)?;
-    let candidates = lookup::select(&head, matchers, start, end)
+    let mut candidates: Vec<Candidate> = lookup::select(&head, matchers, start, end)
         .into_iter()
         .map(|(id, series)| {
             let mut in_head = Vec::new();
@@ -48,7 +49,9 @@ fn plan(
             }
         })
         .collect();
-    // A chunk spans at most one window past the one it starts in; a block one window past
+    // In id order, each group of a day file is read once.
+    candidates.sort_unstable_by_key(|c| c.id);
+    // A chunk spans at most one window past the one it starts in; a day file one window past
     // its day.
     let windows = head
         .raw_windows
@@ -56,9 +59,9 @@ fn plan(
         .copied()
         .collect();
     let days = head
-        .block_days
+        .days
         .range(day_of(start.saturating_sub(WINDOW_MS))..=day_of(end))
-        .copied()
+        .map(|(_, file)| file.clone())
         .collect();
     let plan = Plan {
         candidates,
@@ -80,20 +83,13 @@ impl Storage {
         end: i64,
     ) -> Result<Vec<Series>, QueryError> {
         let chunks = txn.open_table(CHUNKS).map_err(storage_error)?;
-        let blocks = txn.open_table(BLOCKS).map_err(storage_error)?;
+        let mut days: Vec<DayReader<'_>> = plan.days.iter().map(|f| DayReader::new(f)).collect();
         let mut found = Vec::with_capacity(plan.candidates.len());
         let mut decoded = Vec::new();
         for candidate in plan.candidates {
             let mut samples = Vec::new();
-            for &day in &plan.days {
-                let range = group_range(day, candidate.id);
-                let Some(entry) = blocks.range(range).map_err(storage_error)?.next_back() else {
-                    continue;
-                };
-                let (_, bytes) = entry.map_err(storage_error)?;
-                if let Some(found) =
-                    group::find(bytes.value(), candidate.id).map_err(storage_error)?
-                {
+            for day in &mut days {
+                if let Some(found) = day.find(candidate.id).map_err(storage_error)? {
                     samples.extend(found.into_iter().filter(|s| s.t >= start && s.t <= end));
                 }
             }
@@ -107,8 +103,9 @@ impl Storage {
                 }
             }
             samples.extend(candidate.head);
-            // Blocks, chunks and head never overlap except for a chunk caught in flight
-            // between head and disk: identical samples, dropped here.
+            // Day files, chunks and head never overlap except for a chunk caught in flight
+            // between head and disk, or chunks a compaction merged into a day file and has
+            // not yet deleted: identical samples, dropped here.
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
             if !samples.is_empty() {

@@ -2,6 +2,7 @@
 //! head (series, postings, persisted times, metadata, windows and days on disk) before
 //! replaying the write-ahead records not yet in chunks.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -9,49 +10,99 @@ use rustc_hash::FxHashMap;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::dayfile::{self, DayWriter, Span};
 use super::flush;
 use super::head::Head;
 use super::index::Postings;
 use super::label_ids::LabelsHash;
 use super::options::{StorageError, db_err};
 use super::schema::{
-    self, BLOCKS, CHUNKS, FORMAT_VERSION, META, METADATA, PERSISTED, SERIES, STATE, SeriesRecord,
-    WAL, WINDOW_MS,
+    self, CHUNKS, FORMAT_VERSION, LEGACY_BLOCKS, LEGACY_FORMAT_VERSION, META, METADATA, PERSISTED,
+    SERIES, STATE, SeriesRecord, WAL, WINDOW_MS,
 };
 use super::wal;
 use crate::labels::Labels;
 
-/// Creates missing tables and checks the format version.
-pub fn init_tables(db: &Database) -> Result<(), StorageError> {
+/// Creates missing tables and checks the format version, upgrading a format-1 store (groups
+/// in a table) by moving its groups into day files in `blocks_dir`.
+pub fn init_tables(db: &Database, blocks_dir: &Path) -> Result<(), StorageError> {
     let txn = flush::durable_txn(db)?;
-    {
+    let found = {
         let mut meta = txn.open_table(META).map_err(db_err)?;
         let found = meta
             .get("format_version")
             .map_err(db_err)?
             .map(|v| v.value());
-        match found {
-            None => {
-                meta.insert("format_version", FORMAT_VERSION)
-                    .map_err(db_err)?;
-            }
-            Some(FORMAT_VERSION) => {}
-            Some(found) => {
-                return Err(StorageError::FormatVersion {
-                    found,
-                    expected: FORMAT_VERSION,
-                });
-            }
+        if found.is_none() {
+            meta.insert("format_version", FORMAT_VERSION)
+                .map_err(db_err)?;
         }
         txn.open_table(SERIES).map_err(db_err)?;
         txn.open_table(PERSISTED).map_err(db_err)?;
         txn.open_table(CHUNKS).map_err(db_err)?;
-        txn.open_table(BLOCKS).map_err(db_err)?;
         txn.open_table(WAL).map_err(db_err)?;
         txn.open_table(METADATA).map_err(db_err)?;
         txn.open_table(STATE).map_err(db_err)?;
+        found.unwrap_or(FORMAT_VERSION)
+    };
+    txn.commit().map_err(db_err)?;
+    match found {
+        FORMAT_VERSION => Ok(()),
+        LEGACY_FORMAT_VERSION => upgrade_to_day_files(db, blocks_dir),
+        found => Err(StorageError::FormatVersion {
+            found,
+            expected: FORMAT_VERSION,
+        }),
     }
-    txn.commit().map_err(db_err)
+}
+
+/// Copies each day's groups from format 1's table into a day file, then drops the table and
+/// records the new version. Interrupted, it starts over: day files are replaced whole.
+fn upgrade_to_day_files(db: &Database, blocks_dir: &Path) -> Result<(), StorageError> {
+    let read = db.begin_read().map_err(db_err)?;
+    let mut days = 0;
+    match read.open_table(LEGACY_BLOCKS) {
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(db_err(e)),
+        Ok(groups) => {
+            let mut writer: Option<DayWriter> = None;
+            for entry in groups.iter().map_err(db_err)? {
+                let (key, bytes) = entry.map_err(db_err)?;
+                let (day, first_id) = key.value();
+                if writer.as_ref().is_none_or(|w| w.day() != day) {
+                    if let Some(done) = writer.take() {
+                        done.finish()?;
+                    }
+                    writer = Some(DayWriter::create(blocks_dir, day)?);
+                    days += 1;
+                }
+                if let Some(writer) = writer.as_mut() {
+                    // Format 1's bound: a group holds chunks that started in its day.
+                    let span = Span {
+                        min_t: day,
+                        max_t: day.saturating_add(schema::DAY_MS + 2 * WINDOW_MS),
+                    };
+                    writer.push(first_id, bytes.value(), span)?;
+                }
+            }
+            if let Some(done) = writer {
+                done.finish()?;
+            }
+        }
+    }
+    drop(read);
+    let txn = flush::durable_txn(db)?;
+    txn.delete_table(LEGACY_BLOCKS).map_err(db_err)?;
+    txn.open_table(META)
+        .map_err(db_err)?
+        .insert("format_version", FORMAT_VERSION)
+        .map_err(db_err)?;
+    txn.commit().map_err(db_err)?;
+    tracing::info!(
+        days,
+        "moved compacted days from the database file into day files"
+    );
+    Ok(())
 }
 
 /// A series as read back from `series` and `persisted`.
@@ -197,9 +248,9 @@ fn persisted_time(
     }
 }
 
-/// Rebuilds the head: series and postings, persisted times, metadata, raw windows, then the
-/// samples of the write-ahead records not yet in chunks.
-pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
+/// Rebuilds the head: series and postings, persisted times, metadata, raw windows, the day
+/// files in `blocks_dir`, then the samples of the write-ahead records not yet in chunks.
+pub fn load(db: &Database, blocks_dir: &Path, head: &mut Head) -> Result<(), StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
     let meta = txn.open_table(META).map_err(db_err)?;
     let get = |key: &str| -> Result<u64, StorageError> {
@@ -238,15 +289,8 @@ pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
             None => break,
         }
     }
-    let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
-    let mut from = i64::MIN;
-    while let Some(entry) = blocks.range((from, 0)..).map_err(db_err)?.next() {
-        let day = entry.map_err(db_err)?.0.value().0;
-        head.block_days.insert(day);
-        match day.checked_add(schema::DAY_MS) {
-            Some(next) => from = next,
-            None => break,
-        }
+    for file in dayfile::open_all(blocks_dir)? {
+        head.days.insert(file.day(), Arc::new(file));
     }
     for entry in txn
         .open_table(WAL)
@@ -275,4 +319,77 @@ pub fn load(db: &Database, head: &mut Head) -> Result<(), StorageError> {
         head.wal_seq = head.wal_seq.max(seq + 1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::{MatchOp, Matcher};
+    use crate::tsdb::interface::{Querier, Sample};
+    use crate::tsdb::{Storage, StorageOptions, group};
+
+    /// A format-1 database file: one series whose day lives in the `blocks` table.
+    fn write_format_1(dir: &Path, samples: &[Sample]) {
+        let db = Database::create(dir.join(crate::tsdb::DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert("format_version", LEGACY_FORMAT_VERSION)
+                .unwrap();
+            meta.insert("next_series_id", 1).unwrap();
+            let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+            let mut record = Vec::new();
+            schema::encode_series_into(&mut record, "node", samples[0].t, &labels);
+            txn.open_table(SERIES)
+                .unwrap()
+                .insert(0, record.as_slice())
+                .unwrap();
+            let last = samples[samples.len() - 1].t;
+            txn.open_table(PERSISTED).unwrap().insert(0, last).unwrap();
+            let mut blocks = txn.open_table(LEGACY_BLOCKS).unwrap();
+            for (first, bytes) in group::build(vec![(0, samples.to_vec())]) {
+                blocks
+                    .insert((schema::day_of(samples[0].t), first), bytes.as_slice())
+                    .unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_format_1_store_is_upgraded_to_day_files_and_keeps_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples: Vec<Sample> = (0..500)
+            .map(|i| Sample {
+                t: 1_699_920_000_000 + i * 15_000,
+                v: (i % 7) as f64,
+            })
+            .collect();
+        write_format_1(dir.path(), &samples);
+        let options = StorageOptions {
+            retention_time: None,
+            background_compaction: false,
+            min_free_bytes: Some(0),
+            ..StorageOptions::default()
+        };
+        let storage = Storage::open(dir.path(), options.clone()).unwrap();
+        let all = [Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()];
+        let found = storage.select(&all, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(found[0].samples, samples);
+        storage.close().unwrap();
+        let day_files = std::fs::read_dir(dir.path().join(dayfile::BLOCKS_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(day_files, 1);
+        let db = Database::open(dir.path().join(crate::tsdb::DB_FILE)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let version = txn
+            .open_table(META)
+            .unwrap()
+            .get("format_version")
+            .unwrap()
+            .map(|v| v.value());
+        assert_eq!(version, Some(FORMAT_VERSION));
+        assert!(txn.open_table(LEGACY_BLOCKS).is_err(), "the table is gone");
+    }
 }

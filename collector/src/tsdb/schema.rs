@@ -7,13 +7,17 @@ use super::interface::Metadata;
 use crate::labels::Labels;
 
 /// Bumped whenever a table's layout changes; a store refuses to open another version.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The version before day files: compacted groups lived in [`LEGACY_BLOCKS`]. Opening such a
+/// store moves them into day files and upgrades it.
+pub const LEGACY_FORMAT_VERSION: u64 = 1;
 
 /// Width of a raw-chunk window in milliseconds: chunks are keyed by the window their first
 /// sample falls in, and no chunk spans more than one window's width.
 pub const WINDOW_MS: i64 = 3_600_000;
 
-/// Width of a compacted block in milliseconds.
+/// Width of a compacted day (one day file) in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
 
 /// Store-wide counters and settings: `format_version`, `next_series_id`, `next_wal_seq`.
@@ -28,18 +32,13 @@ pub const PERSISTED: TableDefinition<u64, i64> = TableDefinition::new("persisted
 /// Raw chunks: (window start, series id, first timestamp) -> XOR chunk.
 pub const CHUNKS: TableDefinition<(i64, u64, i64), &[u8]> = TableDefinition::new("chunks");
 
-/// Compacted groups: (day start, first member's series id) -> the bit-packed samples of
-/// every chunk its members began that day (see `group.rs`).
-pub const BLOCKS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("blocks");
+/// Format 1's compacted groups: (day start, first member's series id) -> group bytes; read
+/// once, by the upgrade to day files, which then deletes the table.
+pub const LEGACY_BLOCKS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("blocks");
 
 /// Groups never mix series from different aligned runs of this many ids, so the group holding
 /// a series is the last key at or before it within its run.
 pub const GROUP_ID_SPAN: u64 = 4096;
-
-/// The key range that may hold the group of series `id` for `day`.
-pub fn group_range(day: i64, id: u64) -> std::ops::RangeInclusive<(i64, u64)> {
-    (day, id - id % GROUP_ID_SPAN)..=(day, id)
-}
 
 /// Write-ahead records, one per durability tick: sequence -> samples appended in that tick.
 pub const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");

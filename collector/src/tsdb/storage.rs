@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use redb::{Database, ReadableDatabase};
 
+use super::dayfile::BLOCKS_DIR;
 use super::head::Head;
 use super::interface::Metadata;
 use super::keyvalue::{self, KeyValueStore};
@@ -36,13 +37,19 @@ pub struct Storage {
 /// State shared by the storage handle, appenders, readers and the background thread.
 pub(crate) struct Shared {
     pub db: Arc<Database>,
+    /// The database file (the head, the series, the alerting tables).
     pub path: PathBuf,
+    /// The folder of day files.
+    pub blocks_dir: PathBuf,
     pub options: StorageOptions,
     pub head: Mutex<Head>,
     /// The head's live series ids, for appenders checking handles without its lock.
     pub live: Arc<LiveIds>,
     /// Held for the whole of every write transaction this store makes, before `head`.
     pub writer: Mutex<()>,
+    /// Held by compaction, retention, deletion and backup, before `writer`: the day files
+    /// change only under it.
+    pub maintenance: Mutex<()>,
     /// Shared with the registry that reports them.
     pub stats: Arc<StorageStats>,
     /// Set while the disk refuses writes: appends fail until a tick succeeds again.
@@ -97,6 +104,13 @@ impl Shared {
     pub fn writer(&self) -> MutexGuard<'_, ()> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Exclusive right to change the day files.
+    pub fn maintenance(&self) -> MutexGuard<'_, ()> {
+        self.maintenance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Storage {
@@ -112,18 +126,21 @@ impl Storage {
             .set_cache_size(options.cache_bytes)
             .create(&path)
             .map_err(db_err)?;
-        init_tables(&db)?;
+        let blocks_dir = dir.join(BLOCKS_DIR);
+        init_tables(&db, &blocks_dir)?;
         keyvalue::create_tables(&db)?;
         let mut head = Head::default();
-        load(&db, &mut head)?;
+        load(&db, &blocks_dir, &mut head)?;
         let background = options.background_compaction;
         let shared = Arc::new(Shared {
             db: Arc::new(db),
             path,
+            blocks_dir,
             options,
             live: head.live.clone(),
             head: Mutex::new(head),
             writer: Mutex::new(()),
+            maintenance: Mutex::new(()),
             stats: Arc::default(),
             blocked: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
@@ -169,8 +186,9 @@ impl Storage {
         &self.shared.path
     }
 
-    /// Bytes the database has allocated in its file: what the retention size budget counts.
-    pub fn allocated_bytes(&self) -> Result<u64, StorageError> {
+    /// Bytes the store takes on disk (the day files and the database file): what the retention
+    /// size budget counts.
+    pub fn used_bytes(&self) -> Result<u64, StorageError> {
         maintain::used_bytes(&self.shared)
     }
 
@@ -233,6 +251,16 @@ impl Storage {
     pub fn close(mut self) -> Result<(), StorageError> {
         self.stop_worker();
         flush::flush_head(&self.shared)
+    }
+
+    /// Compacts the database file of the closed store in `dir`, returning its free pages to the
+    /// filesystem (redb can only do this with the file to itself).
+    pub fn shrink_closed(dir: impl AsRef<Path>) -> Result<(), StorageError> {
+        Database::open(dir.as_ref().join(DB_FILE))
+            .map_err(db_err)?
+            .compact()
+            .map_err(db_err)?;
+        Ok(())
     }
 
     fn stop_worker(&mut self) {
