@@ -15,8 +15,9 @@
 //! the dataset's days of wall time to give each scrape its own tick and maintenance its
 //! cadence; letting the real thread tick while appending at full speed would fold thousands of
 //! scrapes into one write-ahead record and run maintenance once per simulated day or less,
-//! which is not what a running store writes. The thread still runs meanwhile (its few
-//! wall-clock passes find little to do).
+//! which is not what a running store writes. The thread still runs meanwhile, as background
+//! maintenance is on; its passes on the wall clock (one every 10 s of the replay) are a small
+//! fraction of the replayed ones.
 //!
 //! `cargo bench -p osprey-collector --bench disk_footprint -- FILE DIR` (DIR must not hold
 //! anything yet; it is kept for the caller to inspect).
