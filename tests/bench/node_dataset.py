@@ -4,11 +4,15 @@ filesystem, load, vmstat, netstat ...) scraped every 15 s with a few ms of jitte
 counters and gauges shaped like the real ones (centisecond CPU counters, kB-granular memory,
 4 KiB-granular filesystem space, integer byte and packet counters).
 
+Each scrape lands up to 3 ms early or late (on time for one in seven); `--jitter-ms LO-HI`
+makes every scrape land LO to HI ms early or late instead, never on time, as a loaded
+scraper's clock does.
+
 Two files with identical samples: OpenMetrics (seconds timestamps, for
 `promtool tsdb create-blocks-from openmetrics`) and Prometheus text with millisecond
 timestamps (for VictoriaMetrics' /api/v1/import/prometheus and Osprey's loader).
 
-usage: node_dataset.py [--hosts N] [--hours H] OPENMETRICS_OUT PROM_OUT
+usage: node_dataset.py [--hosts N] [--hours H] [--jitter-ms LO-HI] OPENMETRICS_OUT PROM_OUT
 """
 
 import argparse
@@ -160,20 +164,38 @@ def host_series(rng, host, steps):
     return out
 
 
+def jitter_range(text):
+    """Parses `LO-HI` (milliseconds, 0 <= LO <= HI)."""
+    lo, sep, hi = text.partition("-")
+    if not sep or not lo.isdigit() or not hi.isdigit() or int(lo) > int(hi):
+        raise argparse.ArgumentTypeError(f"expected LO-HI in milliseconds, got {text!r}")
+    return int(lo), int(hi)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--jitter-ms", type=jitter_range, metavar="LO-HI",
+                        help="every scrape LO to HI ms early or late (default: -3 to +3 ms)")
     parser.add_argument("openmetrics_out")
     parser.add_argument("prom_out")
     args = parser.parse_args()
     rng = random.Random(42)
     steps = args.hours * 3600 * 1000 // STEP_MS
+    if args.jitter_ms is None:
+        def jitter():
+            return rng.randint(-3, 3)
+    else:
+        lo, hi = args.jitter_ms
+
+        def jitter():
+            return rng.choice((-1, 1)) * rng.randint(lo, hi)
     families = {}
     times = {}
     for host in range(args.hosts):
         offset = rng.randint(0, 14_000)
-        times[host] = [START_MS + offset + i * STEP_MS + rng.randint(-3, 3) for i in range(steps)]
+        times[host] = [START_MS + offset + i * STEP_MS + jitter() for i in range(steps)]
         for name, labels, values in host_series(rng, host, steps):
             families.setdefault(name, []).append((host, labels, values))
     series = sum(len(v) for v in families.values())

@@ -21,9 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in promtool victoria-metrics curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (see tests/install-deps.sh)" >&2; exit 1; }
-done
+. "$ROOT/tests/bench/storage_peers.sh"
+require_tools promtool victoria-metrics curl python3
 
 echo "== dataset: $HOSTS hosts x ${HOURS}h at 15 s"
 DATASET=$(python3 "$ROOT/tests/bench/node_dataset.py" --hosts "$HOSTS" --hours "$HOURS" \
@@ -36,28 +35,10 @@ promtool tsdb create-blocks-from openmetrics "$WORK/data.om" "$WORK/prometheus" 
 PROM_BYTES=$(du -sb "$WORK/prometheus" | cut -f1)
 
 echo "== VictoriaMetrics: /api/v1/import/prometheus, force_flush, force_merge"
-victoria-metrics -storageDataPath "$WORK/vm" -httpListenAddr "127.0.0.1:$PORT" \
-    -retentionPeriod 100y -loggerLevel ERROR >"$WORK/vm.log" 2>&1 &
-VM_PID=$!
-for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-    sleep 0.2
-done
-curl -fs --data-binary "@$WORK/data.prom" "http://127.0.0.1:$PORT/api/v1/import/prometheus"
-curl -fs "http://127.0.0.1:$PORT/internal/force_flush"
-curl -fs "http://127.0.0.1:$PORT/internal/force_merge"
-# Merges run in the background: wait until the directory size stops changing.
-last=-1
-for _ in $(seq 60); do
-    sleep 2
-    now=$(du -sb "$WORK/vm" | cut -f1)
-    [ "$now" = "$last" ] && break
-    last=$now
-done
-VM_COUNT=$(curl -fs "http://127.0.0.1:$PORT/api/v1/query" \
-    --data-urlencode "query=sum(count_over_time({job=\"node\"}[$((HOURS + 2))h]))" \
-    --data-urlencode "time=$((1700000000 + HOURS * 3600 + 60))" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"][0]["value"][1])')
+vm_start "$WORK/vm" "$PORT" "$WORK/vm.log"
+vm_load "$PORT" "$WORK/data.prom" "$WORK/vm"
+VM_COUNT=$(query_number "http://127.0.0.1:$PORT" "sum(count_over_time({job=\"node\"}[$((HOURS + 2))h]))" \
+    "$((1700000000 + HOURS * 3600 + 60))")
 VM_BYTES=$(du -sb "$WORK/vm" | cut -f1)
 VM_DATA_BYTES=$(du -sb "$WORK/vm/data" | cut -f1)
 
