@@ -70,7 +70,8 @@ pub struct HistoryQuery {
     pub open_only: bool,
 }
 
-/// The history store.
+/// The history store. Its methods read and write the store (a durable write is an fsync): call
+/// them from a blocking thread, not from async tasks.
 pub struct AlertHistory {
     store: KeyValueStore,
     open: Mutex<HashMap<String, u64>>,

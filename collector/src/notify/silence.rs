@@ -100,7 +100,8 @@ pub enum SilenceError {
     Storage(#[from] StorageError),
 }
 
-/// Every silence, cached in memory and written through to the store.
+/// Every silence, cached in memory and written through to the store: call the methods that
+/// change silences from a blocking thread, not from async tasks.
 pub struct Silences {
     store: KeyValueStore,
     cache: Mutex<Vec<(Silence, Vec<Matcher>)>>,

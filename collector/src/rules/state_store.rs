@@ -21,7 +21,8 @@ pub enum StateStoreError {
     },
 }
 
-/// Stores each alerting rule's active alerts under a key naming the rule.
+/// Stores each alerting rule's active alerts under a key naming the rule. Its methods block on
+/// the store: the rules call them while groups are built and evaluated, off the async workers.
 pub trait AlertStateStore: Send + Sync {
     /// The alerts saved for `rule_key` (empty if none).
     fn load(&self, rule_key: &str) -> Result<Vec<Alert>, StateStoreError>;
