@@ -112,15 +112,17 @@ pub async fn start(
     let storage = Arc::clone(storage);
     let external_labels = config.global.external_labels.clone();
     let external_url = external_url.to_owned();
+    let base_dir = source.base_dir.to_owned();
     // Opening reads what the previous run left in the store.
     let (notifier, rules) = off_async(move || {
         let store = storage.key_value();
         let notifier = Notifier::open(notifications, store.clone(), &external_url)?;
+        let state_store = StoredAlertState::new(store).relative_to(&base_dir);
         let deps = RuleDeps {
             query: Arc::new(move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms)),
             storage: storage as Arc<dyn Appendable>,
             notify: Arc::new(notifier.clone()),
-            state_store: Some(Arc::new(StoredAlertState::new(store))),
+            state_store: Some(Arc::new(state_store)),
             external_labels,
             external_url,
             resend_delay: RESEND_DELAY,
