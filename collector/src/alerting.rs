@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::labels::Labels;
-use crate::notify::{Notifications, Notifier, NotifierError};
+use crate::notify::{Notifications, Notifier, NotifierError, off_async};
 use crate::promql::{Engine, QueryValue};
 use crate::rules::{RuleDeps, RuleError, RuleGroup, RuleManager, StoredAlertState, load_rule_file};
 use crate::tsdb::{Appendable, Storage};
@@ -70,10 +70,11 @@ impl Reloaded {
 impl Alerting {
     /// Switches to reloaded rules and notifications; rules that stay keep their alerts, and
     /// queued notifications carry on.
-    pub fn apply(&self, reloaded: Reloaded) {
+    pub async fn apply(&self, reloaded: Reloaded) {
         let rule_count: usize = reloaded.groups.iter().map(|g| g.rules.len()).sum();
-        self.rules
-            .replace(reloaded.groups, reloaded.evaluation_interval);
+        let rules = self.rules.clone();
+        // New rules read their saved alerts from the store.
+        off_async(move || rules.replace(reloaded.groups, reloaded.evaluation_interval)).await;
         self.notifier.reload(reloaded.notifications);
         tracing::info!(rules = rule_count, "rules and notifications reloaded");
     }
@@ -91,9 +92,10 @@ pub struct AlertingSource<'a> {
     pub single_node: bool,
 }
 
-/// Loads the rules and notifications `source` names, then starts evaluation and delivery until
+/// Loads the rules and notifications `source` names, picks up the alerts, silences, history
+/// and queued notifications the store holds, then starts evaluation and delivery until
 /// `shutdown` turns true.
-pub fn start(
+pub async fn start(
     source: AlertingSource<'_>,
     storage: &Arc<Storage>,
     engine: Engine,
@@ -106,21 +108,29 @@ pub fn start(
         notifications,
         evaluation_interval,
     } = Reloaded::read(source)?;
-    let store = storage.key_value();
-    let notifier = Notifier::open(notifications, store.clone(), external_url)?;
-    let state_store = StoredAlertState::new(store);
-    let query = move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms);
-    let deps = RuleDeps {
-        query: Arc::new(query),
-        storage: Arc::clone(storage) as Arc<dyn Appendable>,
-        notify: Arc::new(notifier.clone()),
-        state_store: Some(Arc::new(state_store)),
-        external_labels: config.global.external_labels.clone(),
-        external_url: external_url.to_owned(),
-        resend_delay: RESEND_DELAY,
-    };
     let rule_count: usize = groups.iter().map(|g| g.rules.len()).sum();
-    let rules = RuleManager::new(groups, evaluation_interval, deps);
+    let storage = Arc::clone(storage);
+    let external_labels = config.global.external_labels.clone();
+    let external_url = external_url.to_owned();
+    let base_dir = source.base_dir.to_owned();
+    // Opening reads what the previous run left in the store.
+    let (notifier, rules) = off_async(move || {
+        let store = storage.key_value();
+        let notifier = Notifier::open(notifications, store.clone(), &external_url)?;
+        let state_store = StoredAlertState::new(store).relative_to(&base_dir);
+        let deps = RuleDeps {
+            query: Arc::new(move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms)),
+            storage: storage as Arc<dyn Appendable>,
+            notify: Arc::new(notifier.clone()),
+            state_store: Some(Arc::new(state_store)),
+            external_labels,
+            external_url,
+            resend_delay: RESEND_DELAY,
+        };
+        let rules = RuleManager::new(groups, evaluation_interval, deps);
+        Ok::<_, AlertingError>((notifier, rules))
+    })
+    .await?;
     rules.spawn(shutdown.clone());
     notifier.spawn(shutdown);
     tracing::info!(rules = rule_count, "alerting started");

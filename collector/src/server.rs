@@ -102,7 +102,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         engine.clone(),
         &external_url,
         alerting_stopped,
-    )?;
+    )
+    .await?;
     let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     manager.apply(config, &base_dir).await?;
     manager.spawn_file_watcher(FILE_SD_POLL);
@@ -288,7 +289,7 @@ impl FileReloader {
             single_node: false,
         })?;
         self.manager.apply(config, &base_dir).await?;
-        self.alerting.apply(reloaded);
+        self.alerting.apply(reloaded).await;
         Ok(())
     }
 }

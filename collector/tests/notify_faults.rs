@@ -1,14 +1,18 @@
 //! Receivers that are down or failing: every notification arrives once they are back, also
-//! across a restart of the notifier, never twice within a group interval; 5xx is retried, 4xx
-//! is not.
+//! across a restart of the notifier and on a full disk, never twice within a group interval;
+//! 5xx is retried, 4xx is not.
 
 mod support;
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use osprey_collector::notify::AttemptResult;
+use osprey_collector::notify::{
+    AttemptResult, Notifier, Silence, SilenceMatcher, parse_alertmanager_config,
+};
 use osprey_collector::rules::Notify;
+use osprey_collector::tsdb::{Storage, StorageOptions};
 use support::receivers::*;
 use support::{eventually, free_port};
 
@@ -132,4 +136,83 @@ async fn an_smtp_server_down_gets_the_email_once_it_is_back() {
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(mails(&smtp).len(), 1, "sent once");
+}
+
+/// A notifier on a store in `dir` that refuses writes unless `min_free_bytes` are free.
+fn notifier_keeping_free(config: &str, dir: &Path, min_free_bytes: u64) -> Notifier {
+    let options = StorageOptions {
+        min_free_bytes: Some(min_free_bytes),
+        ..StorageOptions::default()
+    };
+    let storage = Storage::open(dir, options).unwrap();
+    let notifications = parse_alertmanager_config(config).unwrap();
+    Notifier::open(notifications, storage.key_value(), "http://collector:9718/").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_keeps_the_queued_notification_and_sends_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_port = free_port();
+    let config = format!(
+        "route:\n  receiver: hook\n  group_by: [instance]\n  group_wait: 0s\n  group_interval: 1s\n\
+         receivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:{hook_port}/\n"
+    );
+    {
+        let notifier = notifier_keeping_free(&config, dir.path(), 0);
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let tasks = notifier.spawn(shutdown);
+        notifier.notify(vec![alert("queued:9100", now() + 600_000)]);
+        eventually(Duration::from_secs(10), || {
+            (notifier.metrics.attempts("hook", AttemptResult::Retry) >= 1).then_some(())
+        })
+        .await
+        .expect("the receiver is down");
+        stop.send(true).unwrap();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
+    // The disk is full from here on: every write is refused.
+    let notifier = notifier_keeping_free(&config, dir.path(), u64::MAX);
+    assert_eq!(
+        notifier.metrics.queue_length(),
+        1,
+        "the queue opens as it was"
+    );
+    let silence = Silence {
+        id: String::new(),
+        matchers: vec![SilenceMatcher {
+            name: "instance".to_owned(),
+            value: "queued:9100".to_owned(),
+            is_regex: false,
+            is_equal: true,
+        }],
+        starts_at: 0,
+        ends_at: i64::MAX / 2,
+        created_by: "ana".to_owned(),
+        comment: String::new(),
+    };
+    let refused = notifier.silences.create(silence).unwrap_err().to_string();
+    assert!(
+        refused.contains("disk full") && refused.contains("storage.min_free_bytes"),
+        "a clear error: {refused}"
+    );
+    assert!(notifier.silences.list().is_empty());
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let _tasks = notifier.spawn(shutdown);
+    // Cannot be queued: it stays in its group, tried again at each flush.
+    notifier.notify(vec![alert("new:9100", now() + 600_000)]);
+    let hook = Hook::default();
+    let _server = serve_hook(&hook, hook_port).await;
+    let delivered = eventually(Duration::from_secs(15), || hook.body(0))
+        .await
+        .expect("the queued notification is delivered on a full disk");
+    assert_eq!(delivered["commonLabels"]["instance"], "queued:9100");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        hook.count(),
+        1,
+        "sent once, although the disk refused to remove it from the queue"
+    );
 }

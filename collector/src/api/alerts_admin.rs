@@ -72,7 +72,7 @@ async fn list_history(
         host: p.host,
         open_only: p.open,
     };
-    Ok(success(n.history.list(&query)?))
+    Ok(success(n.off_async(move |n| n.history.list(&query)).await?))
 }
 
 /// Body of an acknowledgement.
@@ -91,12 +91,9 @@ async fn acknowledge(
     if body.by.trim().is_empty() {
         return Err(ApiError::bad_data("`by` must name who acknowledges"));
     }
-    Ok(success(n.history.acknowledge(
-        id,
-        &body.by,
-        &body.comment,
-        now_ms(),
-    )?))
+    let now = now_ms();
+    let acknowledge = move |n: &Notifier| n.history.acknowledge(id, &body.by, &body.comment, now);
+    Ok(success(n.off_async(acknowledge).await?))
 }
 
 /// Body of a resolve request.
@@ -112,14 +109,18 @@ async fn resolve_one(
     Path(id): Path<u64>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Response, ApiError> {
-    Ok(success(n.history.resolve(&[id], &body.by, now_ms())?))
+    let now = now_ms();
+    let resolve = move |n: &Notifier| n.history.resolve(&[id], &body.by, now);
+    Ok(success(n.off_async(resolve).await?))
 }
 
 async fn resolve_many(
     State(n): State<Notifier>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Response, ApiError> {
-    Ok(success(n.history.resolve(&body.ids, &body.by, now_ms())?))
+    let now = now_ms();
+    let resolve = move |n: &Notifier| n.history.resolve(&body.ids, &body.by, now);
+    Ok(success(n.off_async(resolve).await?))
 }
 
 /// A silence in Alertmanager's API v2 shape.
@@ -168,7 +169,7 @@ async fn create_silence(
         created_by: body.created_by,
         comment: body.comment,
     };
-    let id = n.silences.create(silence)?;
+    let id = n.off_async(move |n| n.silences.create(silence)).await?;
     Ok(Json(serde_json::json!({"silenceID": id})).into_response())
 }
 
@@ -176,7 +177,8 @@ async fn expire_silence(
     State(n): State<Notifier>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    n.silences.expire(&id, now_ms())?;
+    let now = now_ms();
+    n.off_async(move |n| n.silences.expire(&id, now)).await?;
     Ok(StatusCode::OK.into_response())
 }
 

@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::SendError;
 use super::dispatch::SharedNotifications;
 use super::email::send_email;
 use super::metrics::{AttemptResult, NotifyMetrics};
 use super::queue::{Content, Delivery, DeliveryQueue, Integration, MAX_AGE, backoff};
 use super::webhook::{send_webhook, webhook_client};
+use super::{SendError, off_async};
 
 /// Sends what the queue holds.
 pub struct Deliverer {
@@ -59,7 +59,8 @@ impl Deliverer {
     /// per destination per pass (later ones to it wait, keeping order). Returns how long until
     /// the next one is due (at most a second).
     pub async fn deliver_due(&self, now: i64) -> Duration {
-        let queued = match self.queue.list() {
+        let queue = Arc::clone(&self.queue);
+        let queued = match off_async(move || queue.list()).await {
             Ok(queued) => queued,
             Err(e) => {
                 tracing::error!("{e}");
@@ -79,8 +80,8 @@ impl Deliverer {
                 continue;
             }
             delivery.attempts += 1;
-            let outcome = self.send(&delivery).await;
-            let result = match outcome {
+            let sent = self.send(&delivery).await;
+            let result = match sent {
                 Ok(()) => {
                     tracing::info!(receiver = %delivery.receiver, integration = ?delivery.integration, attempt = delivery.attempts, "notification delivered");
                     AttemptResult::Success
@@ -101,13 +102,10 @@ impl Deliverer {
                 }
             };
             self.metrics.count(&delivery.receiver, result);
-            let stored = if result == AttemptResult::Retry {
-                self.queue.update(id, &delivery)
-            } else {
-                self.queue.remove(id)
-            };
-            if let Err(e) = stored {
-                tracing::error!("{e}");
+            let outcome = (result == AttemptResult::Retry).then_some(delivery);
+            let queue = Arc::clone(&self.queue);
+            if let Err(e) = off_async(move || queue.record(id, outcome)).await {
+                tracing::error!("{e} (kept in memory until it can be written)");
             }
         }
         Duration::from_millis((next_due - now).clamp(0, 1000) as u64)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use super::nflog::{LogEntry, NotificationLog, needs_update};
+use super::nflog::{LogEntry, NotificationLog, PRUNE_EVERY_MS, needs_update};
 use super::payload::{AmAlert, GroupNotice, sort_alerts};
 use super::queue::{Content, Delivery, DeliveryQueue, Integration};
 use super::silence::Silences;
@@ -28,7 +28,8 @@ struct Group {
     flushed: bool,
 }
 
-/// Alert groups and what is needed to notify about them.
+/// Alert groups and what is needed to notify about them. Flushing reads and writes the store:
+/// call [`Dispatcher::flush_due`] from a blocking thread.
 pub struct Dispatcher {
     config: SharedNotifications,
     external_url: String,
@@ -37,6 +38,8 @@ pub struct Dispatcher {
     log: NotificationLog,
     queue: Arc<DeliveryQueue>,
     silences: Arc<Silences>,
+    /// When the notification log is next pruned (Unix ms).
+    next_prune_ms: i64,
 }
 
 fn find_route<'a>(route: &'a Route, path: &str) -> Option<&'a Route> {
@@ -66,6 +69,7 @@ impl Dispatcher {
             log,
             queue,
             silences,
+            next_prune_ms: 0,
         }
     }
 
@@ -111,8 +115,15 @@ impl Dispatcher {
             .retain(|_, a| !(a.resolved_at(now) && now - a.ends_at > RESOLVED_KEEP_MS));
     }
 
-    /// Flushes every group that is due; returns when the next one is due.
+    /// Flushes every group that is due, and prunes the notification log now and then; returns
+    /// when the next group is due.
     pub fn flush_due(&mut self, now: i64) -> Option<i64> {
+        if now >= self.next_prune_ms {
+            self.next_prune_ms = now + PRUNE_EVERY_MS;
+            if let Err(e) = self.log.prune(now) {
+                tracing::warn!("{e}");
+            }
+        }
         let config = self.config();
         let due: Vec<(String, String)> = self
             .groups
@@ -204,6 +215,7 @@ impl Dispatcher {
                     .map(|(i, w)| (Integration::Webhook(i), w.send_resolved)),
             );
         let mut deliveries = Vec::new();
+        let mut logged = Vec::new();
         for (integration, send_resolved) in integrations {
             let log_key = format!("{}\0{}\0{integration:?}", group.key, receiver.name);
             let entry = match self.log.get(&log_key) {
@@ -261,17 +273,23 @@ impl Dispatcher {
                     next_attempt_ms: now,
                 });
             }
-            let logged = LogEntry {
+            let entry = LogEntry {
                 firing: firing.clone(),
                 resolved: resolved.clone(),
                 timestamp_ms: now,
             };
-            if let Err(e) = self.log.set(&log_key, &logged) {
-                tracing::warn!("{e}");
-            }
+            logged.push((log_key, entry));
         }
+        // Logged only once queued: a notification the store refuses (a full disk) is tried
+        // again at the group's next flush.
         if let Err(e) = self.queue.push(&deliveries) {
             tracing::error!(receiver = %receiver.name, "cannot queue notifications: {e}");
+            return;
+        }
+        for (key, entry) in &logged {
+            if let Err(e) = self.log.set(key, entry) {
+                tracing::warn!("{e}");
+            }
         }
     }
 }

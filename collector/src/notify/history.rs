@@ -70,7 +70,8 @@ pub struct HistoryQuery {
     pub open_only: bool,
 }
 
-/// The history store.
+/// The history store. Its methods read and write the store (a durable write is an fsync): call
+/// them from a blocking thread, not from async tasks.
 pub struct AlertHistory {
     store: KeyValueStore,
     open: Mutex<HashMap<String, u64>>,
@@ -117,7 +118,8 @@ impl AlertHistory {
     }
 
     /// Records an alert the rules report: opens a record when it starts firing, updates the
-    /// value, closes it when it resolves.
+    /// value, closes it when it resolves. A change the store refuses is not remembered as made,
+    /// so the next report tries it again.
     pub fn observe(
         &self,
         labels: &BTreeMap<String, String>,
@@ -155,11 +157,14 @@ impl AlertHistory {
         if let Some(at) = resolved_at {
             record.resolved_at = Some(at);
             record.resolved_by = Some("rule".to_owned());
+        }
+        self.write(&record, false)?;
+        if resolved_at.is_some() {
             open.remove(&fp);
         } else {
             open.insert(fp, record.id);
         }
-        self.write(&record, false)
+        Ok(())
     }
 
     /// Lists records, newest first.
@@ -228,11 +233,11 @@ impl AlertHistory {
             }
             record.resolved_at = Some(now);
             record.resolved_by = Some(by.to_owned());
+            self.write(&record, true)?;
             self.open
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&record.fingerprint);
-            self.write(&record, true)?;
             resolved.push(record);
         }
         Ok(resolved)
@@ -249,6 +254,30 @@ mod tests {
             ("alertname".into(), "Cpu".into()),
             ("instance".into(), instance.into()),
         ])
+    }
+
+    #[test]
+    fn a_firing_the_disk_refused_is_not_left_half_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = StorageOptions {
+            min_free_bytes: Some(u64::MAX),
+            ..StorageOptions::default()
+        };
+        let history = AlertHistory::open(Storage::open(dir.path(), full).unwrap().key_value());
+        let history = history.unwrap();
+        let none = BTreeMap::new();
+        let refused = history.observe(&labels("a:9100"), &none, 91.0, 1000, None);
+        assert!(
+            matches!(refused, Err(HistoryError::Storage(_))),
+            "{refused:?}"
+        );
+        let resolved = history.observe(&labels("a:9100"), &none, 70.0, 1000, Some(5000));
+        assert!(resolved.is_ok(), "nothing open to close: {resolved:?}");
+        assert!(
+            history.resolve(&[], "ana", 6000).unwrap().is_empty(),
+            "no record is open"
+        );
+        assert!(history.list(&HistoryQuery::default()).unwrap().is_empty());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! email and webhook delivery through a persisted retry queue.
 //!
 //! State kept in the store's key-value tables (`tsdb::KeyValueStore`), one table each, values
-//! as JSON:
+//! as JSON, read and written from blocking threads only (the rule evaluation, the notifier's
+//! flushes and deliveries, [`Notifier::off_async`] for the API):
 //! `notification_queue` (u64 id, ascending in queue order -> delivery), `notification_log`
 //! (`group key \0 receiver \0 destination` -> last notification), `silences` (id -> silence),
 //! `alert_history` (u64 id -> record). Rules keep `alert_state` (see `rules`).
@@ -46,6 +47,20 @@ pub use silence::{Silence, SilenceError, SilenceMatcher, Silences};
 pub use webhook::{WebhookClientError, send_webhook, webhook_client};
 
 use crate::labels::Matcher;
+
+/// Runs `work` on tokio's blocking pool and waits for it. The stage's tables are read and
+/// written synchronously (a durable write is an fsync and waits for the store's writer), which
+/// must not stall the async workers that serve the API and run the scrapes.
+pub(crate) async fn off_async<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Cancelled: the runtime is shutting down, and drops the caller as well.
+            Err(_) => std::future::pending().await,
+        },
+    }
+}
 
 /// Why one delivery attempt failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -8,6 +8,9 @@ use crate::tsdb::{Commit, KeyValueStore, NOTIFICATION_LOG, StorageError};
 /// How long entries are kept (Alertmanager: 120 h).
 const RETENTION_MS: i64 = 120 * 3600 * 1000;
 
+/// How often entries past retention are dropped (Alertmanager's maintenance interval).
+pub const PRUNE_EVERY_MS: i64 = 15 * 60 * 1000;
+
 /// The last notification about a group to one destination.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -24,21 +27,27 @@ pub struct LogEntry {
 #[error("notification log: {0}")]
 pub struct LogError(#[from] StorageError);
 
-/// The persisted notification log.
+/// The persisted notification log. Its methods read and write the store: call them from a
+/// blocking thread, not from async tasks.
 pub struct NotificationLog {
     store: KeyValueStore,
 }
 
 impl NotificationLog {
-    /// Opens the log in `store`, dropping entries past retention.
-    pub fn open(store: KeyValueStore, now_ms: i64) -> Result<Self, LogError> {
-        let mut txn = store.write(Commit::Durable)?;
+    /// The log kept in `store`.
+    pub fn new(store: KeyValueStore) -> Self {
+        NotificationLog { store }
+    }
+
+    /// Drops the entries past retention at `now_ms`.
+    pub fn prune(&self, now_ms: i64) -> Result<(), LogError> {
+        let mut txn = self.store.write(Commit::Durable)?;
         txn.retain(NOTIFICATION_LOG, |bytes| {
             serde_json::from_slice::<LogEntry>(bytes)
                 .is_ok_and(|e| now_ms - e.timestamp_ms < RETENTION_MS)
         })?;
         txn.commit()?;
-        Ok(NotificationLog { store })
+        Ok(())
     }
 
     /// The entry for a destination, if any.
@@ -47,8 +56,9 @@ impl NotificationLog {
         Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Records a notification. The commit is not flushed on its own: the dispatcher queues the
-    /// notification right after, and that durable commit persists this one with it.
+    /// Records a notification, once it is queued. The commit is not flushed on its own: the
+    /// store's next durable commit (the delivery's, or the samples' next tick) persists it, and
+    /// a crash before that repeats a notification rather than losing one.
     pub fn set(&self, key: &str, entry: &LogEntry) -> Result<(), LogError> {
         let bytes = serde_json::to_vec(entry).expect("log entries serialize to JSON");
         let mut txn = self.store.write(Commit::Lazy)?;
@@ -87,6 +97,23 @@ pub fn needs_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::{Storage, StorageOptions};
+
+    #[test]
+    fn pruning_drops_only_entries_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+        let log = NotificationLog::new(storage.key_value());
+        let sent_at = |timestamp_ms| LogEntry {
+            timestamp_ms,
+            ..LogEntry::default()
+        };
+        log.set("old", &sent_at(1_000)).unwrap();
+        log.set("recent", &sent_at(RETENTION_MS)).unwrap();
+        log.prune(RETENTION_MS + 1_000).unwrap();
+        assert_eq!(log.get("old").unwrap(), None);
+        assert_eq!(log.get("recent").unwrap(), Some(sent_at(RETENTION_MS)));
+    }
 
     #[test]
     fn dedup_follows_alertmanager() {

@@ -3,15 +3,15 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::Notifications;
 use super::deliver::Deliverer;
 use super::dispatch::{Dispatcher, SharedNotifications};
 use super::history::{AlertHistory, HistoryError};
 use super::metrics::NotifyMetrics;
-use super::nflog::{LogError, NotificationLog};
+use super::nflog::NotificationLog;
 use super::payload::{AmAlert, label_map};
 use super::queue::{DeliveryQueue, QueueError};
 use super::silence::{SilenceError, Silences};
+use super::{Notifications, off_async};
 use crate::rules::{NotifierAlert, Notify};
 use crate::tsdb::KeyValueStore;
 use crate::vocab::now_ms;
@@ -23,9 +23,6 @@ pub enum NotifierError {
     /// The delivery queue.
     #[error(transparent)]
     Queue(#[from] QueueError),
-    /// The notification log.
-    #[error(transparent)]
-    Log(#[from] LogError),
     /// The silences.
     #[error(transparent)]
     Silences(#[from] SilenceError),
@@ -43,9 +40,9 @@ pub struct Notifier {
     config: SharedNotifications,
     /// Counters for `/metrics`.
     pub metrics: Arc<NotifyMetrics>,
-    /// Silences, for the API.
+    /// Silences, for the API. Changes write to the store: see [`Notifier::off_async`].
     pub silences: Arc<Silences>,
-    /// Alert history, for the API.
+    /// Alert history, for the API. It reads and writes the store: see [`Notifier::off_async`].
     pub history: Arc<AlertHistory>,
 }
 
@@ -62,7 +59,7 @@ impl Notifier {
         }
         let metrics = Arc::new(NotifyMetrics::default());
         let queue = Arc::new(DeliveryQueue::open(store.clone(), Arc::clone(&metrics))?);
-        let log = NotificationLog::open(store.clone(), now_ms())?;
+        let log = NotificationLog::new(store.clone());
         let silences = Arc::new(Silences::open(store.clone())?);
         let history = Arc::new(AlertHistory::open(store)?);
         let config: SharedNotifications = Arc::new(RwLock::new(Arc::new(notifications)));
@@ -99,6 +96,16 @@ impl Notifier {
         self.deliverer.forget_clients();
     }
 
+    /// Runs `work` on the notifier from a blocking thread, for async callers (the API): the
+    /// silences and the history read and write the store, and a change waits for an fsync.
+    pub async fn off_async<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Notifier) -> T + Send + 'static,
+    ) -> T {
+        let notifier = self.clone();
+        off_async(move || work(&notifier)).await
+    }
+
     /// Starts the dispatcher and the delivery worker until `shutdown` turns true.
     pub fn spawn(
         &self,
@@ -111,10 +118,12 @@ impl Notifier {
         let flusher = tokio::spawn(async move {
             loop {
                 let now = now_ms();
-                let next = dispatcher
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .flush_due(now);
+                let flushing = Arc::clone(&dispatcher);
+                // Flushing queues notifications: a durable write.
+                let next = off_async(move || {
+                    (flushing.lock().unwrap_or_else(|p| p.into_inner())).flush_due(now)
+                })
+                .await;
                 let wait = next.map_or(1000, |t| (t - now).clamp(0, 1000)) as u64;
                 tokio::select! {
                     _ = wake.notified() => {}

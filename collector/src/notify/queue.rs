@@ -1,8 +1,9 @@
 //! The delivery queue, persisted in the store so that notifications survive a restart and reach
 //! receivers that were down; retries back off exponentially with jitter.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -67,12 +68,17 @@ pub struct Delivery {
 #[error("notification queue: {0}")]
 pub struct QueueError(#[from] StorageError);
 
-/// The persisted queue.
+/// The persisted queue. Its methods read and write the store (a durable write is an fsync):
+/// call them from a blocking thread, not from async tasks.
 pub struct DeliveryQueue {
     store: KeyValueStore,
     next_id: AtomicU64,
     wake: tokio::sync::Notify,
     metrics: Arc<NotifyMetrics>,
+    /// Outcomes of attempts the store refused to record (a full disk), by id: `None` for a
+    /// finished delivery. They hide what the store holds and are written with the next outcome,
+    /// so that a full disk neither resends a delivered notification nor forgets a backoff.
+    unsaved: Mutex<BTreeMap<u64, Option<Delivery>>>,
 }
 
 impl DeliveryQueue {
@@ -86,6 +92,7 @@ impl DeliveryQueue {
             next_id: AtomicU64::new(last + 1),
             wake: tokio::sync::Notify::new(),
             metrics,
+            unsaved: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -106,33 +113,44 @@ impl DeliveryQueue {
         Ok(())
     }
 
-    /// Every delivery in order, with its id.
+    /// Every delivery waiting, in order, with its id.
     pub fn list(&self) -> Result<Vec<(u64, Delivery)>, QueueError> {
+        let stored = self.store.read()?.entries(NOTIFICATION_QUEUE)?;
+        let unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
-        for (id, bytes) in self.store.read()?.entries(NOTIFICATION_QUEUE)? {
-            match serde_json::from_slice(&bytes) {
-                Ok(delivery) => out.push((id, delivery)),
-                Err(e) => tracing::warn!(id, "skipping unreadable queued notification: {e}"),
+        for (id, bytes) in stored {
+            match unsaved.get(&id) {
+                Some(Some(updated)) => out.push((id, updated.clone())),
+                Some(None) => {}
+                None => match serde_json::from_slice(&bytes) {
+                    Ok(delivery) => out.push((id, delivery)),
+                    Err(e) => tracing::warn!(id, "skipping unreadable queued notification: {e}"),
+                },
             }
         }
         Ok(out)
     }
 
-    /// Removes a finished delivery (sent or given up).
-    pub fn remove(&self, id: u64) -> Result<(), QueueError> {
+    /// Records the outcome of an attempt at delivery `id`: `Some` with its new attempt count
+    /// and next attempt time to try again, `None` when it is finished (sent or given up). When
+    /// the store refuses the write, the outcome is kept in memory and written with the next one.
+    pub fn record(&self, id: u64, outcome: Option<Delivery>) -> Result<(), QueueError> {
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        unsaved.insert(id, outcome);
         let mut txn = self.store.write(Commit::Durable)?;
-        txn.delete(NOTIFICATION_QUEUE, id)?;
+        for (id, outcome) in unsaved.iter() {
+            match outcome {
+                Some(delivery) => {
+                    let bytes = serde_json::to_vec(delivery).expect("deliveries serialize to JSON");
+                    txn.put(NOTIFICATION_QUEUE, *id, &bytes)?;
+                }
+                None => txn.delete(NOTIFICATION_QUEUE, *id)?,
+            }
+        }
         txn.commit()?;
+        unsaved.clear();
+        drop(unsaved);
         self.refresh_length()
-    }
-
-    /// Stores a delivery's new attempt count and next attempt time.
-    pub fn update(&self, id: u64, delivery: &Delivery) -> Result<(), QueueError> {
-        let bytes = serde_json::to_vec(delivery).expect("deliveries serialize to JSON");
-        let mut txn = self.store.write(Commit::Durable)?;
-        txn.put(NOTIFICATION_QUEUE, id, &bytes)?;
-        txn.commit()?;
-        Ok(())
     }
 
     /// Waits until something is pushed or `timeout` passes.
@@ -184,7 +202,7 @@ mod tests {
             let queue = open(&metrics);
             queue.push(&[delivery("a"), delivery("b")]).unwrap();
             queue.push(&[delivery("c")]).unwrap();
-            queue.remove(1).unwrap();
+            queue.record(1, None).unwrap();
         }
         let queue = open(&metrics);
         assert_eq!(metrics.queue_length(), 2);
@@ -199,6 +217,43 @@ mod tests {
             receivers,
             [(2, "b".into()), (3, "c".into()), (4, "d".into())]
         );
+    }
+
+    #[test]
+    fn outcomes_a_full_disk_refuses_are_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(NotifyMetrics::default());
+        let open = |min_free_bytes| {
+            let options = StorageOptions {
+                min_free_bytes: Some(min_free_bytes),
+                ..StorageOptions::default()
+            };
+            let storage = Storage::open(dir.path(), options).unwrap();
+            DeliveryQueue::open(storage.key_value(), metrics.clone()).unwrap()
+        };
+        open(0)
+            .push(&[delivery("sent"), delivery("failing")])
+            .unwrap();
+        let queue = open(u64::MAX);
+        let refused = queue.push(&[delivery("new")]).unwrap_err();
+        assert!(refused.to_string().contains("disk full"), "{refused}");
+        assert!(queue.record(1, None).is_err(), "the disk is full");
+        let retry = Delivery {
+            attempts: 1,
+            next_attempt_ms: 5_000,
+            ..delivery("failing")
+        };
+        assert!(queue.record(2, Some(retry.clone())).is_err());
+        assert_eq!(
+            queue.list().unwrap(),
+            [(2, retry)],
+            "the sent one is not sent again, the failing one keeps its backoff"
+        );
+        drop(queue);
+        let receivers: Vec<String> = (open(0).list().unwrap().into_iter())
+            .map(|(_, d)| d.receiver)
+            .collect();
+        assert_eq!(receivers, ["sent", "failing"], "nothing stored was lost");
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub enum SilenceError {
     Storage(#[from] StorageError),
 }
 
-/// Every silence, cached in memory and written through to the store.
+/// Every silence, cached in memory and written through to the store: call the methods that
+/// change silences from a blocking thread, not from async tasks.
 pub struct Silences {
     store: KeyValueStore,
     cache: Mutex<Vec<(Silence, Vec<Matcher>)>>,
@@ -176,22 +177,21 @@ impl Silences {
         all
     }
 
-    /// Ends a silence now.
+    /// Ends a silence now; it stays in force if the store refuses the change.
     pub fn expire(&self, id: &str, now: i64) -> Result<(), SilenceError> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let (silence, _) = cache
             .iter_mut()
             .find(|(s, _)| s.id == id)
             .ok_or_else(|| SilenceError::NotFound(id.to_owned()))?;
-        if silence.ends_at > now {
-            silence.ends_at = now;
-            if silence.starts_at > now {
-                silence.starts_at = now;
-            }
+        let mut expired = silence.clone();
+        if expired.ends_at > now {
+            expired.ends_at = now;
+            expired.starts_at = expired.starts_at.min(now);
         }
-        let updated = silence.clone();
-        drop(cache);
-        self.save(&updated)
+        self.save(&expired)?;
+        *silence = expired;
+        Ok(())
     }
 
     /// Whether an active silence mutes alerts with these labels.

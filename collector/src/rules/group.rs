@@ -12,7 +12,8 @@ use super::state_store::AlertStateStore;
 use crate::labels::Labels;
 use crate::tsdb::{Appendable, STALE_NAN_BITS};
 
-/// Receives the alerts that need sending after an evaluation.
+/// Receives the alerts that need sending after an evaluation. Called on the evaluation's
+/// blocking thread, so an implementation may write to the store.
 pub trait Notify: Send + Sync {
     /// Hands over alerts (firing ones and freshly resolved ones).
     fn notify(&self, alerts: Vec<NotifierAlert>);

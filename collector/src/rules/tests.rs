@@ -1,5 +1,6 @@
 //! The alert state machine and rule groups against in-memory storage and a scripted query.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -294,6 +295,57 @@ fn firing_state_survives_a_restart_without_a_second_first_notification() {
         h.take_sent().is_empty(),
         "no new first notification after the restart"
     );
+}
+
+#[test]
+fn on_a_full_disk_rules_keep_evaluating_and_the_saved_state_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |min_free_bytes| {
+        let options = StorageOptions {
+            min_free_bytes: Some(min_free_bytes),
+            ..StorageOptions::default()
+        };
+        let storage = Storage::open(dir.path(), options).unwrap();
+        Arc::new(StoredAlertState::new(storage.key_value()))
+    };
+    {
+        let h = harness(CPU_RULE, Some(open(0)));
+        h.script.set(vec![cpu("a", 95.0)]);
+        for t in 0..=2 {
+            h.manager.evaluate_all(t * MINUTE);
+        }
+        assert_eq!(h.alerts()[0].state, AlertState::Firing);
+    }
+    {
+        // Every write is refused from here on.
+        let h = harness(CPU_RULE, Some(open(u64::MAX)));
+        assert_eq!(
+            h.alerts()[0].state,
+            AlertState::Firing,
+            "read on a full disk"
+        );
+        h.script.set(vec![cpu("b", 99.0)]);
+        for t in 3..=5 {
+            h.manager.evaluate_all(t * MINUTE);
+        }
+        let sent = h.take_sent();
+        let instance = |a: &NotifierAlert| a.labels.get("instance").unwrap_or("").to_owned();
+        let sent_as = |resolved: bool| -> BTreeSet<String> {
+            (sent.iter().filter(|a| a.resolved == resolved).map(instance)).collect()
+        };
+        assert_eq!(sent_as(true), BTreeSet::from(["a".to_owned()]), "went on");
+        assert_eq!(sent_as(false), BTreeSet::from(["b".to_owned()]), "went on");
+        let health = &h.manager.snapshot()[0].health[0];
+        assert_eq!(health.last_error, None, "saving is not the rule's failure");
+    }
+    let saved = open(0).load("test.yml\0host\0HighCpu").unwrap();
+    assert_eq!(
+        saved.len(),
+        1,
+        "the refused saves changed nothing: {saved:?}"
+    );
+    assert_eq!(saved[0].labels.get("instance"), Some("a"));
+    assert_eq!(saved[0].state, AlertState::Firing);
 }
 
 #[test]
