@@ -5,6 +5,7 @@ use std::process::Command;
 
 use osprey::net::free_port;
 use osprey::process::Running;
+use osprey_collector::tsdb::DB_FILE;
 use reqwest::{Method, StatusCode};
 
 const ROUTES: [&str; 3] = [
@@ -71,10 +72,7 @@ async fn only_admin_users_reach_the_tsdb_admin_routes() {
         let body: serde_json::Value = answer.json().await.unwrap();
         let name = body["data"]["name"].as_str().unwrap();
         assert!(
-            data.join("snapshots")
-                .join(name)
-                .join("osprey.redb")
-                .is_file(),
+            data.join("snapshots").join(name).join(DB_FILE).is_file(),
             "snapshot {name} is not in the data directory"
         );
     }

@@ -93,21 +93,23 @@ async fn snapshot(
         })?;
     }
     let name = snapshot_name(Utc::now(), fastrand::u64(..));
-    let dir = state.data_dir.join(SNAPSHOTS).join(&name);
-    let storage = state.storage;
-    tokio::task::spawn_blocking(move || write_snapshot(&storage, &dir))
+    let (storage, data_dir, dir_name) = (state.storage, state.data_dir, name.clone());
+    tokio::task::spawn_blocking(move || write_snapshot(&storage, &data_dir, &dir_name))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({"status": "success", "data": {"name": name}})).into_response())
 }
 
-/// Writes a copy of `storage` into `dir` that opens as a store of its own (`--data-dir dir`).
-fn write_snapshot(storage: &Storage, dir: &Path) -> Result<(), StorageError> {
-    std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+/// Writes a copy of `storage` to `data_dir/snapshots/name`, a directory that opens as a store
+/// of its own (`--data-dir` it).
+fn write_snapshot(storage: &Storage, data_dir: &Path, name: &str) -> Result<(), StorageError> {
+    let dir = data_dir.join(SNAPSHOTS).join(name);
+    std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io {
         context: format!("creating {}", dir.display()),
         source,
     })?;
+    // A backup is one database file, named as the store names its own.
     storage.backup(dir.join(DB_FILE)).map(drop)
 }
 
