@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::alerting::{self, Alerting, AlertingError, AlertingSource, Reloaded};
 use crate::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader};
 use crate::api::protocol_errors::JsonErrorListener;
+use crate::api::tsdb_admin::TsdbAdminState;
 use crate::api::{ApiState, AppState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
 use crate::promql::Engine;
@@ -123,6 +124,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         reloader,
         registry: Arc::new(self_metrics(&manager, &reload_status, &storage, &alerting)),
     };
+    let tsdb = TsdbAdminState {
+        storage: storage.clone(),
+        data_dir: options.data_dir.clone(),
+    };
     let app = crate::api::app(AppState {
         query: ApiState {
             engine,
@@ -132,6 +137,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         lifecycle,
         rules: alerting.rules.clone(),
         notifier: alerting.notifier.clone(),
+        tsdb,
         security: options.security.clone(),
     });
     let listener = bind(options.listen).await?;

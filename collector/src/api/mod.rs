@@ -13,6 +13,7 @@ pub mod rules;
 pub mod security;
 mod state;
 pub mod targets;
+pub mod tsdb_admin;
 pub mod ui;
 
 use axum::Router;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         lifecycle,
         rules,
         notifier,
+        tsdb,
         security,
     } = state;
     let routes = Router::new()
@@ -39,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(lifecycle::router(lifecycle))
         .merge(rules::router(rules))
         .merge(alerts_admin::router(notifier))
+        .merge(tsdb_admin::router(tsdb))
         .merge(ui::router());
     security::secure(routes, &security).layer(axum::middleware::from_fn(catch_panic::catch_panic))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use osprey_web::Security;
 
 use super::lifecycle::LifecycleState;
+use super::tsdb_admin::TsdbAdminState;
 use crate::notify::Notifier;
 use crate::promql::Engine;
 use crate::rules::RuleManager;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub rules: RuleManager,
     /// Alert history and silences.
     pub notifier: Notifier,
+    /// The store and its data directory, for deleting series and taking snapshots.
+    pub tsdb: TsdbAdminState,
     /// The web config every route is served under (TLS is the listener's business).
     pub security: Arc<Security>,
 }

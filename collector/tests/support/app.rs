@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use osprey_collector::api::lifecycle::{LifecycleState, ReloadError, Reloader};
+use osprey_collector::api::tsdb_admin::TsdbAdminState;
 use osprey_collector::api::{ApiState, AppState, app};
 use osprey_collector::notify::{Notifier, parse_alertmanager_config};
 use osprey_collector::promql::{Engine, EngineConfig};
@@ -42,12 +43,13 @@ pub struct TestApp {
 }
 
 impl TestState {
-    /// State over `store` (queried with `config`), without a web config.
+    /// State over `store` (queried with `config`), without a web config. The TSDB admin routes
+    /// act on a store of their own in the test's directory (the one holding the alerting
+    /// tables), not on `store`.
     pub fn new<S: Querier + Appendable + 'static>(store: Arc<S>, config: EngineConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let kv = Storage::open(dir.path(), StorageOptions::default())
-            .unwrap()
-            .key_value();
+        let own = Arc::new(Storage::open(dir.path(), StorageOptions::default()).unwrap());
+        let kv = own.key_value();
         let none =
             parse_alertmanager_config("route:\n  receiver: none\nreceivers:\n  - name: none\n")
                 .unwrap();
@@ -77,6 +79,10 @@ impl TestState {
             scrape,
             rules,
             notifier,
+            tsdb: TsdbAdminState {
+                storage: own,
+                data_dir: dir.path().to_owned(),
+            },
             security: Arc::new(Security::default()),
         };
         TestState { state, dir }

@@ -13,7 +13,7 @@ use axum::routing::get;
 
 use super::state::ApiState;
 
-pub use params::Params;
+pub use params::{MAX_TIME, MIN_TIME, Params};
 pub use query::{range_query, run_rendered};
 
 /// Routes of the query API.
