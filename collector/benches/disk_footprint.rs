@@ -114,13 +114,7 @@ impl Dataset {
                 let series = match index.get(sample.series) {
                     Some(&series) => series,
                     None => {
-                        let labels = Labels::from_pairs(
-                            sample
-                                .labels
-                                .iter()
-                                .map(|(n, v)| (n.as_ref(), v.as_ref()))
-                                .chain([(METRIC_NAME, sample.name.as_ref())]),
-                        );
+                        let labels = sample.to_labels();
                         let source = labels.get(SOURCE_LABEL).unwrap_or_default().to_owned();
                         let next_source = dataset.sources.len() as u32;
                         let source = *source_index.entry(source.clone()).or_insert_with(|| {

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::labels::{Labels, METRIC_NAME};
 use crate::scrape::parse::{Entry, Format, ParseError, Parser};
 use crate::tsdb::{
     AppendError, Appendable, Metadata, SeriesRef, Storage, StorageError, StorageOptions,
@@ -169,14 +168,7 @@ pub fn import_file(
             None => Err(AppendError::UnknownRef),
         };
         if let Err(AppendError::UnknownRef) = appended {
-            let labels = Labels::from_pairs(
-                sample
-                    .labels
-                    .iter()
-                    .map(|(n, v)| (n.as_ref(), v.as_ref()))
-                    .chain([(METRIC_NAME, sample.name.as_ref())]),
-            );
-            let series = app.append(&labels, t, sample.value)?;
+            let series = app.append(&sample.to_labels(), t, sample.value)?;
             if refs.insert(sample.series.into(), series).is_none() {
                 report.series += 1;
             }

@@ -22,39 +22,21 @@ const SCRAPE_INTERVAL_S: i64 = 5;
 /// long been stored (its timeout is 4 s) when the snapshot is taken.
 const SETTLED_MS: i64 = 20_000;
 
-/// One asyncio process serving every target on its own ephemeral port (written, one a line, to
-/// the file named first once all listen); each target's counters grow with time.
+/// One process serving every target on its own ephemeral port (tests/bench/scrape_targets.py,
+/// whose folder is named first; the ports are written to the file named next once all listen);
+/// each target's counters grow with time.
 const TARGETS_PY: &str = r#"
-import asyncio, os, sys, time
-ports_file, count, series = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import scrape_targets
+ports_file, count, series = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 prefixes = [b'load_series{series="%d"} ' % s for s in range(series)]
 
 def page(index):
     tick = int(time.time())
     return b"".join(p + b"%d\n" % (tick * (s % 7 + 1) + index) for s, p in enumerate(prefixes))
 
-async def serve(reader, writer, index):
-    try:
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            pass
-        body = page(index)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
-    finally:
-        writer.close()
-
-async def main():
-    ports = []
-    for i in range(count):
-        server = await asyncio.start_server(lambda r, w, i=i: serve(r, w, i), "127.0.0.1", 0)
-        ports.append(server.sockets[0].getsockname()[1])
-    with open(ports_file + ".tmp", "w") as f:
-        f.write("\n".join(map(str, ports)) + "\n")
-    os.rename(ports_file + ".tmp", ports_file)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
+scrape_targets.serve(ports_file, count, page)
 "#;
 
 /// Starts the targets and returns them with their ports.
@@ -63,6 +45,7 @@ fn start_targets(dir: &Path) -> (Running, Vec<u16>) {
     let mut command = Command::new("python3");
     command
         .args(["-c", TARGETS_PY])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/bench"))
         .arg(&ports_file)
         .arg(TARGETS.to_string())
         .arg(SERIES.to_string());

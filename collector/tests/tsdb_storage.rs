@@ -289,6 +289,14 @@ fn retention_by_time_drops_old_days_and_their_series() {
     );
 }
 
+/// The next number of a xorshift sequence (deterministic noise for test data).
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// Bytes of the files under `dir`, as `du -sb` counts them.
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -319,10 +327,7 @@ fn retention_returns_the_space_of_dropped_days_to_the_filesystem() {
     for step in 0..3 * 24 * 240 {
         let mut app = storage.appender("");
         for (i, l) in series.iter().enumerate() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let t = start + step * 15_000 + (rng % 5) as i64;
+            let t = start + step * 15_000 + (xorshift(&mut rng) % 5) as i64;
             app.append(l, t, ((step + i as i64) % 97) as f64 / 4.0)
                 .unwrap();
         }
@@ -408,10 +413,7 @@ fn retention_by_size_keeps_the_database_under_budget_dropping_oldest_first() {
             let mut app = storage.appender("");
             for l in &series {
                 // Incompressible values, so eight days clearly exceed the budget.
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let v = (rng >> 11) as f64;
+                let v = (xorshift(&mut rng) >> 11) as f64;
                 app.append(l, day0 + day * 24 * HOUR + i as i64 * 180_000, v)
                     .unwrap();
             }

@@ -42,7 +42,8 @@ PIDS=()
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+        # A process killed here exits non-zero: that is not the script's outcome.
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK"
 }

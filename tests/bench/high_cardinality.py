@@ -12,10 +12,10 @@ series whose counters grow with time, and writes the ports to PORTS_FILE once al
 scrape adds) with SAMPLES samples each, 15 s apart.
 """
 
-import asyncio
-import os
 import sys
 import time
+
+import scrape_targets
 
 FAMILIES = [
     ("hc_http_requests_total", "code",
@@ -52,28 +52,7 @@ def serve(ports_file, targets, count):
         now = time.time()
         return "".join(f"{text} {value(k, now)}\n" for k, text in enumerate(texts)).encode()
 
-    async def answer(reader, writer):
-        try:
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            body = page()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                         b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            await writer.drain()
-        finally:
-            writer.close()
-
-    async def main():
-        ports = []
-        for _ in range(targets):
-            server = await asyncio.start_server(answer, "127.0.0.1", 0)
-            ports.append(server.sockets[0].getsockname()[1])
-        with open(ports_file + ".tmp", "w") as f:
-            f.write("\n".join(map(str, ports)) + "\n")
-        os.rename(ports_file + ".tmp", ports_file)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    scrape_targets.serve(ports_file, targets, lambda _index: page())
 
 
 def openmetrics(path, targets, count, samples):

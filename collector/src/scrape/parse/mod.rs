@@ -94,6 +94,18 @@ pub struct Sample<'p, 'a> {
     pub timestamp_ms: Option<i64>,
 }
 
+impl Sample<'_, '_> {
+    /// The series' labels with its name as `__name__`, as the store keys them.
+    pub fn to_labels(&self) -> crate::labels::Labels {
+        crate::labels::Labels::from_pairs(
+            self.labels
+                .iter()
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .chain([(crate::labels::METRIC_NAME, self.name.as_ref())]),
+        )
+    }
+}
+
 /// One meaningful line of an exposition.
 #[derive(Debug)]
 pub enum Entry<'p, 'a> {
