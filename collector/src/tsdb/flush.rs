@@ -296,3 +296,77 @@ fn write(shared: &Shared, batch: &Batch) -> Result<(), StorageError> {
     }
     txn.commit().map_err(db_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+
+    use super::*;
+    use crate::labels::{Labels, MatchOp, Matcher};
+    use crate::tsdb::{Appendable, Querier, Storage, StorageOptions};
+
+    const SERIES: usize = 50;
+
+    fn open(dir: &Path) -> Storage {
+        let options = StorageOptions {
+            retention_time: None,
+            background_compaction: false,
+            min_free_bytes: Some(0),
+            ..StorageOptions::default()
+        };
+        Storage::open(dir, options).unwrap()
+    }
+
+    /// Appends samples `from..to` (15 s apart) to each of the test's series.
+    fn fill(storage: &Storage, from: i64, to: i64) {
+        for i in from..to {
+            let mut app = storage.appender("");
+            for s in 0..SERIES {
+                let labels = Labels::from_pairs([("__name__", "m"), ("s", &s.to_string())]);
+                app.append(&labels, 1_700_000_000_000 + i * 15_000, i as f64)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+
+    /// Samples per series the store in `dir` serves after reopening.
+    fn reopened_counts(dir: &Path) -> Vec<usize> {
+        let storage = open(dir);
+        let all = [Matcher::new(MatchOp::Equal, "__name__", "m").unwrap()];
+        let found = storage.select(&all, i64::MIN, i64::MAX).unwrap();
+        found.iter().map(|s| s.samples.len()).collect()
+    }
+
+    /// Entries in `chunks` and `wal` of the closed store in `dir`.
+    fn stored(dir: &Path) -> (u64, u64) {
+        let db = Database::open(dir.join(crate::tsdb::DB_FILE)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let chunks = txn.open_table(CHUNKS).unwrap().len().unwrap();
+        let records = txn.open_table(WAL).unwrap().len().unwrap();
+        (chunks, records)
+    }
+
+    #[test]
+    fn a_clean_close_keeps_a_sparse_head_in_the_records_and_writes_a_full_one_as_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        fill(&storage, 0, 2);
+        storage.close().unwrap();
+        let (chunks, records) = stored(dir.path());
+        // Only chunks cut early by their series' staggered first limit are written.
+        assert!(chunks < SERIES as u64, "{chunks} chunks");
+        assert!(records > 0);
+        assert_eq!(reopened_counts(dir.path()), vec![2; SERIES]);
+
+        let storage = open(dir.path());
+        fill(&storage, 2, 200);
+        storage.close().unwrap();
+        let (chunks, records) = stored(dir.path());
+        assert!(chunks >= 2 * SERIES as u64, "{chunks} chunks");
+        assert_eq!(records, 0, "every record was replaced by chunks");
+        assert_eq!(reopened_counts(dir.path()), vec![200; SERIES]);
+    }
+}
