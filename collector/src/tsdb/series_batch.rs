@@ -145,9 +145,9 @@ fn corrupt(key: u64, e: &BlockError) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redb::{Database, ReadableDatabase, TableDefinition};
+    use redb::{Database, ReadableDatabase};
 
-    const TABLE_DEF: TableDefinition<u64, &[u8]> = TableDefinition::new("series_batches");
+    use crate::tsdb::schema::SERIES_BATCHES as TABLE_DEF;
 
     fn labels(id: u64) -> Labels {
         Labels::from_pairs([
