@@ -178,10 +178,7 @@ fn select() {
     );
     let closed = Instant::now();
     storage.close().unwrap();
-    println!(
-        "select: clean close (head written) in {:?}",
-        closed.elapsed()
-    );
+    println!("select: clean close in {:?}", closed.elapsed());
     let (mut runs, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         let started = Instant::now();

@@ -11,7 +11,7 @@ use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Valu
 use super::dayfile::BLOCKS_DIR;
 use super::keyvalue;
 use super::options::{StorageError, db_err};
-use super::schema::{CHUNKS, META, METADATA, PERSISTED, SERIES, STATE, WAL};
+use super::schema::{CHUNKS, META, METADATA, PERSISTED, SERIES_BATCHES, STATE, WAL};
 use super::storage::{DB_FILE, Storage};
 
 /// What a backup wrote.
@@ -63,7 +63,7 @@ impl Storage {
         let mut target = Database::create(partial.join(DB_FILE)).map_err(db_err)?;
         // The read snapshot pins pages until it ends: keep backups to the copying itself.
         entries += copy(&snapshot, &target, META)?;
-        entries += copy(&snapshot, &target, SERIES)?;
+        entries += copy(&snapshot, &target, SERIES_BATCHES)?;
         entries += copy(&snapshot, &target, PERSISTED)?;
         entries += copy(&snapshot, &target, CHUNKS)?;
         entries += copy(&snapshot, &target, WAL)?;

@@ -18,7 +18,8 @@ use super::head::Head;
 use super::interface::Sample;
 use super::maintain::{corrupt, rewrite_day};
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{CHUNKS, PERSISTED, SERIES, WINDOW_MS, day_of, window_of};
+use super::schema::{CHUNKS, PERSISTED, SERIES_BATCHES, WINDOW_MS, day_of, window_of};
+use super::series_batch;
 use super::storage::Storage;
 use super::{chunk, lookup};
 use crate::labels::Matcher;
@@ -151,9 +152,9 @@ fn write_cuts(
     end: i64,
 ) -> Result<Vec<i64>, StorageError> {
     let mut chunks = txn.open_table(CHUNKS).map_err(db_err)?;
-    let mut series_table = txn.open_table(SERIES).map_err(db_err)?;
     let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
     let mut new_windows = Vec::new();
+    let mut gone = Vec::new();
     for cut in cuts {
         let id = cut.id;
         for &window in windows {
@@ -181,7 +182,7 @@ fn write_cuts(
             }
         }
         if cut.whole {
-            series_table.remove(id).map_err(db_err)?;
+            gone.push(id);
             persisted.remove(id).map_err(db_err)?;
             continue;
         }
@@ -192,6 +193,7 @@ fn write_cuts(
         }
         persisted.insert(id, cut.last_t).map_err(db_err)?;
     }
+    series_batch::remove(&mut txn.open_table(SERIES_BATCHES).map_err(db_err)?, &gone)?;
     Ok(new_windows)
 }
 

@@ -52,7 +52,8 @@ pub struct OpenChunk {
     pub encoder: ChunkEncoder,
     /// Timestamp of the first sample.
     pub first_t: i64,
-    /// The write-ahead record holding the first sample; older records are not needed for it.
+    /// A write-ahead piece at or before the one holding the first sample (the first piece of
+    /// its tick); older pieces are not needed for it.
     pub first_seq: u64,
     /// Samples after which the chunk is cut (staggered for a series' first chunk).
     pub limit: u16,
@@ -67,7 +68,7 @@ pub struct SealedChunk {
     pub last_t: i64,
     /// The encoded chunk.
     pub bytes: Arc<[u8]>,
-    /// The write-ahead record holding the first sample.
+    /// A write-ahead piece at or before the one holding the first sample.
     pub first_seq: u64,
 }
 
@@ -201,9 +202,10 @@ pub struct Head {
     pub new_series: Vec<u64>,
     /// Samples appended since the last tick.
     pub wal: WalWriter,
-    /// Records taken from `wal` and not yet written (kept while the disk refuses writes).
+    /// Pieces taken from `wal` and not yet written (kept while the disk refuses writes), by
+    /// sequence number, uncompressed.
     pub unwritten: Vec<(u64, Vec<u8>)>,
-    /// Sequence number of the record being built in `wal`.
+    /// Sequence number of the first piece of the record being built in `wal`.
     pub wal_seq: u64,
     /// Records below this sequence number are gone from the `wal` table.
     pub wal_floor: u64,

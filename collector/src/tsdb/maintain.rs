@@ -12,7 +12,8 @@ use super::dayfile::{self, DayFile, DayWriter, Span};
 use super::flush::{check_free_space, durable_txn};
 use super::interface::Sample;
 use super::options::{StorageError, StorageStats, db_err};
-use super::schema::{CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES, WINDOW_MS, day_of};
+use super::schema::{CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES_BATCHES, WINDOW_MS, day_of};
+use super::series_batch;
 use super::storage::Shared;
 use super::{chunk, group};
 use crate::vocab::now_ms;
@@ -447,10 +448,9 @@ fn drop_empty_series(shared: &Shared, kept_from: i64) -> Result<(), StorageError
     for ids in gone.chunks(DELETES_PER_TXN) {
         let txn = durable_txn(&shared.db)?;
         {
-            let mut series = txn.open_table(SERIES).map_err(db_err)?;
+            series_batch::remove(&mut txn.open_table(SERIES_BATCHES).map_err(db_err)?, ids)?;
             let mut persisted = txn.open_table(PERSISTED).map_err(db_err)?;
             for &id in ids {
-                series.remove(id).map_err(db_err)?;
                 persisted.remove(id).map_err(db_err)?;
             }
         }

@@ -1,5 +1,5 @@
-//! Opening: creating the tables on first use, checking the format version, and rebuilding the
-//! head (series, postings, persisted times, metadata, windows and days on disk) before
+//! Opening: creating the tables on first use, checking the format version (upgrading older
+//! stores), and rebuilding the head (series, postings, persisted times, metadata, windows and days on disk) before
 //! replaying the write-ahead records not yet in chunks.
 
 use std::path::Path;
@@ -17,14 +17,16 @@ use super::index::Postings;
 use super::label_ids::LabelsHash;
 use super::options::{StorageError, db_err};
 use super::schema::{
-    self, CHUNKS, FORMAT_VERSION, LEGACY_BLOCKS, LEGACY_FORMAT_VERSION, META, METADATA, PERSISTED,
-    SERIES, STATE, SeriesRecord, WAL, WINDOW_MS,
+    self, CHUNKS, FORMAT_BEFORE_BATCHES, FORMAT_BEFORE_DAY_FILES, FORMAT_VERSION, LEGACY_BLOCKS,
+    LEGACY_SERIES, META, METADATA, PERSISTED, SERIES_BATCHES, STATE, SeriesRecord, WAL, WINDOW_MS,
 };
+use super::series_batch::{self, Batch, SERIES_PER_BATCH};
 use super::wal;
 use crate::labels::Labels;
 
 /// Creates missing tables and checks the format version, upgrading a format-1 store (groups
-/// in a table) by moving its groups into day files in `blocks_dir`.
+/// in a table) by moving its groups into day files in `blocks_dir`, and a format-2 store (one
+/// entry per series, raw write-ahead records) by compressing both.
 pub fn init_tables(db: &Database, blocks_dir: &Path) -> Result<(), StorageError> {
     let txn = flush::durable_txn(db)?;
     let found = {
@@ -37,7 +39,7 @@ pub fn init_tables(db: &Database, blocks_dir: &Path) -> Result<(), StorageError>
             meta.insert("format_version", FORMAT_VERSION)
                 .map_err(db_err)?;
         }
-        txn.open_table(SERIES).map_err(db_err)?;
+        txn.open_table(SERIES_BATCHES).map_err(db_err)?;
         txn.open_table(PERSISTED).map_err(db_err)?;
         txn.open_table(CHUNKS).map_err(db_err)?;
         txn.open_table(WAL).map_err(db_err)?;
@@ -48,7 +50,11 @@ pub fn init_tables(db: &Database, blocks_dir: &Path) -> Result<(), StorageError>
     txn.commit().map_err(db_err)?;
     match found {
         FORMAT_VERSION => Ok(()),
-        LEGACY_FORMAT_VERSION => upgrade_to_day_files(db, blocks_dir),
+        FORMAT_BEFORE_BATCHES => upgrade_to_batches(db),
+        FORMAT_BEFORE_DAY_FILES => {
+            upgrade_to_day_files(db, blocks_dir)?;
+            upgrade_to_batches(db)
+        }
         found => Err(StorageError::FormatVersion {
             found,
             expected: FORMAT_VERSION,
@@ -57,7 +63,7 @@ pub fn init_tables(db: &Database, blocks_dir: &Path) -> Result<(), StorageError>
 }
 
 /// Copies each day's groups from format 1's table into a day file, then drops the table and
-/// records the new version. Interrupted, it starts over: day files are replaced whole.
+/// records format 2. Interrupted, it starts over: day files are replaced whole.
 fn upgrade_to_day_files(db: &Database, blocks_dir: &Path) -> Result<(), StorageError> {
     let read = db.begin_read().map_err(db_err)?;
     let mut days = 0;
@@ -95,7 +101,7 @@ fn upgrade_to_day_files(db: &Database, blocks_dir: &Path) -> Result<(), StorageE
     txn.delete_table(LEGACY_BLOCKS).map_err(db_err)?;
     txn.open_table(META)
         .map_err(db_err)?
-        .insert("format_version", FORMAT_VERSION)
+        .insert("format_version", FORMAT_BEFORE_BATCHES)
         .map_err(db_err)?;
     txn.commit().map_err(db_err)?;
     tracing::info!(
@@ -105,7 +111,68 @@ fn upgrade_to_day_files(db: &Database, blocks_dir: &Path) -> Result<(), StorageE
     Ok(())
 }
 
-/// A series as read back from `series` and `persisted`.
+/// Rewrites format 2's one entry per series as batches of consecutive series and compresses
+/// its write-ahead records (each stays one piece under its sequence number), then drops the
+/// old table and records the current version, all in one transaction: interrupted, nothing
+/// changed.
+fn upgrade_to_batches(db: &Database) -> Result<(), StorageError> {
+    let txn = flush::durable_txn(db)?;
+    let mut series = 0;
+    {
+        let legacy = txn.open_table(LEGACY_SERIES).map_err(db_err)?;
+        let mut batches = txn.open_table(SERIES_BATCHES).map_err(db_err)?;
+        let mut records: Vec<(u64, Vec<u8>)> = Vec::with_capacity(SERIES_PER_BATCH);
+        let mut entries = legacy.iter().map_err(db_err)?.peekable();
+        while entries.peek().is_some() {
+            records.clear();
+            for entry in entries.by_ref().take(SERIES_PER_BATCH) {
+                let (id, bytes) = entry.map_err(db_err)?;
+                records.push((id.value(), bytes.value().to_vec()));
+            }
+            let decoded = records
+                .iter()
+                .map(|(id, bytes)| {
+                    let record = SeriesRecord::decode_from(&mut bytes.as_slice());
+                    record
+                        .map(|r| (*id, r))
+                        .ok_or_else(|| StorageError::Corrupt {
+                            table: "series",
+                            detail: format!("series {id}"),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            series += decoded.len();
+            let key = decoded[0].0;
+            let members = decoded
+                .iter()
+                .map(|(id, r)| (*id, r.source, r.first_t, &r.labels));
+            batches
+                .insert(key, series_batch::encode(key, members).as_slice())
+                .map_err(db_err)?;
+        }
+        let mut wal = txn.open_table(WAL).map_err(db_err)?;
+        let raw: Vec<(u64, Vec<u8>)> = wal
+            .iter()
+            .map_err(db_err)?
+            .map(|entry| entry.map(|(seq, bytes)| (seq.value(), bytes.value().to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?;
+        for (seq, record) in raw {
+            wal.insert(seq, wal::compress(&record).as_slice())
+                .map_err(db_err)?;
+        }
+    }
+    txn.delete_table(LEGACY_SERIES).map_err(db_err)?;
+    txn.open_table(META)
+        .map_err(db_err)?
+        .insert("format_version", FORMAT_VERSION)
+        .map_err(db_err)?;
+    txn.commit().map_err(db_err)?;
+    tracing::info!(series, "stored the series registry in compressed batches");
+    Ok(())
+}
+
+/// A series as read back from `series_batches` and `persisted`.
 struct LoadedSeries {
     id: u64,
     /// Hashed here, on the reading thread.
@@ -119,54 +186,52 @@ struct LoadedSeries {
 /// Series decoded per message from the reading thread.
 const LOAD_BATCH: usize = 4096;
 
-/// Reads `series` and `persisted` side by side (both keyed by ascending id) and sends the
-/// decoded series in batches; stops early when the receiver is gone. Returns how many series
-/// each source holds.
+/// Reads `series_batches` and `persisted` side by side (both in ascending id order),
+/// decompressing and decoding on this thread, and sends the series in batches; stops early
+/// when the receiver is gone. Returns how many series each source holds.
 fn read_series(
     db: &Database,
     batches: &SyncSender<Vec<LoadedSeries>>,
 ) -> Result<FxHashMap<Arc<str>, u64>, StorageError> {
     let txn = db.begin_read().map_err(db_err)?;
-    let series = txn.open_table(SERIES).map_err(db_err)?;
+    let stored = txn.open_table(SERIES_BATCHES).map_err(db_err)?;
     let persisted = txn.open_table(PERSISTED).map_err(db_err)?;
     let mut persisted = persisted.iter().map_err(db_err)?.peekable();
     // Few distinct sources, each shared by many series: one allocation per source.
     let mut sources: FxHashMap<Box<str>, (Arc<str>, u64)> = FxHashMap::default();
     let mut batch = Vec::with_capacity(LOAD_BATCH);
-    for entry in series.iter().map_err(db_err)? {
-        let (id, bytes) = entry.map_err(db_err)?;
-        let id = id.value();
-        let bytes = bytes.value();
-        let record = SeriesRecord::decode(bytes).ok_or_else(|| StorageError::Corrupt {
-            table: "series",
-            detail: format!("series {id}"),
-        })?;
-        let (source, count) = match sources.get_mut(record.source) {
-            Some(known) => known,
-            None => sources
-                .entry(record.source.into())
-                .or_insert_with(|| (Arc::from(record.source), 0)),
-        };
-        *count += 1;
-        let source = source.clone();
-        let persisted_t = persisted_time(&mut persisted, id)?;
-        batch.push(LoadedSeries {
-            id,
-            hash: LabelsHash::of(&record.labels),
-            labels: Arc::new(record.labels),
-            source,
-            first_t: record.first_t,
-            persisted_t,
-        });
-        if batch.len() == LOAD_BATCH
-            && batches
-                .send(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(LOAD_BATCH),
-                ))
-                .is_err()
-        {
-            break;
+    'batches: for entry in stored.iter().map_err(db_err)? {
+        let (key, bytes) = entry.map_err(db_err)?;
+        let stored_batch = Batch::open(key.value(), bytes.value())?;
+        for member in stored_batch.members() {
+            let (id, record) = member?;
+            let (source, count) = match sources.get_mut(record.source) {
+                Some(known) => known,
+                None => sources
+                    .entry(record.source.into())
+                    .or_insert_with(|| (Arc::from(record.source), 0)),
+            };
+            *count += 1;
+            let source = source.clone();
+            let persisted_t = persisted_time(&mut persisted, id)?;
+            batch.push(LoadedSeries {
+                id,
+                hash: LabelsHash::of(&record.labels),
+                labels: Arc::new(record.labels),
+                source,
+                first_t: record.first_t,
+                persisted_t,
+            });
+            if batch.len() == LOAD_BATCH
+                && batches
+                    .send(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(LOAD_BATCH),
+                    ))
+                    .is_err()
+            {
+                break 'batches;
+            }
         }
     }
     let _ = batches.send(batch);
@@ -259,12 +324,16 @@ pub fn load(db: &Database, blocks_dir: &Path, head: &mut Head) -> Result<(), Sto
     head.next_id = get("next_series_id")?;
     head.wal_seq = get("next_wal_seq")?;
     head.max_t = i64::MIN;
-    let series_count = txn
-        .open_table(SERIES)
+    // At most this many series: no batch holds more, no id is used twice.
+    let batch_count = txn
+        .open_table(SERIES_BATCHES)
         .map_err(db_err)?
         .len()
         .map_err(db_err)?;
-    let capacity = usize::try_from(series_count).unwrap_or(0);
+    let bound = batch_count
+        .saturating_mul(SERIES_PER_BATCH as u64)
+        .min(head.next_id);
+    let capacity = usize::try_from(bound).unwrap_or(0);
     head.series.reserve(capacity);
     head.by_labels.reserve(capacity);
     load_series(db, head)?;
@@ -328,24 +397,36 @@ mod tests {
     use crate::tsdb::interface::{Querier, Sample};
     use crate::tsdb::{Storage, StorageOptions, group};
 
-    /// A format-1 database file: one series whose day lives in the `blocks` table.
-    fn write_format_1(dir: &Path, samples: &[Sample]) {
+    /// Writes what formats 1 and 2 share into a new database file: the version, series 0
+    /// (`up{job="node"}`) in the one-entry-per-series table, its persisted time `persisted_t`.
+    fn write_legacy(dir: &Path, version: u64, first_t: i64, persisted_t: Option<i64>) -> Database {
         let db = Database::create(dir.join(crate::tsdb::DB_FILE)).unwrap();
         let txn = db.begin_write().unwrap();
         {
             let mut meta = txn.open_table(META).unwrap();
-            meta.insert("format_version", LEGACY_FORMAT_VERSION)
-                .unwrap();
+            meta.insert("format_version", version).unwrap();
             meta.insert("next_series_id", 1).unwrap();
             let labels = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
             let mut record = Vec::new();
-            schema::encode_series_into(&mut record, "node", samples[0].t, &labels);
-            txn.open_table(SERIES)
+            schema::encode_series_into(&mut record, "node", first_t, &labels);
+            txn.open_table(LEGACY_SERIES)
                 .unwrap()
                 .insert(0, record.as_slice())
                 .unwrap();
-            let last = samples[samples.len() - 1].t;
-            txn.open_table(PERSISTED).unwrap().insert(0, last).unwrap();
+            if let Some(t) = persisted_t {
+                txn.open_table(PERSISTED).unwrap().insert(0, t).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        db
+    }
+
+    /// A format-1 database file: one series whose day lives in the `blocks` table.
+    fn write_format_1(dir: &Path, samples: &[Sample]) {
+        let last = samples[samples.len() - 1].t;
+        let db = write_legacy(dir, FORMAT_BEFORE_DAY_FILES, samples[0].t, Some(last));
+        let txn = db.begin_write().unwrap();
+        {
             let mut blocks = txn.open_table(LEGACY_BLOCKS).unwrap();
             for (first, bytes) in group::build(vec![(0, samples.to_vec())]) {
                 blocks
@@ -356,32 +437,59 @@ mod tests {
         txn.commit().unwrap();
     }
 
-    #[test]
-    fn a_format_1_store_is_upgraded_to_day_files_and_keeps_its_samples() {
-        let dir = tempfile::tempdir().unwrap();
-        let samples: Vec<Sample> = (0..500)
-            .map(|i| Sample {
-                t: 1_699_920_000_000 + i * 15_000,
-                v: (i % 7) as f64,
-            })
-            .collect();
-        write_format_1(dir.path(), &samples);
-        let options = StorageOptions {
+    /// A format-2 database file: one series whose samples are in one raw write-ahead record.
+    fn write_format_2(dir: &Path, samples: &[Sample]) {
+        let db = write_legacy(dir, FORMAT_BEFORE_BATCHES, samples[0].t, None);
+        let mut writer = wal::WalWriter::default();
+        for s in samples {
+            writer.push(0, s.t, s.v);
+        }
+        let txn = db.begin_write().unwrap();
+        {
+            let mut records = txn.open_table(WAL).unwrap();
+            // Format 2 kept a tick's record whole.
+            let record = writer.take().concat();
+            records.insert(7, record.as_slice()).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("next_wal_seq", 8)
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    fn options() -> StorageOptions {
+        StorageOptions {
             retention_time: None,
             background_compaction: false,
             min_free_bytes: Some(0),
             ..StorageOptions::default()
-        };
-        let storage = Storage::open(dir.path(), options.clone()).unwrap();
+        }
+    }
+
+    fn samples() -> Vec<Sample> {
+        (0..500)
+            .map(|i| Sample {
+                t: 1_699_920_000_000 + i * 15_000,
+                v: (i % 7) as f64,
+            })
+            .collect()
+    }
+
+    /// Opens the store in `dir`, checks it serves `samples` for `up`, closes it, and checks its
+    /// database file is at the current version with neither legacy table left.
+    fn assert_upgraded(dir: &Path, samples: &[Sample]) {
+        let storage = Storage::open(dir, options()).unwrap();
         let all = [Matcher::new(MatchOp::Equal, "__name__", "up").unwrap()];
         let found = storage.select(&all, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].labels,
+            Labels::from_pairs([("__name__", "up"), ("job", "node")])
+        );
         assert_eq!(found[0].samples, samples);
         storage.close().unwrap();
-        let day_files = std::fs::read_dir(dir.path().join(dayfile::BLOCKS_DIR))
-            .unwrap()
-            .count();
-        assert_eq!(day_files, 1);
-        let db = Database::open(dir.path().join(crate::tsdb::DB_FILE)).unwrap();
+        let db = Database::open(dir.join(crate::tsdb::DB_FILE)).unwrap();
         let txn = db.begin_read().unwrap();
         let version = txn
             .open_table(META)
@@ -391,5 +499,28 @@ mod tests {
             .map(|v| v.value());
         assert_eq!(version, Some(FORMAT_VERSION));
         assert!(txn.open_table(LEGACY_BLOCKS).is_err(), "the table is gone");
+        assert!(txn.open_table(LEGACY_SERIES).is_err(), "the table is gone");
+        let batches = txn.open_table(SERIES_BATCHES).unwrap();
+        assert_eq!(batches.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_format_1_store_is_upgraded_to_day_files_and_keeps_its_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = samples();
+        write_format_1(dir.path(), &samples);
+        assert_upgraded(dir.path(), &samples);
+        let day_files = std::fs::read_dir(dir.path().join(dayfile::BLOCKS_DIR))
+            .unwrap()
+            .count();
+        assert_eq!(day_files, 1);
+    }
+
+    #[test]
+    fn a_format_2_store_is_upgraded_to_series_batches_and_replays_its_raw_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = samples();
+        write_format_2(dir.path(), &samples);
+        assert_upgraded(dir.path(), &samples);
     }
 }

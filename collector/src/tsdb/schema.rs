@@ -6,12 +6,17 @@ use super::block::{get_varint, put_varint};
 use super::interface::Metadata;
 use crate::labels::Labels;
 
-/// Bumped whenever a table's layout changes; a store refuses to open another version.
-pub const FORMAT_VERSION: u64 = 2;
+/// Bumped whenever a table's layout changes; a store refuses to open another version than
+/// this one and the two it upgrades.
+pub const FORMAT_VERSION: u64 = 3;
 
 /// The version before day files: compacted groups lived in [`LEGACY_BLOCKS`]. Opening such a
-/// store moves them into day files and upgrades it.
-pub const LEGACY_FORMAT_VERSION: u64 = 1;
+/// store moves them into day files, then upgrades it as a format-2 store.
+pub const FORMAT_BEFORE_DAY_FILES: u64 = 1;
+
+/// The version before series batches and compressed write-ahead records: one entry per series
+/// in [`LEGACY_SERIES`], records stored raw. Opening such a store rewrites both.
+pub const FORMAT_BEFORE_BATCHES: u64 = 2;
 
 /// Width of a raw-chunk window in milliseconds: chunks are keyed by the window their first
 /// sample falls in, and no chunk spans more than one window's width.
@@ -23,8 +28,12 @@ pub const DAY_MS: i64 = 86_400_000;
 /// Store-wide counters and settings: `format_version`, `next_series_id`, `next_wal_seq`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// Series registry: id -> (source, first timestamp, labels); see [`SeriesRecord`].
-pub const SERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("series");
+/// Series registry: key -> compressed records of series created together (`series_batch.rs`).
+pub const SERIES_BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("series_batches");
+
+/// Format 2's series registry: id -> [`SeriesRecord`]; read once, by the upgrade to batches,
+/// which then deletes the table.
+pub const LEGACY_SERIES: TableDefinition<u64, &[u8]> = TableDefinition::new("series");
 
 /// Per series, the newest timestamp already held in `chunks` or `blocks`.
 pub const PERSISTED: TableDefinition<u64, i64> = TableDefinition::new("persisted");
@@ -40,7 +49,7 @@ pub const LEGACY_BLOCKS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::n
 /// a series is the last key at or before it within its run.
 pub const GROUP_ID_SPAN: u64 = 4096;
 
-/// Write-ahead records, one per durability tick: sequence -> samples appended in that tick.
+/// Write-ahead records: sequence -> a compressed piece of the samples appended in one tick.
 pub const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
 
 /// HELP/TYPE/UNIT per metric family name.
@@ -59,7 +68,7 @@ pub fn day_of(t: i64) -> i64 {
     t.div_euclid(DAY_MS).saturating_mul(DAY_MS)
 }
 
-/// A series as stored in [`SERIES`]; the source is borrowed (few distinct sources are shared
+/// A series as stored in a series batch; the source is borrowed (few distinct sources are shared
 /// by many series, so readers intern it rather than allocate it per series).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRecord<'a> {
@@ -72,9 +81,9 @@ pub struct SeriesRecord<'a> {
 }
 
 impl<'a> SeriesRecord<'a> {
-    /// The inverse of [`encode_series_into`]; `None` for bytes it did not write.
-    pub fn decode(mut bytes: &'a [u8]) -> Option<Self> {
-        let input = &mut bytes;
+    /// The inverse of [`encode_series_into`], reading one record from the front of `input`
+    /// and advancing past it; `None` for bytes it did not write.
+    pub fn decode_from(input: &mut &'a [u8]) -> Option<Self> {
         let source = get_str(input)?;
         let first_t = unzigzag(get_varint(input).ok()?);
         let count = get_varint(input).ok()?;
@@ -157,8 +166,11 @@ mod tests {
         };
         let mut bytes = Vec::new();
         encode_series_into(&mut bytes, record.source, record.first_t, &record.labels);
-        assert_eq!(SeriesRecord::decode(&bytes), Some(record));
-        assert_eq!(SeriesRecord::decode(&[9, 1]), None);
+        bytes.push(42);
+        let mut input = bytes.as_slice();
+        assert_eq!(SeriesRecord::decode_from(&mut input), Some(record));
+        assert_eq!(input, [42], "the next record starts where this one ends");
+        assert_eq!(SeriesRecord::decode_from(&mut &[9, 1][..]), None);
     }
 
     #[test]

@@ -234,8 +234,8 @@ impl Storage {
         flush::tick(&self.shared)
     }
 
-    /// Cuts every open chunk and writes it, so the write-ahead table empties; used before a
-    /// clean shutdown and by tests and benchmarks that measure the compacted size.
+    /// Cuts every open chunk and writes it, so the write-ahead table empties; used by imports
+    /// and by tests and benchmarks that measure the compacted size.
     pub fn flush_head(&self) -> Result<(), StorageError> {
         flush::flush_head(&self.shared)
     }
@@ -247,10 +247,13 @@ impl Storage {
         maintain::apply_retention(&self.shared)
     }
 
-    /// Stops the background thread and writes the head out; reopening then replays nothing.
+    /// Stops the background thread and makes everything appended durable: the head is
+    /// written out as chunks when its open chunks are full enough to be worth one each (then
+    /// reopening replays nothing); otherwise its samples stay in the write-ahead records,
+    /// which reopening replays.
     pub fn close(mut self) -> Result<(), StorageError> {
         self.stop_worker();
-        flush::flush_head(&self.shared)
+        flush::close(&self.shared)
     }
 
     /// Compacts the database file of the closed store in `dir`, returning its free pages to the
