@@ -29,6 +29,18 @@ fn eq(name: &str, value: &str) -> Matcher {
     Matcher::new(MatchOp::Equal, name, value).unwrap()
 }
 
+/// The store in `dir`, dropping samples more than a day older than the newest.
+fn open_with_one_day_retention(dir: &Path) -> Storage {
+    Storage::open(
+        dir,
+        StorageOptions {
+            retention_time: Some(Duration::from_secs(24 * 3600)),
+            ..options()
+        },
+    )
+    .unwrap()
+}
+
 /// Appends `count` samples 15 s apart from `start` to each labels.
 fn fill(storage: &Storage, series: &[Labels], start: i64, count: i64) {
     for i in 0..count {
@@ -258,14 +270,7 @@ fn deleted_samples_stay_deleted_after_reopen_and_empty_series_vanish() {
 #[test]
 fn retention_by_time_drops_old_days_and_their_series() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(
-        dir.path(),
-        StorageOptions {
-            retention_time: Some(Duration::from_secs(24 * 3600)),
-            ..options()
-        },
-    )
-    .unwrap();
+    let storage = open_with_one_day_retention(dir.path());
     let day0 = 1_699_920_000_000; // a UTC midnight
     let old = labels("old", "x");
     let kept = labels("kept", "x");
@@ -340,14 +345,7 @@ fn retention_returns_the_space_of_dropped_days_to_the_filesystem() {
     Storage::shrink_closed(dir.path()).unwrap();
     let before = dir_bytes(dir.path());
 
-    let storage = Storage::open(
-        dir.path(),
-        StorageOptions {
-            retention_time: Some(Duration::from_secs(24 * 3600)),
-            ..options()
-        },
-    )
-    .unwrap();
+    let storage = open_with_one_day_retention(dir.path());
     // One maintenance pass of the background thread: compaction, then retention.
     for _ in 0..2 {
         storage.compact(false).unwrap();
@@ -369,14 +367,7 @@ fn retention_returns_the_space_of_dropped_days_to_the_filesystem() {
 #[test]
 fn one_sample_stamped_far_ahead_does_not_age_out_everything_else() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(
-        dir.path(),
-        StorageOptions {
-            retention_time: Some(Duration::from_secs(24 * 3600)),
-            ..options()
-        },
-    )
-    .unwrap();
+    let storage = open_with_one_day_retention(dir.path());
     let recent = labels("recent", "x");
     let start = osprey_collector::vocab::now_ms() - 2 * HOUR;
     fill(&storage, std::slice::from_ref(&recent), start, 240);

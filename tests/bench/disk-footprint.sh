@@ -227,10 +227,12 @@ node_mode() {
     done
 }
 
-# scrape_twice NAME URL: waits until every high-cardinality target has been scraped twice.
+# scrape_twice NAME PID URL: waits until every high-cardinality target has been scraped twice
+# by the server NAME (process PID) at URL.
 scrape_twice() {
-    local name=$1 url=$2 scraped
+    local name=$1 pid=$2 url=$3 scraped
     for _ in $(seq 600); do
+        running "$pid" || { echo "$name (pid $pid) exited while scraping" >&2; exit 1; }
         scraped=$(query_number "$url" \
             "count(count_over_time(scrape_samples_scraped{job=\"hc\"}[1h]) >= 2)" "$(date +%s)" \
             2>/dev/null || echo none)
@@ -258,7 +260,7 @@ high_cardinality_mode() {
 
     echo "== Osprey: scrape every target twice, then SIGTERM"
     start_collector "$WORK/osprey" "$WORK/hc.yml" "$WORK/collector.log"
-    scrape_twice osprey-collector "$COLLECTOR_URL"
+    scrape_twice osprey-collector "$COLLECTOR_PID" "$COLLECTOR_URL"
     local o_series o_samples o_bytes
     o_series=$(metric_sum "$COLLECTOR_URL" osprey_tsdb_series_active)
     o_samples=$(metric_sum "$COLLECTOR_URL" osprey_tsdb_samples_appended_total)
@@ -275,7 +277,7 @@ high_cardinality_mode() {
     started "$prom_pid"
     prom_url="http://127.0.0.1:$prom_port"
     wait_for_url "$prom_url/-/ready" 120
-    scrape_twice prometheus "$prom_url"
+    scrape_twice prometheus "$prom_pid" "$prom_url"
     p_series=$(metric_sum "$prom_url" prometheus_tsdb_head_series)
     p_samples=$(metric_sum "$prom_url" prometheus_tsdb_head_samples_appended_total)
     stop "$prom_pid" prometheus "$WORK/prometheus.log"

@@ -30,9 +30,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # The targets: one process listening on $targets ephemeral ports (written to $work/ports once
 # all listen), each serving $series series whose counters grow with time and whose gauges
 # wander, as a node's would.
-python3 - "$work/ports" "$targets" "$series" >"$work/targets.log" 2>&1 <<'PY' &
-import asyncio, math, os, sys, time
-ports_file, count, series = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+python3 - "$PWD/tests/bench" "$work/ports" "$targets" "$series" >"$work/targets.log" 2>&1 <<'PY' &
+import math, sys, time
+sys.path.insert(0, sys.argv[1])
+import scrape_targets
+ports_file, count, series = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
 def page(index):
     now = time.time()
@@ -42,28 +44,7 @@ def page(index):
         lines.append(f'soak_load{{device="d{s}"}} {math.sin(now / 300 + s + index):.4f}')
     return ("\n".join(lines) + "\n").encode()
 
-async def serve(reader, writer, index):
-    try:
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            pass
-        body = page(index)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
-    finally:
-        writer.close()
-
-async def main():
-    ports = []
-    for i in range(count):
-        server = await asyncio.start_server(lambda r, w, i=i: serve(r, w, i), "127.0.0.1", 0)
-        ports.append(server.sockets[0].getsockname()[1])
-    with open(ports_file + ".tmp", "w") as f:
-        f.write("\n".join(map(str, ports)) + "\n")
-    os.rename(ports_file + ".tmp", ports_file)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
+scrape_targets.serve(ports_file, count, page)
 PY
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/ports" ] && break; sleep 0.1; done
