@@ -11,6 +11,8 @@
 mod osprey;
 #[path = "../tests/differential/prometheus.rs"]
 mod prometheus;
+#[path = "../tests/differential/prometheus_blocks.rs"]
+mod prometheus_blocks;
 
 use std::io::{BufWriter, Write};
 use std::path::Path;

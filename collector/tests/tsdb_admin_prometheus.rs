@@ -5,13 +5,14 @@
 
 #[path = "differential/compare.rs"]
 mod compare;
+#[path = "differential/prometheus_blocks.rs"]
+mod prometheus_blocks;
 mod tsdb_admin;
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use osprey::net::free_port;
 use osprey_collector::vocab::rfc3339;
 use serde_json::Value;
 use tsdb_admin::{Server, start_collector};
@@ -76,25 +77,7 @@ fn push_series(out: &mut String, name: &str, labels: &str, value: impl Fn(i64) -
 
 /// Prometheus over promtool's blocks of `file`, with the admin API on.
 fn start_prometheus(dir: &Path, file: &Path) -> Server {
-    let data = dir.join("prometheus-data");
-    let status = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(file)
-        .arg(&data)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run promtool");
-    assert!(status.success(), "promtool failed");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global: {}\n").unwrap();
-    let port = free_port();
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--web.enable-admin-api")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+    let (command, port) = prometheus_blocks::over_blocks(dir, file, &["--web.enable-admin-api"]);
     Server::start("prometheus", command, port)
 }
 

@@ -4,4 +4,5 @@ pub mod compare;
 pub mod dataset;
 pub mod osprey;
 pub mod prometheus;
+pub mod prometheus_blocks;
 pub mod queries;

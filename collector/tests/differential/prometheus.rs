@@ -1,11 +1,12 @@
 //! A real Prometheus over blocks made by promtool from the same OpenMetrics file.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use ::osprey::net::free_port;
 use ::osprey::process::{Running, wait_until};
+
+use super::prometheus_blocks::over_blocks;
 
 /// A running Prometheus, killed on drop.
 pub struct Prometheus {
@@ -16,24 +17,7 @@ pub struct Prometheus {
 impl Prometheus {
     /// Builds blocks from `openmetrics_file` into `dir` and serves them on a free port.
     pub fn start(dir: &Path, openmetrics_file: &Path) -> Prometheus {
-        let data = dir.join("data");
-        let status = Command::new("promtool")
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(openmetrics_file)
-            .arg(&data)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run promtool");
-        assert!(status.success(), "promtool failed");
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global: {}\n").unwrap();
-        let port = free_port();
-        let mut command = Command::new("prometheus");
-        command
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        let (command, port) = over_blocks(dir, openmetrics_file, &[]);
         Prometheus {
             _process: spawn_ready("prometheus", command, port),
             port,
