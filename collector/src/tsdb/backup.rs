@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Value};
 
-use super::dayfile::BLOCKS_DIR;
+use super::dayfile::{BLOCKS_DIR, sync_folder};
 use super::keyvalue;
 use super::options::{StorageError, db_err};
 use super::schema::{CHUNKS, META, METADATA, PERSISTED, SERIES_BATCHES, STATE, WAL};
@@ -45,6 +45,7 @@ impl Storage {
         let blocks = partial.join(BLOCKS_DIR);
         std::fs::create_dir_all(&blocks).map_err(|e| io_error(&blocks, e))?;
         let mut entries = 0;
+        let mut day_bytes = 0;
         let snapshot = {
             // The day files change only under this lock: the ones listed stay as they are
             // until linked.
@@ -57,6 +58,7 @@ impl Storage {
             for day in &days {
                 link_or_copy(day.path(), &blocks)?;
                 entries += 1;
+                day_bytes += day.bytes();
             }
             snapshot
         };
@@ -79,15 +81,15 @@ impl Storage {
         // Nobody else has the new file open: give back the space its growth reserved.
         target.compact().map_err(db_err)?;
         drop(target);
-        for dir in [&blocks, &partial] {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_error(dir, e))?;
-        }
+        let file_bytes = std::fs::metadata(partial.join(DB_FILE))
+            .map_err(|e| io_error(&partial, e))?
+            .len();
+        sync_folder(&blocks)?;
+        sync_folder(&partial)?;
         std::fs::rename(&partial, dest).map_err(|e| io_error(dest, e))?;
         Ok(BackupReport {
             entries,
-            bytes: dir_bytes(dest)?,
+            bytes: file_bytes + day_bytes,
         })
     }
 }
@@ -103,21 +105,6 @@ fn link_or_copy(path: &Path, dir: &Path) -> Result<(), StorageError> {
             .map_err(|e| io_error(&to, e))?;
     }
     Ok(())
-}
-
-/// Bytes of the files in `dir` and its folders.
-fn dir_bytes(dir: &Path) -> Result<u64, StorageError> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-        let entry = entry.map_err(|e| io_error(dir, e))?;
-        let meta = entry.metadata().map_err(|e| io_error(&entry.path(), e))?;
-        total += if meta.is_dir() {
-            dir_bytes(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }
 
 /// Copies one table in a single durable transaction of the (unshared) target.

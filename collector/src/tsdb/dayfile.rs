@@ -419,7 +419,11 @@ fn remove_if_present(path: &Path) -> Result<(), StorageError> {
 
 /// Makes a rename or removal in the folder holding `path` durable.
 fn sync_dir(path: &Path) -> Result<(), StorageError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    sync_folder(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Makes the entries of folder `dir` (files created, renamed or removed in it) durable.
+pub fn sync_folder(dir: &Path) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error("syncing", dir, e))

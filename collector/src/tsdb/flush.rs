@@ -14,7 +14,7 @@ use super::options::{StorageError, StorageStats, db_err, default_reserve};
 use super::schema::{self, CHUNKS, META, METADATA, PERSISTED, SERIES_BATCHES, WAL, window_of};
 use super::series_batch;
 use super::storage::Shared;
-use super::wal;
+use super::{maintain, wal};
 use crate::labels::Labels;
 
 /// Most series whose cut chunks one tick writes; the rest wait for the next tick, so a mass
@@ -186,9 +186,8 @@ pub(crate) fn tick_locked(shared: &Shared) -> Result<(), StorageError> {
         }
     }
     StorageStats::add(&shared.stats.chunks_written, chunk_count);
-    if let Ok(meta) = std::fs::metadata(&shared.path) {
-        let days: u64 = head.days.values().map(|f| f.bytes()).sum();
-        StorageStats::set(&shared.stats.file_bytes, meta.len() + days);
+    if let Ok(bytes) = maintain::bytes_on_disk(shared, &head) {
+        StorageStats::set(&shared.stats.file_bytes, bytes);
     }
     Ok(())
 }

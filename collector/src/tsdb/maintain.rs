@@ -10,6 +10,7 @@ use redb::{ReadOnlyTable, ReadableDatabase};
 
 use super::dayfile::{self, DayFile, DayWriter, Span};
 use super::flush::{check_free_space, durable_txn};
+use super::head::Head;
 use super::interface::Sample;
 use super::options::{StorageError, StorageStats, db_err};
 use super::schema::{CHUNKS, DAY_MS, GROUP_ID_SPAN, PERSISTED, SERIES_BATCHES, WINDOW_MS, day_of};
@@ -345,11 +346,16 @@ pub fn apply_retention(shared: &Shared) -> Result<(), StorageError> {
 /// Bytes the store takes on disk: the day files and the database file (which never shrinks
 /// while open: its freed pages are reused, and it stays about a day of raw chunks large).
 pub fn used_bytes(shared: &Shared) -> Result<u64, StorageError> {
+    bytes_on_disk(shared, &shared.head())
+}
+
+/// [`used_bytes`] for a caller holding the head.
+pub fn bytes_on_disk(shared: &Shared, head: &Head) -> Result<u64, StorageError> {
     let file = std::fs::metadata(&shared.path).map_err(|source| StorageError::Io {
         context: format!("reading the size of {}", shared.path.display()),
         source,
     })?;
-    let days: u64 = shared.head().days.values().map(|f| f.bytes()).sum();
+    let days: u64 = head.days.values().map(|f| f.bytes()).sum();
     Ok(file.len() + days)
 }
 

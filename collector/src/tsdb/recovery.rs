@@ -98,12 +98,7 @@ fn upgrade_to_day_files(db: &Database, blocks_dir: &Path) -> Result<(), StorageE
     }
     drop(read);
     let txn = flush::durable_txn(db)?;
-    txn.delete_table(LEGACY_BLOCKS).map_err(db_err)?;
-    txn.open_table(META)
-        .map_err(db_err)?
-        .insert("format_version", FORMAT_BEFORE_BATCHES)
-        .map_err(db_err)?;
-    txn.commit().map_err(db_err)?;
+    drop_and_record_version(txn, LEGACY_BLOCKS, FORMAT_BEFORE_BATCHES)?;
     tracing::info!(
         days,
         "moved compacted days from the database file into day files"
@@ -162,14 +157,23 @@ fn upgrade_to_batches(db: &Database) -> Result<(), StorageError> {
                 .map_err(db_err)?;
         }
     }
-    txn.delete_table(LEGACY_SERIES).map_err(db_err)?;
-    txn.open_table(META)
-        .map_err(db_err)?
-        .insert("format_version", FORMAT_VERSION)
-        .map_err(db_err)?;
-    txn.commit().map_err(db_err)?;
+    drop_and_record_version(txn, LEGACY_SERIES, FORMAT_VERSION)?;
     tracing::info!(series, "stored the series registry in compressed batches");
     Ok(())
+}
+
+/// Ends an upgrade: drops the table the old format kept, records `version` and commits.
+fn drop_and_record_version(
+    txn: redb::WriteTransaction,
+    legacy: impl redb::TableHandle,
+    version: u64,
+) -> Result<(), StorageError> {
+    txn.delete_table(legacy).map_err(db_err)?;
+    txn.open_table(META)
+        .map_err(db_err)?
+        .insert("format_version", version)
+        .map_err(db_err)?;
+    txn.commit().map_err(db_err)
 }
 
 /// A series as read back from `series_batches` and `persisted`.
