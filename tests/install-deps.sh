@@ -25,7 +25,9 @@ packages=(
   docker.io                  # a real Docker engine for container metrics
   busybox-static             # the rootfs of the local test image (images cannot be pulled)
   python3-aiosmtpd           # a real SMTP server on loopback
-  systemd                    # systemd-analyze verify / security for the unit file
+  systemd                    # systemd-analyze verify / security for the units
+  debootstrap                # a Debian rootfs with systemd as PID 1, to run the units for real
+  docker-compose             # packaging/docker/compose.yml
   openssl                    # a private CA for the STARTTLS mail test
   chromium                   # a real browser renders the collector's web UI
 )
@@ -35,12 +37,17 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  # Debian starts the services of these packages on installation (Prometheus on 9090, ...); the
+  # tests start their own instances, so a policy-rc.d of our own keeps the packages installed
+  # now from starting theirs. Services that were running before are left as they are.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# left by tests/install-deps.sh while it installs packages\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-# Debian starts these as services where systemd runs; the tests start their own instances.
-for service in prometheus prometheus-node-exporter prometheus-alertmanager victoria-metrics; do
-  pkill -x "$service" 2>/dev/null || true
-done
 echo "test dependencies present"

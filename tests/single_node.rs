@@ -56,3 +56,57 @@ fn the_local_agent_keeps_one_instance_across_restarts() {
         "job node has more than one instance in its history: {series:?}"
     );
 }
+
+/// `local_agent: true` in a configuration file keeps this machine monitored as the default
+/// does, and a reload keeps the agent (one `instance` for job node before and after).
+#[test]
+fn local_agent_in_a_configuration_file_scrapes_this_machine_and_survives_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("osprey.yml");
+    std::fs::write(
+        &config,
+        "global: {scrape_interval: 1s}\nlocal_agent: true\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let mut command = Command::new(osprey::binary("osprey-collector"));
+    command
+        .arg(format!("--config={}", config.display()))
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--data-dir={}", dir.path().join("data").display()));
+    let mut collector = Running::spawn(
+        "osprey-collector",
+        command,
+        Some(&dir.path().join("collector.log")),
+    );
+    let node_up = |collector: &mut Running| {
+        collector.assert_alive();
+        let result = instant_query(port, r#"up{job="node"} == 1"#)?;
+        let node_load1 = instant_query(port, "node_load1")?;
+        (!node_load1.is_empty()).then_some(())?;
+        result.first()?["metric"]["instance"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let instance = wait_for("job node to be scraped", Duration::from_secs(60), || {
+        node_up(&mut collector)
+    });
+    std::fs::write(
+        &config,
+        "global: {scrape_interval: 2s}\nlocal_agent: true\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let (status, body) = osprey::net::post(port, "/-/reload", "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let targets = wait_for("the reloaded job node", Duration::from_secs(30), || {
+        let (_, body) = osprey::net::get(port, "/api/v1/targets")?;
+        let targets: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let active = targets["data"]["activeTargets"].as_array()?.clone();
+        active
+            .iter()
+            .any(|t| t["scrapeInterval"] == "2s" && t["health"] == "up")
+            .then_some(active)
+    });
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(targets[0]["labels"]["instance"], instance.as_str());
+}

@@ -9,7 +9,9 @@ use crate::config::Config;
 use crate::labels::Labels;
 use crate::notify::{Notifications, Notifier, NotifierError, off_async};
 use crate::promql::{Engine, QueryValue};
-use crate::rules::{RuleDeps, RuleError, RuleGroup, RuleManager, StoredAlertState, load_rule_file};
+use crate::rules::{
+    RuleDeps, RuleError, RuleGroup, RuleKind, RuleManager, StoredAlertState, load_rule_file,
+};
 use crate::tsdb::{Appendable, Storage};
 use crate::vocab::expand_glob;
 
@@ -137,22 +139,85 @@ pub async fn start(
     Ok(Alerting { rules, notifier })
 }
 
+/// What the rule files and the Alertmanager configuration of a valid configuration hold.
+#[derive(Debug, Clone, Default)]
+pub struct AlertingSummary {
+    /// The rule files found (globs expanded).
+    pub rule_files: usize,
+    /// Rule groups in them.
+    pub groups: usize,
+    /// Alerting rules.
+    pub alerting_rules: usize,
+    /// Recording rules.
+    pub recording_rules: usize,
+    /// Receivers with their email and webhook destination counts; empty when no Alertmanager
+    /// configuration is given (alerts are then recorded, not sent).
+    pub receivers: Vec<ReceiverSummary>,
+}
+
+/// One receiver of the Alertmanager configuration.
+#[derive(Debug, Clone)]
+pub struct ReceiverSummary {
+    /// Its name.
+    pub name: String,
+    /// Email destinations.
+    pub email: usize,
+    /// Webhook destinations.
+    pub webhook: usize,
+}
+
 /// Checks the rule files and the Alertmanager configuration `source` names without starting
-/// anything; returns every problem found.
-pub fn check(source: AlertingSource<'_>) -> Vec<String> {
+/// anything: what they hold, or every problem found.
+pub fn check(source: AlertingSource<'_>) -> Result<AlertingSummary, Vec<String>> {
     let AlertingSource {
         config,
         base_dir,
         single_node,
     } = source;
-    let mut problems: Vec<String> = rule_files(config, base_dir, single_node)
-        .iter()
-        .filter_map(|file| load_rule_file(file).err().map(|e| e.to_string()))
-        .collect();
-    if let Err(e) = notifications(config, base_dir) {
-        problems.push(e.to_string());
+    let mut summary = AlertingSummary::default();
+    let mut problems = Vec::new();
+    for file in rule_files(config, base_dir, single_node) {
+        summary.rule_files += 1;
+        match load_rule_file(&file) {
+            Ok(groups) => count_rules(&groups, &mut summary),
+            Err(errors) => problems.push(errors.to_string()),
+        }
     }
-    problems
+    match notifications(config, base_dir) {
+        Ok(notifications) if sends(config) => {
+            summary.receivers = notifications
+                .receivers
+                .iter()
+                .map(|receiver| ReceiverSummary {
+                    name: receiver.name.clone(),
+                    email: receiver.email.len(),
+                    webhook: receiver.webhook.len(),
+                })
+                .collect();
+        }
+        Ok(_) => {}
+        Err(error) => problems.push(error.to_string()),
+    }
+    match problems.is_empty() {
+        true => Ok(summary),
+        false => Err(problems),
+    }
+}
+
+fn count_rules(groups: &[RuleGroup], summary: &mut AlertingSummary) {
+    summary.groups += groups.len();
+    for rule in groups.iter().flat_map(|group| &group.rules) {
+        match rule.kind {
+            RuleKind::Alerting { .. } => summary.alerting_rules += 1,
+            RuleKind::Recording => summary.recording_rules += 1,
+        }
+    }
+}
+
+/// Whether the configuration names an Alertmanager configuration (else alerts are recorded
+/// without being sent).
+fn sends(config: &Config) -> bool {
+    config.alertmanager.is_some() || config.alertmanager_config_file.is_some()
 }
 
 /// The rule files to load: the configuration's `rule_files` (with `*` globs in file names), or

@@ -4,6 +4,7 @@
 
 pub mod alerting;
 pub mod api;
+pub mod check_config;
 pub mod config;
 pub mod exposition;
 pub mod import;

@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use osprey_collector::alerting::{self, AlertingSource};
-use osprey_collector::config::{Checked, Config};
 use osprey_collector::import;
 use osprey_collector::server::{RunError, RunOptions, run};
 use osprey_collector::tsdb::{DB_FILE, Storage, StorageOptions};
@@ -155,43 +153,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn check_config(file: &Path) -> ExitCode {
-    let Checked { config, warnings } = match Config::check(file) {
-        Ok(checked) => checked,
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!("{}: {} error(s)", file.display(), errors.0.len());
-            return ExitCode::FAILURE;
-        }
-    };
-    for warning in &warnings {
-        eprintln!("warning: {warning}");
+    let verdict = osprey_collector::check_config::check_config(file);
+    print!("{}", verdict.report);
+    for problem in &verdict.problems {
+        eprintln!("{problem}");
     }
-    let base_dir = file.parent().unwrap_or(Path::new("."));
-    let source = AlertingSource {
-        config: &config,
-        base_dir,
-        single_node: false,
-    };
-    let problems = alerting::check(source);
-    if !problems.is_empty() {
-        for problem in &problems {
-            eprintln!("{problem}");
-        }
-        eprintln!(
-            "{}: {} error(s) in rule files or notifications",
-            file.display(),
-            problems.len()
-        );
-        return ExitCode::FAILURE;
+    match verdict.valid {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
     }
-    let rule_files = config.rule_files.len();
-    println!(
-        "{}: ok ({} scrape jobs, {rule_files} rule file{})",
-        file.display(),
-        config.scrape_configs.len(),
-        if rule_files == 1 { "" } else { "s" }
-    );
-    ExitCode::SUCCESS
 }
 
 fn import(data_dir: &Path, file: &Path, max_series: u64) -> anyhow::Result<ExitCode> {

@@ -64,27 +64,31 @@ pub enum RunError {
     /// The HTTP server failed.
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+    /// The in-process agent (`local_agent: true`) could not start.
+    #[error("cannot start the in-process agent: {0}")]
+    LocalAgent(std::io::Error),
 }
 
 /// Runs until SIGTERM or Ctrl-C.
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    let local_agent = Arc::new(LocalAgent::default());
     let (config, base_dir) = match &options.config {
         Some(path) => (Config::load(path)?, base_dir_of(path)),
         None => {
-            let agent = start_agent().await?;
-            tracing::info!(%agent, "no --config: monitoring this machine through an in-process agent as job node");
-            {
-                let own = SocketAddr::new(
-                    loopback_if_unspecified(options.listen.ip()),
-                    options.listen.port(),
-                );
-                (
-                    Config::single_node(&agent.to_string(), &host_name(), &own.to_string()),
-                    PathBuf::from("."),
-                )
-            }
+            tracing::info!(
+                "no --config: monitoring this machine through an in-process agent as job node"
+            );
+            let own = SocketAddr::new(
+                loopback_if_unspecified(options.listen.ip()),
+                options.listen.port(),
+            );
+            (Config::single_node(&own.to_string()), PathBuf::from("."))
         }
     };
+    let config = local_agent
+        .add_job(config)
+        .await
+        .map_err(RunError::LocalAgent)?;
     let storage = Arc::new(open_storage(&options.data_dir, &config)?);
     let engine = Engine::new(
         storage.clone() as Arc<dyn Querier>,
@@ -112,6 +116,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     reload_status.record(true);
     let reloader: Arc<dyn Reloader> = Arc::new(FileReloader {
         path: options.config.clone(),
+        local_agent,
         manager: manager.clone(),
         alerting: alerting.clone(),
         status: reload_status.clone(),
@@ -247,29 +252,47 @@ async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, RunError> 
         .map_err(|source| RunError::Listen { address, source })
 }
 
-/// Serves the agent's router on a loopback port so the single-node default scrapes it the way
-/// it scrapes any other agent.
+/// The agent inside the collector (`local_agent: true`), started the first time a
+/// configuration asks for it and kept for the life of the process, so a reload keeps its
+/// address.
 ///
 /// This is the collector's only use of the osprey-agent crate (web security and logging come
 /// from osprey-web). Running the agent's own collectors and router in-process keeps the
 /// one-command default a single binary that reports exactly what a separate agent would; a
 /// child `osprey-agent` process or a cargo feature would add a second thing to install or
 /// build for no smaller default binary, since the default calls every collector.
-async fn start_agent() -> Result<SocketAddr, RunError> {
+#[derive(Default)]
+struct LocalAgent {
+    address: tokio::sync::OnceCell<SocketAddr>,
+}
+
+impl LocalAgent {
+    /// `config` with the job scraping the in-process agent when it sets `local_agent`,
+    /// starting the agent if it is not running yet.
+    async fn add_job(&self, config: Config) -> Result<Config, std::io::Error> {
+        if !config.local_agent {
+            return Ok(config);
+        }
+        let address = self.address.get_or_try_init(serve_agent).await?;
+        Ok(config.with_local_agent_job(&address.to_string(), &host_name()))
+    }
+}
+
+/// Serves the agent's router on a loopback port, so the collector scrapes it the way it
+/// scrapes any other agent.
+async fn serve_agent() -> Result<SocketAddr, std::io::Error> {
     use osprey_agent::collect::Collectors;
     use osprey_agent::config::AgentConfig;
     use osprey_agent::http::{AppState, app};
-    let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-    let address = listener.local_addr().map_err(|source| RunError::Listen {
-        address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        source,
-    })?;
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let address = listener.local_addr()?;
     let collectors = Arc::new(Collectors::from_config(&AgentConfig::default()));
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app(AppState { collectors })).await {
             tracing::error!(%error, "in-process agent stopped");
         }
     });
+    tracing::info!(%address, "in-process agent listening");
     Ok(address)
 }
 
@@ -277,6 +300,7 @@ async fn start_agent() -> Result<SocketAddr, RunError> {
 /// the rule files and the Alertmanager configuration, all checked before any is applied.
 struct FileReloader {
     path: Option<PathBuf>,
+    local_agent: Arc<LocalAgent>,
     manager: Arc<ScrapeManager>,
     alerting: Alerting,
     status: Arc<ReloadStatus>,
@@ -288,6 +312,11 @@ impl FileReloader {
             return Err(ReloadError::NoConfigFile);
         };
         let config = Config::load(path)?;
+        let config = self
+            .local_agent
+            .add_job(config)
+            .await
+            .map_err(ReloadError::LocalAgent)?;
         let base_dir = base_dir_of(path);
         let reloaded = Reloaded::read(AlertingSource {
             config: &config,

@@ -76,7 +76,7 @@ fn check_config_prints_every_error_once_and_fails() {
 }
 
 #[test]
-fn check_config_says_ok_with_the_counts() {
+fn check_config_says_ok_with_what_it_found_and_warns_of_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("rules/a.yml"), "groups: []\n").unwrap();
@@ -85,8 +85,64 @@ fn check_config_says_ok_with_the_counts() {
     let output = run(&["check-config", "osprey.yml"], dir.path());
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "osprey.yml: ok",
+        "scrape jobs: 2",
+        "a: 0 static targets",
+        "rules: 0 in 0 groups from 1 rule file",
+        "receivers: 0",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for warning in [
+        "warning: no scrape target",
+        "warning: no alerting rule",
+        "warning: no email or webhook receiver",
+    ] {
+        assert!(stderr.contains(warning), "no {warning:?} in:\n{stderr}");
+    }
+}
+
+/// `packaging/collector.yml`, the commented example, is valid as shipped, keeps this machine
+/// (the in-process agent) and the shipped rules, and names its receivers.
+#[test]
+fn the_example_configuration_passes_with_the_local_agent_and_the_shipped_rules() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../packaging/collector.yml");
+    let output = run(&["check-config", example], std::path::Path::new("/"));
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("ok (2 scrape jobs, 1 rule file)"),
+        stdout.contains("node: 1 static target (the in-process agent: this machine)"),
         "{stdout}"
+    );
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../alert-rules"))
+        .unwrap()
+        .count();
+    assert!(
+        stdout.contains(&format!("from {shipped} rule files")),
+        "not every shipped rule file is loaded:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("ops-all: 1 email destination, 1 webhook"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// A scrape job whose TLS file is missing would stop the collector at start, so check-config
+/// refuses it too.
+#[test]
+fn check_config_refuses_what_the_start_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config: {ca_file: /nonexistent/ca.pem}\n    static_configs: [{targets: [\"h:1\"]}]\n";
+    std::fs::write(dir.path().join("osprey.yml"), text).unwrap();
+    let output = run(&["check-config", "osprey.yml"], dir.path());
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("job \"a\"") && stderr.contains("/nonexistent/ca.pem"),
+        "{stderr}"
     );
 }

@@ -42,6 +42,9 @@ pub enum ReloadError {
     /// The scrape configuration could not be applied.
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// The in-process agent the configuration asks for (`local_agent: true`) could not start.
+    #[error("cannot start the in-process agent: {0}")]
+    LocalAgent(std::io::Error),
 }
 
 /// Whether the last reload worked and when one last did, for `/metrics`.

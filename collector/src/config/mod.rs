@@ -22,6 +22,9 @@ pub use scrape::{
 pub use units::{ByteSize, InvalidSize};
 pub use validate::{InvalidTarget, check_target};
 
+/// The job name of the in-process agent's target (`local_agent: true`).
+pub const LOCAL_AGENT_JOB: &str = "node";
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +35,11 @@ pub struct Config {
     /// The scrape jobs.
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Run an agent inside the collector and scrape it as job [`LOCAL_AGENT_JOB`], as the
+    /// single-node default does: the machine the collector runs on is monitored without
+    /// installing `osprey-agent` on it.
+    #[serde(default)]
+    pub local_agent: bool,
     /// Prometheus rule files (globs allowed), relative to the configuration file.
     #[serde(default)]
     pub rule_files: Vec<String>,
@@ -214,7 +222,7 @@ impl Config {
         errors.extend(found.errors);
         if errors.is_empty() {
             Ok(Checked {
-                config,
+                config: config.with_files_relative_to(path.parent().unwrap_or(Path::new(""))),
                 warnings: found.warnings,
             })
         } else {
@@ -222,19 +230,53 @@ impl Config {
         }
     }
 
-    /// The configuration used when none is given: job `node` scraping `agent_address` (the
-    /// in-process agent) with `instance` set to `agent_instance`, and job `osprey` scraping the
-    /// collector's own `/metrics` at `self_address`, every 15 s. The agent's loopback port
-    /// changes with every start, so its series take a stable `instance` instead of the address.
-    pub fn single_node(agent_address: &str, agent_instance: &str, self_address: &str) -> Config {
+    /// The configuration used when none is given: the in-process agent (`local_agent`), and
+    /// job `osprey` scraping the collector's own `/metrics` at `self_address`, every 15 s.
+    pub fn single_node(self_address: &str) -> Config {
         let text = format!(
             "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n\
-             scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{agent_address:?}]\n\
-             \x20       labels: {{instance: {agent_instance:?}}}\n\
-             \x20 - job_name: osprey\n    static_configs:\n      - targets: [{self_address:?}]\n"
+             local_agent: true\n\
+             scrape_configs:\n  - job_name: osprey\n    static_configs:\n      - targets: [{self_address:?}]\n"
         );
         Config::parse(&text, Path::new("<built-in>"))
             .unwrap_or_else(|errors| unreachable!("the built-in configuration is valid: {errors}"))
+    }
+
+    /// This configuration with the job scraping the in-process agent at `agent_address` added
+    /// when `local_agent` is set. The agent's loopback port changes with every start, so its
+    /// series take a stable `instance`, `agent_instance` (the host name), instead.
+    pub fn with_local_agent_job(mut self, agent_address: &str, agent_instance: &str) -> Config {
+        if !self.local_agent {
+            return self;
+        }
+        let text = format!(
+            "job_name: {LOCAL_AGENT_JOB}\nstatic_configs:\n  - targets: [{agent_address:?}]\n\
+             \x20   labels: {{instance: {agent_instance:?}}}\n"
+        );
+        let job = from_yaml::<ScrapeConfig>(&text, Path::new("<built-in>"))
+            .unwrap_or_else(|error| unreachable!("the local agent's job is valid: {error}"));
+        self.scrape_configs.insert(0, job);
+        self
+    }
+
+    /// This configuration with the credential and certificate files of its scrape jobs made
+    /// relative to `dir`, the configuration file's directory, as Prometheus reads them (rule
+    /// files, file_sd files and `alertmanager_config_file` are joined to it where they are
+    /// read).
+    fn with_files_relative_to(mut self, dir: &Path) -> Config {
+        let resolve = |file: &mut PathBuf| *file = dir.join(&*file);
+        for job in &mut self.scrape_configs {
+            if let Some(tls) = &mut job.tls_config {
+                tls.ca_file.iter_mut().for_each(resolve);
+                tls.cert_file.iter_mut().for_each(resolve);
+                tls.key_file.iter_mut().for_each(resolve);
+            }
+            if let Some(basic) = &mut job.basic_auth {
+                basic.password_file.iter_mut().for_each(resolve);
+            }
+            job.bearer_token_file.iter_mut().for_each(resolve);
+        }
+        self
     }
 
     /// The scrape interval of `job`, or the global one.

@@ -273,8 +273,10 @@ fn a_document_that_is_not_a_mapping_is_one_plain_error() {
 }
 
 #[test]
-fn the_single_node_default_scrapes_the_agent_as_job_node_and_itself_as_osprey() {
-    let config = Config::single_node("127.0.0.1:40123", "web-1", "127.0.0.1:9718");
+fn the_single_node_default_scrapes_the_local_agent_as_job_node_and_itself_as_osprey() {
+    let config =
+        Config::single_node("127.0.0.1:9718").with_local_agent_job("127.0.0.1:40123", "web-1");
+    assert!(config.local_agent);
     assert_eq!(config.scrape_configs[0].job_name.value, "node");
     assert_eq!(
         config.scrape_configs[0].static_configs[0].targets,
@@ -288,5 +290,47 @@ fn the_single_node_default_scrapes_the_agent_as_job_node_and_itself_as_osprey() 
     assert_eq!(
         config.scrape_configs[1].static_configs[0].targets,
         ["127.0.0.1:9718"]
+    );
+}
+
+#[test]
+fn without_local_agent_no_job_is_added() {
+    let config = Config::parse("scrape_configs: []\n", Path::new("p.yml"))
+        .unwrap()
+        .with_local_agent_job("127.0.0.1:40123", "web-1");
+    assert!(config.scrape_configs.is_empty());
+}
+
+#[test]
+fn a_job_named_node_beside_local_agent_is_an_error_at_its_line() {
+    assert_eq!(
+        messages("local_agent: true\nscrape_configs:\n  - job_name: node\n"),
+        [
+            "p.yml:3:15: scrape_configs[0].job_name: job_name \"node\" is the in-process agent's job while local_agent is true; rename this job or drop local_agent"
+        ]
+    );
+}
+
+#[test]
+fn credential_and_certificate_files_are_relative_to_the_configuration_file() {
+    let text = "scrape_configs:\n  - job_name: a\n    bearer_token_file: token\n\
+                \x20   tls_config: {ca_file: ca.pem, cert_file: /abs/c.pem}\n\
+                \x20 - job_name: b\n    basic_auth: {username: u, password_file: secrets/p}\n";
+    let config = Config::parse(text, Path::new("/etc/osprey/collector.yml")).unwrap();
+    let a = &config.scrape_configs[0];
+    assert_eq!(
+        a.bearer_token_file.as_deref(),
+        Some(Path::new("/etc/osprey/token"))
+    );
+    let tls = a.tls_config.as_ref().unwrap();
+    assert_eq!(
+        tls.ca_file.as_deref(),
+        Some(Path::new("/etc/osprey/ca.pem"))
+    );
+    assert_eq!(tls.cert_file.as_deref(), Some(Path::new("/abs/c.pem")));
+    let basic = config.scrape_configs[1].basic_auth.as_ref().unwrap();
+    assert_eq!(
+        basic.password_file.as_deref(),
+        Some(Path::new("/etc/osprey/secrets/p"))
     );
 }

@@ -74,6 +74,12 @@ pub(super) fn validate(config: &Config, document: &Document, file: &Path) -> Fin
         let name = job.job_name.value.as_str();
         if name.is_empty() {
             report.error(&job.job_name.path, "must not be empty".into());
+        } else if config.local_agent && name == super::LOCAL_AGENT_JOB {
+            let message = format!(
+                "job_name {name:?} is the in-process agent's job while local_agent is true; \
+                 rename this job or drop local_agent"
+            );
+            report.error(&job.job_name.path, message);
         } else if let Some(first) = jobs.get(name) {
             let message = format!("duplicate job_name {name:?} (first in {first})");
             report.error(&job.job_name.path, message);

@@ -294,6 +294,17 @@ fn refresh_files(job: &mut Job, base_dir: &Path, force: bool) -> bool {
     changed
 }
 
+/// What [`ScrapeManager::apply`] would refuse in `config` (unreadable or invalid TLS files),
+/// found by building every job without starting any.
+pub fn check_jobs(config: &Config) -> Vec<ApplyError> {
+    let mut clients = Clients::new();
+    config
+        .scrape_configs
+        .iter()
+        .filter_map(|job| build_job(config, job, &mut clients).err())
+        .collect()
+}
+
 /// HTTP clients by the TLS settings they were built with: building one loads the system's
 /// root certificates, which costs more than many scrapes, so jobs with the same settings (most
 /// often none) share a client and its connection pool.

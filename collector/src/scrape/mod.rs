@@ -16,5 +16,5 @@ pub use ingest::{
     IngestError, IngestFailure, IngestOutcome, IngestRules, LabelLimitError, LabelLimits,
     SeriesCache,
 };
-pub use manager::{ApplyError, ClientError, ScrapeManager, TargetView};
+pub use manager::{ApplyError, ClientError, ScrapeManager, TargetView, check_jobs};
 pub use scrape_loop::TargetStatus;
