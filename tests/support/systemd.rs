@@ -20,9 +20,10 @@ const SUITE: &str = "bookworm";
 /// Where debootstrap downloads the packages from.
 const MIRROR: &str = "http://deb.debian.org/debian";
 
-/// Packages added to debootstrap's minimal base: systemd as PID 1, D-Bus for `systemctl`, and
-/// curl so tests can ask the services inside over HTTP.
-const PACKAGES: &str = "systemd,systemd-sysv,dbus,curl";
+/// Packages added to debootstrap's minimal base: systemd as PID 1, D-Bus for `systemctl`, curl
+/// so tests can ask the services inside over HTTP, and ca-certificates, which the collector's
+/// package depends on (its HTTP clients need the system's roots).
+const PACKAGES: &str = "systemd,systemd-sysv,dbus,curl,ca-certificates";
 
 /// The image repository; the tag is [`recipe_hash`].
 const IMAGE_REPOSITORY: &str = "osprey-test-systemd";
