@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod collector;
+pub mod deb;
 pub mod docker;
 pub mod host;
 pub mod net;
