@@ -3,12 +3,14 @@
 
 pub mod agent;
 pub mod collector;
+pub mod deb;
 pub mod docker;
 pub mod host;
 pub mod net;
 pub mod peers;
 pub mod process;
 pub mod smtp;
+pub mod systemd;
 pub mod webhook;
 
 use std::path::PathBuf;
