@@ -155,10 +155,12 @@ collector_files=("/etc/osprey/collector.yml=$packaging/deb/osprey-collector/coll
 for rules in "$repo"/alert-rules/*.yml; do
   collector_files+=("/usr/share/osprey/alert-rules/=$rules")
 done
-# The full commented example of every key, when this checkout has it.
-if [ -f "$packaging/collector.yml" ]; then
-  collector_files+=("/usr/share/doc/osprey-collector/examples/=$packaging/collector.yml")
-fi
+# The full commented example of every key, its rule files pointing where the package puts
+# the shipped rules.
+mkdir -p "$work/examples"
+sed 's#\.\./alert-rules/#/usr/share/osprey/alert-rules/#' "$packaging/collector.yml" \
+  >"$work/examples/collector.yml"
+collector_files+=("/usr/share/doc/osprey-collector/examples/=$work/examples/collector.yml")
 build_package osprey-collector "${collector_files[@]}"
 
 echo "packages in $out:"

@@ -27,6 +27,12 @@ packages=(
   python3-aiosmtpd           # a real SMTP server on loopback
   systemd                    # systemd-analyze verify / security for the units
   debootstrap                # a Debian rootfs with systemd as PID 1, to run the units for real
+  dpkg-dev                   # dpkg-shlibdeps: the packages' library dependencies
+  binutils                   # objcopy, strip: the packages' binaries and -dbgsym files
+  curl                       # the install script and package tests fetch from the services
+  iproute2                   # network namespaces for the installed binaries' default ports
+  util-linux                 # setpriv, unshare, nsenter: run as the packages' users
+  passwd                     # useradd, as the packages' maintainer scripts do
   docker-compose             # packaging/docker/compose.yml
   openssl                    # a private CA for the STARTTLS mail test
   chromium                   # a real browser renders the collector's web UI

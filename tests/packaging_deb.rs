@@ -138,6 +138,22 @@ fn check_installation() {
         docker_exists,
         "osprey-agent's groups: {agent_groups}"
     );
+    // The installed configuration and the example of every key both pass check-config with
+    // the shipped rules where the package put them.
+    for config in [
+        "/etc/osprey/collector.yml",
+        "/usr/share/doc/osprey-collector/examples/collector.yml",
+    ] {
+        let report =
+            stdout_of(Command::new("/usr/bin/osprey-collector").args(["check-config", config]));
+        let shipped = std::fs::read_dir("/usr/share/osprey/alert-rules")
+            .unwrap()
+            .count();
+        assert!(
+            report.contains(&format!("from {shipped} rule files")),
+            "{config}: {report}"
+        );
+    }
     let data = std::fs::metadata("/var/lib/osprey").unwrap();
     let collector_uid = stdout_of(Command::new("id").args(["-u", "osprey"]));
     assert_eq!(data.uid().to_string(), collector_uid.trim());

@@ -57,29 +57,31 @@ fn the_local_agent_keeps_one_instance_across_restarts() {
     );
 }
 
-/// `local_agent: true` in a configuration file keeps this machine monitored as the default
-/// does, and a reload keeps the agent (one `instance` for job node before and after).
-#[test]
-fn local_agent_in_a_configuration_file_scrapes_this_machine_and_survives_a_reload() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("osprey.yml");
-    std::fs::write(
-        &config,
-        "global: {scrape_interval: 1s}\nlocal_agent: true\nscrape_configs: []\n",
-    )
-    .unwrap();
+/// Starts the collector on `port` with `config` written to `dir/osprey.yml` and `envs` set.
+fn start_with_config(
+    dir: &std::path::Path,
+    port: u16,
+    config: &str,
+    envs: &[(&str, &str)],
+) -> Running {
+    let file = dir.join("osprey.yml");
+    std::fs::write(&file, config).unwrap();
     let mut command = Command::new(osprey::binary("osprey-collector"));
     command
-        .arg(format!("--config={}", config.display()))
+        .envs(envs.iter().copied())
+        .arg(format!("--config={}", file.display()))
         .arg(format!("--listen=127.0.0.1:{port}"))
-        .arg(format!("--data-dir={}", dir.path().join("data").display()));
-    let mut collector = Running::spawn(
+        .arg(format!("--data-dir={}", dir.join("data").display()));
+    Running::spawn(
         "osprey-collector",
         command,
-        Some(&dir.path().join("collector.log")),
-    );
-    let node_up = |collector: &mut Running| {
+        Some(&dir.join("collector.log")),
+    )
+}
+
+/// The `instance` of job node once it is up and its host series are stored.
+fn node_instance(collector: &mut Running, port: u16) -> String {
+    wait_for("job node to be scraped", Duration::from_secs(60), || {
         collector.assert_alive();
         let result = instant_query(port, r#"up{job="node"} == 1"#)?;
         let node_load1 = instant_query(port, "node_load1")?;
@@ -87,15 +89,19 @@ fn local_agent_in_a_configuration_file_scrapes_this_machine_and_survives_a_reloa
         result.first()?["metric"]["instance"]
             .as_str()
             .map(str::to_owned)
-    };
-    let instance = wait_for("job node to be scraped", Duration::from_secs(60), || {
-        node_up(&mut collector)
-    });
-    std::fs::write(
-        &config,
-        "global: {scrape_interval: 2s}\nlocal_agent: true\nscrape_configs: []\n",
-    )
-    .unwrap();
+    })
+}
+
+/// `local_agent: true` in a configuration file keeps this machine monitored as the default
+/// does, and a reload keeps the agent (one `instance` for job node before and after).
+#[test]
+fn local_agent_in_a_configuration_file_scrapes_this_machine_and_survives_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = "global: {scrape_interval: 1s}\nlocal_agent: true\nscrape_configs: []\n";
+    let mut collector = start_with_config(dir.path(), port, config, &[]);
+    let instance = node_instance(&mut collector, port);
+    std::fs::write(dir.path().join("osprey.yml"), config.replace("1s", "2s")).unwrap();
     let (status, body) = osprey::net::post(port, "/-/reload", "").unwrap();
     assert_eq!(status, 200, "{body}");
     let targets = wait_for("the reloaded job node", Duration::from_secs(30), || {
@@ -109,4 +115,18 @@ fn local_agent_in_a_configuration_file_scrapes_this_machine_and_survives_a_reloa
     });
     assert_eq!(targets.len(), 1, "{targets:?}");
     assert_eq!(targets[0]["labels"]["instance"], instance.as_str());
+}
+
+/// A machine without certificate roots (no ca-certificates package; here: the roots pointed at
+/// a missing path) still runs plain-HTTP scrapes: only https jobs need roots.
+#[test]
+fn plain_http_scrapes_need_no_certificate_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = "global: {scrape_interval: 1s}\nlocal_agent: true\nscrape_configs: []\n";
+    let missing = dir.path().join("no-roots");
+    let missing = missing.to_str().unwrap();
+    let envs = [("SSL_CERT_FILE", missing), ("SSL_CERT_DIR", missing)];
+    let mut collector = start_with_config(dir.path(), port, config, &envs);
+    node_instance(&mut collector, port);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use prometheus_client::registry::Registry;
 
-use crate::config::{Config, ScrapeConfig, StaticConfig};
+use crate::config::{Config, Scheme, ScrapeConfig, StaticConfig};
 use crate::tsdb::Appendable;
 
 use super::fetch::Auth;
@@ -68,8 +68,12 @@ pub enum ClientError {
     /// Only one of the certificate and the key is set.
     #[error("tls_config needs both cert_file and key_file")]
     HalfIdentity,
-    /// The HTTP client itself could not be built.
-    #[error("{0}")]
+    /// The HTTP client itself could not be built (for https, most often: no system
+    /// certificate roots).
+    #[error(
+        "{0} (an https job verifies targets with the system's certificate roots: install \
+         ca-certificates, or give tls_config.ca_file)"
+    )]
     Build(#[source] reqwest::Error),
 }
 
@@ -417,6 +421,11 @@ fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, ClientError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("osprey-collector/", env!("CARGO_PKG_VERSION")))
         .no_proxy();
+    if job.scheme == Scheme::Http && job.tls_config.is_none() {
+        // A plain-HTTP job needs no certificate roots; not loading the system's lets the
+        // collector start on a machine without any (no ca-certificates package).
+        builder = builder.tls_certs_only([]);
+    }
     if let Some(tls) = &job.tls_config {
         if let Some(ca) = &tls.ca_file {
             let pem = read_tls_file("ca_file", ca)?;
