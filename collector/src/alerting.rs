@@ -245,10 +245,18 @@ fn load_groups(files: &[PathBuf]) -> Result<Vec<RuleGroup>, AlertingError> {
 fn notifications(config: &Config, base_dir: &Path) -> Result<Notifications, AlertingError> {
     let invalid = |e: crate::notify::ConfigError| AlertingError::Notifications(e.to_string());
     if let Some(file) = &config.alertmanager_config_file {
-        return crate::notify::load_alertmanager_file(&base_dir.join(file)).map_err(invalid);
+        let file = base_dir.join(file);
+        let dir = file.parent().unwrap_or(base_dir);
+        return crate::notify::load_alertmanager_file(&file)
+            .map(|notifications| notifications.with_files_relative_to(dir))
+            .map_err(invalid);
     }
     match &config.alertmanager {
-        Some(inline) => inline.clone().validate().map_err(invalid),
+        Some(inline) => inline
+            .clone()
+            .validate()
+            .map(|notifications| notifications.with_files_relative_to(base_dir))
+            .map_err(invalid),
         None => {
             tracing::info!("no alertmanager configuration: alerts are recorded, not sent");
             crate::notify::parse_alertmanager_config(

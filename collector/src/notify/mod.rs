@@ -17,6 +17,7 @@ mod matchers;
 mod metrics;
 mod nflog;
 mod notifier;
+mod paths;
 mod payload;
 mod queue;
 mod route;
