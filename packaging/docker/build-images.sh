@@ -19,18 +19,20 @@ binaries=
 tag=
 settings=$here
 
+# Prints the usage lines at the top of this file and exits with status $1.
 usage() {
-    sed -n '7,13p' "$0" | cut -c3- >&2
-    exit 2
+    sed -n '7,12p' "$0" | cut -c3-
+    exit "$1"
 }
 while [ $# -gt 0 ]; do
-    [ $# -ge 2 ] || usage
+    case $1 in -h | --help) usage 0 ;; esac
+    [ $# -ge 2 ] || usage 2 >&2
     case $1 in
         --profile) profile=$2 ;;
         --binaries) binaries=$2 ;;
         --tag) tag=$2 ;;
         --settings) settings=$2 ;;
-        *) usage ;;
+        *) usage 2 >&2 ;;
     esac
     shift 2
 done

@@ -5,6 +5,8 @@ FROM scratch
 COPY rootfs/ /
 # Numeric, so that "runs as non-root" can be checked without reading the image's passwd.
 USER 10001:10001
+# Logs go to docker logs, not a terminal: plain text without colour codes.
+ENV NO_COLOR=1
 EXPOSE 9717
 ENTRYPOINT ["/usr/bin/osprey-agent"]
 CMD ["--config", "/etc/osprey/agent.toml"]

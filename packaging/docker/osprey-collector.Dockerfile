@@ -7,6 +7,8 @@ COPY rootfs/ /
 COPY --chown=10001:10001 data/ /var/lib/osprey/
 # Numeric, so that "runs as non-root" can be checked without reading the image's passwd.
 USER 10001:10001
+# Logs go to docker logs, not a terminal: plain text without colour codes.
+ENV NO_COLOR=1
 EXPOSE 9718
 ENTRYPOINT ["/usr/bin/osprey-collector"]
 CMD ["--config", "/etc/osprey/collector.yml", "--data-dir", "/var/lib/osprey"]
