@@ -114,8 +114,8 @@ OSPREY_HOSTNAME=$host
 OSPREY_TARGETS_DIR=$settings/targets
 END
 cat >"$settings/targets/node.yml" <<END
-# The agents the collector scrapes as job node, written by build-images.sh; add other hosts'
-# agents here (host:9717) with their host names as instance. Changes apply within a second.
+# This host's agent, scraped as job node; written again by each run of build-images.sh. Other
+# hosts' agents go in another file of this folder, which the collector reads too.
 - targets: [agent:9717]
   labels: {instance: $host}
 END
