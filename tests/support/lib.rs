@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod collector;
 pub mod docker;
+pub mod grafana;
 pub mod host;
 pub mod net;
 pub mod peers;
