@@ -204,27 +204,23 @@ impl Monitored {
         let agent = start_watching_agent(docker, &containers, dir.path());
         let webhook = WebhookReceiver::start(free_port());
         let collector_port = free_port();
-        let scrape_configs = format!(
-            "  - job_name: node\n    scrape_interval: {SCRAPE_INTERVAL}s\n    static_configs:\n\
-             \x20     - targets: ['127.0.0.1:{}']\n\
-             \x20 - job_name: osprey\n    scrape_interval: {SCRAPE_INTERVAL}s\n    static_configs:\n\
-             \x20     - targets: ['127.0.0.1:{collector_port}']\n",
-            agent.port
-        );
+        let scrape_configs = scrape_configs(agent.port, collector_port);
         let rules = dir.path().join("rules.yml");
         std::fs::write(&rules, RULES).unwrap();
         let collector_dir = dir.path().join("collector");
         std::fs::create_dir(&collector_dir).unwrap();
+        let alerting = format!(
+            "rule_files: ['{}']\nalertmanager:\n  route:\n    receiver: ops\n    group_wait: 0s\n\
+             \x20 receivers:\n  - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n",
+            rules.display(),
+            webhook.port
+        );
+        let global = format!(
+            "global:\n  scrape_interval: {SCRAPE_INTERVAL}s\n  evaluation_interval: {SCRAPE_INTERVAL}s\n"
+        );
         std::fs::write(
             collector_dir.join("osprey.yml"),
-            format!(
-                "global:\n  scrape_interval: {SCRAPE_INTERVAL}s\n  evaluation_interval: {SCRAPE_INTERVAL}s\n\
-                 rule_files: ['{}']\nscrape_configs:\n{scrape_configs}\
-                 alertmanager:\n  route:\n    receiver: ops\n    group_wait: 0s\n  receivers:\n\
-                 \x20 - name: ops\n    webhook_configs:\n      - url: http://127.0.0.1:{}/\n",
-                rules.display(),
-                webhook.port
-            ),
+            format!("{global}{alerting}scrape_configs:\n{scrape_configs}"),
         )
         .unwrap();
         let collector = Collector::start(&collector_dir, collector_port);
@@ -273,12 +269,7 @@ impl Monitored {
             "every kind of series on both servers",
             Duration::from_secs(90),
             || {
-                let now = now();
-                let range = TimeRange {
-                    start: now,
-                    end: now,
-                    scrape_interval: SCRAPE_INTERVAL,
-                };
+                let range = at(now());
                 settled
                     .iter()
                     .all(|q| {
@@ -290,6 +281,19 @@ impl Monitored {
             },
         );
     }
+}
+
+/// The two jobs both servers scrape, as YAML list items: `node` (the agent) and `osprey` (the
+/// collector's own `/metrics`).
+fn scrape_configs(agent_port: u16, collector_port: u16) -> String {
+    [("node", agent_port), ("osprey", collector_port)]
+        .map(|(job, port)| {
+            format!(
+                "  - job_name: {job}\n    scrape_interval: {SCRAPE_INTERVAL}s\n    static_configs:\n\
+                 \x20     - targets: ['127.0.0.1:{port}']\n"
+            )
+        })
+        .concat()
 }
 
 /// The containers the dashboards show: one with a memory limit, a CPU quota, a block I/O rule
@@ -339,6 +343,15 @@ fn start_watching_agent(docker: &Docker, containers: &[Container], dir: &Path) -
     )
     .unwrap();
     start_agent(&["--config", &config.display().to_string()])
+}
+
+/// The zero-length range at `time`, for instant queries.
+fn at(time: u64) -> TimeRange {
+    TimeRange {
+        start: time,
+        end: time,
+        scrape_interval: SCRAPE_INTERVAL,
+    }
 }
 
 fn now() -> u64 {
