@@ -5,6 +5,7 @@ pub mod agent;
 pub mod collector;
 pub mod deb;
 pub mod docker;
+pub mod grafana;
 pub mod host;
 pub mod net;
 pub mod peers;
