@@ -71,7 +71,9 @@ build_image() {
     shift
     rootfs=$stage/$name/rootfs
     mkdir -p "$rootfs/usr/bin" "$rootfs/etc" "$stage/$name/data"
-    cp "$binaries/$name" "$rootfs/usr/bin/"
+    # Without the debug line tables of the release profile (as in the Debian packages, whose
+    # -dbgsym packages keep them): the image carries what runs.
+    objcopy --strip-debug "$binaries/$name" "$rootfs/usr/bin/$name"
     # shellcheck disable=SC2046 # one library path per line, no spaces in them
     place "$rootfs" $(linked "$binaries/$name")
     echo 'osprey:x:10001:10001:Osprey:/nonexistent:/sbin/nologin' >"$rootfs/etc/passwd"
