@@ -68,6 +68,10 @@ fn every_shipped_alert_has_an_end_to_end_test() {
     .collect();
     let names = shipped_alert_names();
     let shipped: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-    assert_eq!(shipped.len(), names.len(), "alert names are unique: {names:?}");
+    assert_eq!(
+        shipped.len(),
+        names.len(),
+        "alert names are unique: {names:?}"
+    );
     assert_eq!(shipped, tested);
 }

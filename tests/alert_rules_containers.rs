@@ -67,11 +67,26 @@ fn container_failures_fire_and_resolve() {
     ];
     let sick = start(docker, "alerts17-sick", &health, sleeper);
     let until_stop = |work: &str| format!("while [ ! -f /tmp/stop ]; do {work}; done; sleep 3600");
-    let oom = start(docker, "alerts17-oom", &["--memory=16m"], &until_stop("tail /dev/zero"));
-    let looping = start(docker, "alerts17-loop", &["--restart=always"], "sleep 1; exit 1");
+    let oom = start(
+        docker,
+        "alerts17-oom",
+        &["--memory=16m"],
+        &until_stop("tail /dev/zero"),
+    );
+    let looping = start(
+        docker,
+        "alerts17-loop",
+        &["--restart=always"],
+        "sleep 1; exit 1",
+    );
     let full = "head -c 28m /dev/zero > /dev/shm/fill; sleep 3600";
     let memory = start(docker, "alerts17-mem", &["--memory=32m"], full);
-    let throttled = start(docker, "alerts17-throttle", &["--cpus=0.05"], &until_stop(":"));
+    let throttled = start(
+        docker,
+        "alerts17-throttle",
+        &["--cpus=0.05"],
+        &until_stop(":"),
+    );
     // Running long enough to be scraped running.
     std::thread::sleep(Duration::from_secs(4));
     docker.run(&["stop", "-t", "1", &stopped.name]);
@@ -104,7 +119,13 @@ fn container_failures_fire_and_resolve() {
     let covered: std::collections::BTreeSet<&str> = expected.iter().map(|e| e.alert).collect();
     let listed: std::collections::BTreeSet<&str> = CONTAINER_TEST_ALERTS.iter().copied().collect();
     assert_eq!(covered, listed, "the table and CONTAINER_TEST_ALERTS agree");
-    wait_for_all(&hook, &collector, &expected, "firing", Duration::from_secs(90));
+    wait_for_all(
+        &hook,
+        &collector,
+        &expected,
+        "firing",
+        Duration::from_secs(90),
+    );
     assert!(
         mails(&maildir)
             .iter()
@@ -120,5 +141,11 @@ fn container_failures_fire_and_resolve() {
     docker.run(&["stop", "-t", "1", &looping.name]);
     docker.run(&["exec", &memory.name, "rm", "/dev/shm/fill"]);
     docker.run(&["exec", &throttled.name, "touch", "/tmp/stop"]);
-    wait_for_all(&hook, &collector, &expected, "resolved", Duration::from_secs(90));
+    wait_for_all(
+        &hook,
+        &collector,
+        &expected,
+        "resolved",
+        Duration::from_secs(90),
+    );
 }

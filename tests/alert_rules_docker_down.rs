@@ -44,20 +44,27 @@ fn private_dockerd(dir: &Path) -> PrivateDockerd {
     let mut command = Command::new("unshare");
     command
         .args(["--net", "--", "dockerd"])
-        .arg(format!("--host=unix://{}", dir.join("docker.sock").display()))
+        .arg(format!(
+            "--host=unix://{}",
+            dir.join("docker.sock").display()
+        ))
         .arg(format!("--data-root={}", dir.join("root").display()))
         .arg(format!("--exec-root={}", dir.join("exec").display()))
         .arg(format!("--pidfile={}", dir.join("docker.pid").display()))
         .args(["--bridge=none", "--iptables=false", "--ip6tables=false"]);
     let engine = Running::spawn("dockerd", command, Some(&dir.join("dockerd.log")));
     let socket = dir.join("docker.sock");
-    wait_until("the private dockerd to answer", Duration::from_secs(60), || {
-        Command::new("docker")
-            .arg(format!("--host=unix://{}", socket.display()))
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    wait_until(
+        "the private dockerd to answer",
+        Duration::from_secs(60),
+        || {
+            Command::new("docker")
+                .arg(format!("--host=unix://{}", socket.display()))
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        },
+    );
     PrivateDockerd(Some(engine))
 }
 
@@ -91,20 +98,36 @@ fn docker_stopped_fires_docker_down_and_its_return_resolves_it() {
     let hook = WebhookReceiver::start(hook_port);
     let collector = Collector::start(dir.path(), free_port());
     wait_targets_up(&collector, 1);
-    wait_until("the agent connected to the private dockerd", Duration::from_secs(30), || {
-        osprey::net::instant_query(collector.port, "osprey_docker_up == 1")
-            .is_some_and(|v| !v.is_empty())
-    });
+    wait_until(
+        "the agent connected to the private dockerd",
+        Duration::from_secs(30),
+        || {
+            osprey::net::instant_query(collector.port, "osprey_docker_up == 1")
+                .is_some_and(|v| !v.is_empty())
+        },
+    );
 
     engine.stop();
     let expected = [Expected {
         alert: "DockerDown",
         labels: &[("instance", "alerts17-private-docker")],
     }];
-    wait_for_all(&hook, &collector, &expected, "firing", Duration::from_secs(60));
+    wait_for_all(
+        &hook,
+        &collector,
+        &expected,
+        "firing",
+        Duration::from_secs(60),
+    );
 
     engine = private_dockerd(engine_dir.path());
-    wait_for_all(&hook, &collector, &expected, "resolved", Duration::from_secs(60));
+    wait_for_all(
+        &hook,
+        &collector,
+        &expected,
+        "resolved",
+        Duration::from_secs(60),
+    );
     drop(agent);
     engine.stop();
 }

@@ -127,7 +127,9 @@ fn scale_durations(text: &str) -> String {
 /// A single-unit duration (`5m`, `6h`) divided by [`TIME_SCALE`], in seconds, at least 2 s.
 fn scaled(duration: &str) -> String {
     let (number, unit) = duration.split_at(duration.len() - 1);
-    let seconds: u64 = number.parse::<u64>().unwrap_or_else(|_| panic!("{duration}"))
+    let seconds: u64 = number
+        .parse::<u64>()
+        .unwrap_or_else(|_| panic!("{duration}"))
         * match unit {
             "s" => 1,
             "m" => 60,
@@ -194,7 +196,9 @@ impl Expected<'_> {
     /// fired, for `resolved`).
     fn seen(&self, hook: &WebhookReceiver, status: &str) -> bool {
         let events = events(hook);
-        let fired = events.iter().position(|e| self.matches(e) && e.status == "firing");
+        let fired = events
+            .iter()
+            .position(|e| self.matches(e) && e.status == "firing");
         match status {
             "firing" => fired.is_some(),
             _ => fired.is_some_and(|at| {
@@ -226,7 +230,12 @@ pub fn wait_for_all(
     let missing = missing();
     if !missing.is_empty() {
         let alerts: Vec<String> = (collector.alerts().iter())
-            .map(|a| format!("{} {} {}", a["labels"]["alertname"], a["state"], a["labels"]))
+            .map(|a| {
+                format!(
+                    "{} {} {}",
+                    a["labels"]["alertname"], a["state"], a["labels"]
+                )
+            })
             .collect();
         let seen: Vec<String> = (events(hook).iter())
             .map(|e| format!("{} {} {}", e.labels["alertname"], e.status, e.labels))
@@ -360,13 +369,16 @@ impl LoopFilesystem {
         };
         let image_arg = image.display().to_string();
         let inodes = inodes.to_string();
-        let made = run("mkfs.ext4", &["-q", "-F", "-m", "0", "-N", &inodes, &image_arg])
-            .and_then(|()| {
-                run(
-                    "mount",
-                    &["-o", "loop", &image_arg, &mountpoint.display().to_string()],
-                )
-            });
+        let made = run(
+            "mkfs.ext4",
+            &["-q", "-F", "-m", "0", "-N", &inodes, &image_arg],
+        )
+        .and_then(|()| {
+            run(
+                "mount",
+                &["-o", "loop", &image_arg, &mountpoint.display().to_string()],
+            )
+        });
         match made {
             Ok(()) => Some(LoopFilesystem { mountpoint }),
             Err(problem) => {
