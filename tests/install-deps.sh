@@ -33,6 +33,8 @@ packages=(
   iproute2                   # network namespaces for the installed binaries' default ports
   util-linux                 # setpriv, unshare, nsenter: run as the packages' users
   passwd                     # useradd, as the packages' maintainer scripts do
+  e2fsprogs                  # mkfs.ext4: a small loop filesystem the disk alert tests fill
+  mount                      # mount, losetup for that filesystem
   docker-compose             # packaging/docker/compose.yml
   openssl                    # a private CA for the STARTTLS mail test
   chromium                   # a real browser renders the collector's web UI

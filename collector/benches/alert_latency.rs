@@ -98,6 +98,7 @@ async fn osprey(dir: &Path) -> f64 {
         external_labels: Default::default(),
         external_url: "http://127.0.0.1:9718".to_owned(),
         resend_delay: Duration::from_secs(60),
+        thresholds: Default::default(),
     };
     let manager = RuleManager::new(
         parse_rule_file(Path::new("bench.yml"), rules).unwrap(),

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, Thresholds};
 use crate::labels::Labels;
 use crate::notify::{Notifications, Notifier, NotifierError, off_async};
 use crate::promql::{Engine, QueryValue};
 use crate::rules::{
-    RuleDeps, RuleError, RuleGroup, RuleKind, RuleManager, StoredAlertState, load_rule_file,
+    RuleDeps, RuleError, RuleGroup, RuleKind, RuleManager, StoredAlertState, ThresholdSeries,
+    load_rule_file,
 };
 use crate::tsdb::{Appendable, Storage};
 use crate::vocab::expand_glob;
@@ -20,6 +21,13 @@ pub const DEFAULT_RULES_DIR: &str = "alert-rules";
 
 /// How often a firing alert is handed to the notifier again (Prometheus's default).
 const RESEND_DELAY: Duration = Duration::from_secs(60);
+
+/// How long resolved alert records are kept when `storage.alert_history_retention` is unset.
+const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+fn history_retention(config: &Config) -> Duration {
+    (config.storage.alert_history_retention).map_or(DEFAULT_HISTORY_RETENTION, |d| d.0)
+}
 
 /// Why alerting could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,8 @@ pub struct Reloaded {
     groups: Vec<RuleGroup>,
     notifications: Notifications,
     evaluation_interval: Duration,
+    thresholds: Thresholds,
+    history_retention: Duration,
 }
 
 impl Reloaded {
@@ -65,6 +75,8 @@ impl Reloaded {
             groups: load_groups(&rule_files(config, base_dir, single_node))?,
             notifications: notifications(config, base_dir)?,
             evaluation_interval: config.global.evaluation_interval.0,
+            thresholds: config.thresholds.clone(),
+            history_retention: history_retention(config),
         })
     }
 }
@@ -77,7 +89,11 @@ impl Alerting {
         let rules = self.rules.clone();
         // New rules read their saved alerts from the store.
         off_async(move || rules.replace(reloaded.groups, reloaded.evaluation_interval)).await;
+        self.rules.set_thresholds(reloaded.thresholds);
         self.notifier.reload(reloaded.notifications);
+        self.notifier
+            .history
+            .set_retention(reloaded.history_retention);
         tracing::info!(rules = rule_count, "rules and notifications reloaded");
     }
 }
@@ -109,6 +125,8 @@ pub async fn start(
         groups,
         notifications,
         evaluation_interval,
+        thresholds,
+        history_retention,
     } = Reloaded::read(source)?;
     let rule_count: usize = groups.iter().map(|g| g.rules.len()).sum();
     let storage = Arc::clone(storage);
@@ -119,6 +137,7 @@ pub async fn start(
     let (notifier, rules) = off_async(move || {
         let store = storage.key_value();
         let notifier = Notifier::open(notifications, store.clone(), &external_url)?;
+        notifier.history.set_retention(history_retention);
         let state_store = StoredAlertState::new(store).relative_to(&base_dir);
         let deps = RuleDeps {
             query: Arc::new(move |expr: &str, at_ms: i64| instant_vector(&engine, expr, at_ms)),
@@ -128,6 +147,7 @@ pub async fn start(
             external_labels,
             external_url,
             resend_delay: RESEND_DELAY,
+            thresholds: Arc::new(ThresholdSeries::new(thresholds)),
         };
         let rules = RuleManager::new(groups, evaluation_interval, deps);
         Ok::<_, AlertingError>((notifier, rules))
@@ -150,6 +170,8 @@ pub struct AlertingSummary {
     pub alerting_rules: usize,
     /// Recording rules.
     pub recording_rules: usize,
+    /// The names of the alerting rules.
+    pub alert_names: std::collections::BTreeSet<String>,
     /// Receivers with their email and webhook destination counts; empty when no Alertmanager
     /// configuration is given (alerts are then recorded, not sent).
     pub receivers: Vec<ReceiverSummary>,
@@ -208,7 +230,10 @@ fn count_rules(groups: &[RuleGroup], summary: &mut AlertingSummary) {
     summary.groups += groups.len();
     for rule in groups.iter().flat_map(|group| &group.rules) {
         match rule.kind {
-            RuleKind::Alerting { .. } => summary.alerting_rules += 1,
+            RuleKind::Alerting { .. } => {
+                summary.alerting_rules += 1;
+                summary.alert_names.insert(rule.name.clone());
+            }
             RuleKind::Recording => summary.recording_rules += 1,
         }
     }

@@ -65,6 +65,7 @@ pub fn check_config(file: &Path) -> Verdict {
     };
     let found = Found::of(&config);
     problems.extend(found.warnings(&alerting));
+    problems.extend(unknown_threshold_alerts(&config, &alerting));
     Verdict {
         valid: true,
         report: found.render(file, &alerting),
@@ -179,6 +180,24 @@ impl Found {
         }
         warnings
     }
+}
+
+/// A threshold for an alert no rule raises is most often a misspelt name: it would silently
+/// change nothing.
+fn unknown_threshold_alerts(config: &Config, alerting: &AlertingSummary) -> Vec<String> {
+    let named: std::collections::BTreeSet<&String> = config
+        .thresholds
+        .0
+        .iter()
+        .flat_map(|entry| entry.alerts.keys())
+        .collect();
+    named
+        .into_iter()
+        .filter(|alert| !alerting.alert_names.contains(*alert))
+        .map(|alert| {
+            format!("warning: thresholds: no alerting rule is named {alert:?}; this threshold changes nothing")
+        })
+        .collect()
 }
 
 fn plural(count: usize, noun: &str) -> String {

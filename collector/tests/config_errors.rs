@@ -80,7 +80,8 @@ fn check_config_says_ok_with_what_it_found_and_warns_of_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("rules/a.yml"), "groups: []\n").unwrap();
-    let text = "scrape_configs:\n  - job_name: a\n  - job_name: b\nrule_files: [rules/a.yml]\n";
+    let text = "scrape_configs:\n  - job_name: a\n  - job_name: b\nrule_files: [rules/a.yml]\n\
+                thresholds:\n  - alerts: {HostHighLoadd: 4}\n";
     std::fs::write(dir.path().join("osprey.yml"), text).unwrap();
     let output = run(&["check-config", "osprey.yml"], dir.path());
     assert!(output.status.success(), "{output:?}");
@@ -99,6 +100,7 @@ fn check_config_says_ok_with_what_it_found_and_warns_of_what_is_missing() {
         "warning: no scrape target",
         "warning: no alerting rule",
         "warning: no email or webhook receiver",
+        "warning: thresholds: no alerting rule is named \"HostHighLoadd\"",
     ] {
         assert!(stderr.contains(warning), "no {warning:?} in:\n{stderr}");
     }

@@ -151,6 +151,7 @@ async fn rule_evaluations_drive_firing_and_resolved_webhooks() {
         external_labels: Default::default(),
         external_url: "http://collector:9718".to_owned(),
         resend_delay: Duration::from_secs(60),
+        thresholds: Default::default(),
     };
     let groups = parse_rule_file(Path::new("host.yml"), rules).unwrap();
     let manager = RuleManager::new(groups, Duration::from_secs(1), deps);

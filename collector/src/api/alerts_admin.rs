@@ -1,5 +1,7 @@
-//! Alert history, acknowledgement, resolving by hand, and silences (in Alertmanager's v2
-//! shape) over HTTP.
+//! Alert history (JSON or CSV), acknowledgement, resolving by hand, and silences (in
+//! Alertmanager's v2 shape) over HTTP.
+
+mod history_csv;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -9,7 +11,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::notify::{HistoryError, HistoryQuery, Notifier, Silence, SilenceError, SilenceMatcher};
+use crate::notify::{
+    Acknowledgement, HistoryError, HistoryQuery, Notifier, RecordState, Silence, SilenceError,
+    SilenceMatcher,
+};
 use crate::vocab::{now_ms, rfc3339};
 
 /// The routes under `/api/v1/alerts/history` and `/api/v2/silences`.
@@ -58,8 +63,17 @@ struct HistoryParams {
     start: Option<String>,
     end: Option<String>,
     host: Option<String>,
-    #[serde(default)]
-    open: bool,
+    severity: Option<String>,
+    state: Option<RecordState>,
+    format: Option<HistoryFormat>,
+}
+
+/// How `GET /api/v1/alerts/history` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum HistoryFormat {
+    Json,
+    Csv,
 }
 
 async fn list_history(
@@ -70,9 +84,14 @@ async fn list_history(
         from: p.start.as_deref().map(parse_time).transpose()?,
         to: p.end.as_deref().map(parse_time).transpose()?,
         host: p.host,
-        open_only: p.open,
+        severity: p.severity,
+        state: p.state,
     };
-    Ok(success(n.off_async(move |n| n.history.list(&query)).await?))
+    let records = n.off_async(move |n| n.history.list(&query)).await?;
+    Ok(match p.format.unwrap_or(HistoryFormat::Json) {
+        HistoryFormat::Json => success(records),
+        HistoryFormat::Csv => history_csv::response(&records),
+    })
 }
 
 /// Body of an acknowledgement.
@@ -81,6 +100,16 @@ struct AckBody {
     by: String,
     #[serde(default)]
     comment: String,
+    /// Until when repeats are muted (RFC 3339 or Unix seconds); none: until it resolves.
+    until: Option<String>,
+}
+
+/// Who did something, which must be said.
+fn named(by: &str, what: &str) -> Result<(), ApiError> {
+    if by.trim().is_empty() {
+        return Err(ApiError::bad_data(format!("`by` must name who {what}")));
+    }
+    Ok(())
 }
 
 async fn acknowledge(
@@ -88,11 +117,14 @@ async fn acknowledge(
     Path(id): Path<u64>,
     Json(body): Json<AckBody>,
 ) -> Result<Response, ApiError> {
-    if body.by.trim().is_empty() {
-        return Err(ApiError::bad_data("`by` must name who acknowledges"));
-    }
-    let now = now_ms();
-    let acknowledge = move |n: &Notifier| n.history.acknowledge(id, &body.by, &body.comment, now);
+    named(&body.by, "acknowledges")?;
+    let acknowledgement = Acknowledgement {
+        by: body.by,
+        comment: body.comment,
+        at: now_ms(),
+        until: body.until.as_deref().map(parse_time).transpose()?,
+    };
+    let acknowledge = move |n: &Notifier| n.history.acknowledge(id, acknowledgement);
     Ok(success(n.off_async(acknowledge).await?))
 }
 
@@ -109,8 +141,9 @@ async fn resolve_one(
     Path(id): Path<u64>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Response, ApiError> {
+    named(&body.by, "resolves")?;
     let now = now_ms();
-    let resolve = move |n: &Notifier| n.history.resolve(&[id], &body.by, now);
+    let resolve = move |n: &Notifier| n.resolve_by_hand(&[id], &body.by, now);
     Ok(success(n.off_async(resolve).await?))
 }
 
@@ -118,8 +151,9 @@ async fn resolve_many(
     State(n): State<Notifier>,
     Json(body): Json<ResolveBody>,
 ) -> Result<Response, ApiError> {
+    named(&body.by, "resolves")?;
     let now = now_ms();
-    let resolve = move |n: &Notifier| n.history.resolve(&body.ids, &body.by, now);
+    let resolve = move |n: &Notifier| n.resolve_by_hand(&body.ids, &body.by, now);
     Ok(success(n.off_async(resolve).await?))
 }
 

@@ -102,7 +102,7 @@ fn seconds(t: i64) -> String {
 }
 
 /// Quotes a field when it holds a comma, a quote or a line break, doubling inner quotes.
-fn push_field(out: &mut String, field: &str) {
+pub(super) fn push_field(out: &mut String, field: &str) {
     if field.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));

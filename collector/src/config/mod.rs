@@ -3,6 +3,7 @@
 
 mod query;
 mod scrape;
+mod thresholds;
 mod units;
 mod validate;
 
@@ -19,6 +20,7 @@ pub use scrape::{
     BasicAuth, FileSdConfig, RelabelAction, RelabelConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
 };
+pub use thresholds::{ALERT_LABEL, THRESHOLD_METRIC, ThresholdEntry, Thresholds};
 pub use units::{ByteSize, InvalidSize};
 pub use validate::{InvalidTarget, check_target};
 
@@ -57,6 +59,9 @@ pub struct Config {
     pub alertmanager: Option<crate::notify::AlertmanagerConfig>,
     /// An existing alertmanager.yml to read instead of an inline `alertmanager` section.
     pub alertmanager_config_file: Option<PathBuf>,
+    /// Per-target thresholds for alert rules (see `thresholds.rs`).
+    #[serde(default)]
+    pub thresholds: Thresholds,
 }
 
 /// The `global` section.
@@ -110,6 +115,8 @@ pub struct StorageConfig {
     /// Free space kept on the data filesystem: writes stop (queries go on) below it. Default:
     /// 2% of the filesystem, between 4 MiB and 64 MiB.
     pub min_free_bytes: Option<ByteSize>,
+    /// How long resolved alert records are kept in the alert history (default 90d).
+    pub alert_history_retention: Option<PromDuration>,
 }
 
 /// One problem in a configuration file, with where it is.

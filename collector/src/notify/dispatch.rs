@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use super::history::AlertHistory;
 use super::nflog::{LogEntry, NotificationLog, PRUNE_EVERY_MS, needs_update};
 use super::payload::{AmAlert, GroupNotice, sort_alerts};
 use super::queue::{Content, Delivery, DeliveryQueue, Integration};
@@ -38,7 +39,8 @@ pub struct Dispatcher {
     log: NotificationLog,
     queue: Arc<DeliveryQueue>,
     silences: Arc<Silences>,
-    /// When the notification log is next pruned (Unix ms).
+    history: Arc<AlertHistory>,
+    /// When the notification log and the alert history are next pruned (Unix ms).
     next_prune_ms: i64,
 }
 
@@ -60,6 +62,7 @@ impl Dispatcher {
         log: NotificationLog,
         queue: Arc<DeliveryQueue>,
         silences: Arc<Silences>,
+        history: Arc<AlertHistory>,
     ) -> Self {
         Dispatcher {
             config,
@@ -69,6 +72,7 @@ impl Dispatcher {
             log,
             queue,
             silences,
+            history,
             next_prune_ms: 0,
         }
     }
@@ -115,12 +119,28 @@ impl Dispatcher {
             .retain(|_, a| !(a.resolved_at(now) && now - a.ends_at > RESOLVED_KEEP_MS));
     }
 
-    /// Flushes every group that is due, and prunes the notification log now and then; returns
-    /// when the next group is due.
+    /// Marks the alerts with these fingerprints resolved at `at` (resolved by hand); their
+    /// groups notify it at their next flush.
+    pub fn end(&mut self, fingerprints: &[u64], at: i64) {
+        let ended = (fingerprints.iter())
+            .filter_map(|fp| self.alerts.get(fp))
+            .map(|alert| AmAlert {
+                ends_at: at,
+                ..alert.clone()
+            })
+            .collect();
+        self.receive(ended, at);
+    }
+
+    /// Flushes every group that is due, and prunes the notification log and the alert history
+    /// now and then; returns when the next group is due.
     pub fn flush_due(&mut self, now: i64) -> Option<i64> {
         if now >= self.next_prune_ms {
             self.next_prune_ms = now + PRUNE_EVERY_MS;
             if let Err(e) = self.log.prune(now) {
+                tracing::warn!("{e}");
+            }
+            if let Err(e) = self.history.prune(now) {
                 tracing::warn!("{e}");
             }
         }
@@ -225,7 +245,12 @@ impl Dispatcher {
                     None
                 }
             };
-            let repeat = route.repeat_interval.as_millis() as i64;
+            // A group whose firing alerts are all acknowledged is told of changes only.
+            let acknowledged = (firing.iter()).all(|fp| self.history.is_acknowledged(*fp, now));
+            let repeat = match acknowledged {
+                true => i64::MAX,
+                false => route.repeat_interval.as_millis() as i64,
+            };
             if !needs_update(
                 entry.as_ref(),
                 &firing,

@@ -1,15 +1,25 @@
 //! Alert history in the store: every firing and resolve with times, value and labels, and what
-//! people did about it (acknowledged, resolved by hand).
+//! people did about it.
+//!
+//! The semantics, as the README states them:
+//! - acknowledging a firing alert mutes its repeat notifications, until a time or until it
+//!   resolves; a new alert in its group and its resolve are still notified;
+//! - resolving a firing alert by hand ends its record (with who did it) and holds the alert
+//!   resolved while its rule still reports the same firing: no new record, no notification
+//!   but the resolved one; once the condition clears (or the rule reports a new firing, with
+//!   a new start) the hold ends;
+//! - resolved records older than the retention are pruned; open and held ones are kept.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::payload::fingerprint;
 use crate::tsdb::{ALERT_HISTORY, Commit, KeyValueStore, StorageError};
 
-/// Who or what acknowledged an alert.
+/// Who acknowledged an alert, and until when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     /// Who.
@@ -18,6 +28,16 @@ pub struct Acknowledgement {
     pub comment: String,
     /// When (Unix ms).
     pub at: i64,
+    /// Until when repeats are muted (Unix ms); `None`: until the alert resolves.
+    #[serde(default)]
+    pub until: Option<i64>,
+}
+
+impl Acknowledgement {
+    /// Whether it mutes repeats at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
 }
 
 /// One firing of an alert, from start to resolve.
@@ -41,9 +61,61 @@ pub struct AlertRecord {
     pub resolved_at: Option<i64>,
     /// `rule` when the condition cleared, or the person who resolved it by hand.
     pub resolved_by: Option<String>,
+    /// When the rule reported the condition cleared (Unix ms). A record resolved by hand has
+    /// none while the condition still holds: the alert is held resolved until then.
+    #[serde(default)]
+    pub condition_cleared_at: Option<i64>,
     /// Acknowledgement, if any.
     pub acknowledged: Option<Acknowledgement>,
 }
+
+/// Where a record stands, as the history is filtered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordState {
+    /// Not resolved, not acknowledged.
+    Firing,
+    /// Not resolved, acknowledged.
+    Acknowledged,
+    /// Resolved, by its rule or by hand.
+    Resolved,
+}
+
+impl RecordState {
+    /// The name used in the API and the CSV export.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Firing => "firing",
+            RecordState::Acknowledged => "acknowledged",
+            RecordState::Resolved => "resolved",
+        }
+    }
+}
+
+impl AlertRecord {
+    /// Where the record stands.
+    pub fn state(&self) -> RecordState {
+        match (self.resolved_at, &self.acknowledged) {
+            (Some(_), _) => RecordState::Resolved,
+            (None, Some(_)) => RecordState::Acknowledged,
+            (None, None) => RecordState::Firing,
+        }
+    }
+
+    fn label(&self, name: &str) -> &str {
+        self.labels.get(name).map_or("", String::as_str)
+    }
+
+    /// Whether it was resolved by hand and its condition has not cleared since.
+    fn is_held(&self) -> bool {
+        self.resolved_at.is_some()
+            && self.resolved_by.as_deref() != Some(RESOLVED_BY_RULE)
+            && self.condition_cleared_at.is_none()
+    }
+}
+
+/// What `resolved_by` says when the rule's condition cleared.
+const RESOLVED_BY_RULE: &str = "rule";
 
 /// Why a history operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +129,7 @@ pub enum HistoryError {
     Storage(#[from] StorageError),
 }
 
-/// Which records to list.
+/// Which records to list; every field given must match.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryQuery {
     /// Records active at or after this time (Unix ms).
@@ -66,34 +138,98 @@ pub struct HistoryQuery {
     pub to: Option<i64>,
     /// Only alerts whose `instance` label is this host (with or without port).
     pub host: Option<String>,
-    /// Only records still open.
-    pub open_only: bool,
+    /// Only alerts with this `severity` label.
+    pub severity: Option<String>,
+    /// Only records in this state.
+    pub state: Option<RecordState>,
+}
+
+impl HistoryQuery {
+    fn matches(&self, record: &AlertRecord) -> bool {
+        let host_matches = self.host.as_deref().is_none_or(|host| {
+            let instance = record.label("instance");
+            instance == host || instance.rsplit_once(':').is_some_and(|(h, _)| h == host)
+        });
+        let in_range = (self.from).is_none_or(|from| record.resolved_at.is_none_or(|r| r >= from))
+            && self.to.is_none_or(|to| record.started_at <= to);
+        host_matches
+            && in_range
+            && (self.severity.as_deref()).is_none_or(|s| record.label("severity") == s)
+            && self.state.is_none_or(|s| record.state() == s)
+    }
+}
+
+/// What the history says about an alert the rules report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Notify as reported.
+    Notify,
+    /// Resolved by hand at this time (Unix ms) while the same firing goes on: notify it as
+    /// resolved then.
+    HeldResolved(i64),
+}
+
+/// An alert the history follows: its open record, or the record resolved by hand that holds it.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    id: u64,
+    /// The start of the firing the record is about (Unix ms).
+    started_at: i64,
+    /// Until when repeats are muted (`i64::MAX`: until it resolves), when acknowledged.
+    acked_until: Option<i64>,
+    /// When it was resolved by hand, if it was.
+    held_since: Option<i64>,
+}
+
+impl Tracked {
+    fn of(record: &AlertRecord) -> Tracked {
+        Tracked {
+            id: record.id,
+            started_at: record.started_at,
+            acked_until: (record.acknowledged.as_ref()).map(|a| a.until.unwrap_or(i64::MAX)),
+            held_since: record.is_held().then_some(record.resolved_at).flatten(),
+        }
+    }
 }
 
 /// The history store. Its methods read and write the store (a durable write is an fsync): call
 /// them from a blocking thread, not from async tasks.
 pub struct AlertHistory {
     store: KeyValueStore,
-    open: Mutex<HashMap<String, u64>>,
+    /// Open and held records by fingerprint.
+    tracked: Mutex<HashMap<u64, Tracked>>,
+    retention_ms: AtomicI64,
 }
 
 impl AlertHistory {
-    /// Opens the history in `store`.
+    /// Opens the history in `store`, keeping resolved records 90 days until told otherwise.
     pub fn open(store: KeyValueStore) -> Result<Self, HistoryError> {
         let history = AlertHistory {
             store,
-            open: Mutex::new(HashMap::new()),
+            tracked: Mutex::new(HashMap::new()),
+            retention_ms: AtomicI64::new(90 * 24 * 3600 * 1000),
         };
-        let open = history
-            .list(&HistoryQuery {
-                open_only: true,
-                ..HistoryQuery::default()
-            })?
-            .into_iter()
-            .map(|r| (r.fingerprint, r.id))
+        let tracked = (history.records()?.into_iter())
+            .filter(|r| r.resolved_at.is_none() || r.is_held())
+            .filter_map(|r| {
+                Some((
+                    u64::from_str_radix(&r.fingerprint, 16).ok()?,
+                    Tracked::of(&r),
+                ))
+            })
             .collect();
-        *history.open.lock().unwrap_or_else(|p| p.into_inner()) = open;
+        *history.tracked() = tracked;
         Ok(history)
+    }
+
+    /// How long resolved records are kept.
+    pub fn set_retention(&self, retention: Duration) {
+        let ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        self.retention_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Tracked>> {
+        self.tracked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes a record; `flush: false` leaves it to the next durable commit of the database
@@ -117,8 +253,17 @@ impl AlertHistory {
         serde_json::from_slice(&bytes).map_err(|_| HistoryError::NotFound(id))
     }
 
-    /// Records an alert the rules report: opens a record when it starts firing, updates the
-    /// value, closes it when it resolves. A change the store refuses is not remembered as made,
+    /// Every readable record, oldest first.
+    fn records(&self) -> Result<Vec<AlertRecord>, HistoryError> {
+        let entries = self.store.read()?.entries(ALERT_HISTORY)?;
+        Ok((entries.into_iter())
+            .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).ok())
+            .collect())
+    }
+
+    /// Records an alert the rules report (`resolved_at` set once its condition cleared): opens
+    /// a record when it starts firing, updates the value, closes it when it resolves, and says
+    /// whether a hand resolve holds it. A change the store refuses is not remembered as made,
     /// so the next report tries it again.
     pub fn observe(
         &self,
@@ -127,21 +272,37 @@ impl AlertHistory {
         value: f64,
         started_at: i64,
         resolved_at: Option<i64>,
-    ) -> Result<(), HistoryError> {
-        let fp = format!("{:016x}", fingerprint(labels));
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let mut record = match open.get(&fp) {
-            Some(id) => self.get(*id)?,
-            None if resolved_at.is_some() => return Ok(()),
+    ) -> Result<Observed, HistoryError> {
+        let fp = super::payload::fingerprint(labels);
+        let mut tracked = self.tracked();
+        let known = tracked.get(&fp).copied();
+        if let Some(Tracked {
+            id,
+            started_at: held_start,
+            held_since: Some(held_since),
+            ..
+        }) = known
+        {
+            if held_start == started_at {
+                if let Some(cleared) = resolved_at {
+                    let mut record = self.get(id)?;
+                    record.condition_cleared_at = Some(cleared);
+                    self.write(&record, false)?;
+                    tracked.remove(&fp);
+                }
+                return Ok(Observed::HeldResolved(held_since));
+            }
+            // A firing with another start: the held one cleared unseen (a restart between).
+            tracked.remove(&fp);
+        }
+        let mut record = match known.filter(|t| t.held_since.is_none()) {
+            Some(open) => self.get(open.id)?,
+            None if resolved_at.is_some() => return Ok(Observed::Notify),
             None => {
-                let id = self
-                    .store
-                    .read()?
-                    .last_key(ALERT_HISTORY)?
-                    .map_or(1, |k| k + 1);
+                let id = (self.store.read()?.last_key(ALERT_HISTORY)?).map_or(1, |k| k + 1);
                 AlertRecord {
                     id,
-                    fingerprint: fp.clone(),
+                    fingerprint: format!("{fp:016x}"),
                     labels: labels.clone(),
                     annotations: annotations.clone(),
                     value,
@@ -149,6 +310,7 @@ impl AlertHistory {
                     started_at,
                     resolved_at: None,
                     resolved_by: None,
+                    condition_cleared_at: None,
                     acknowledged: None,
                 }
             }
@@ -156,71 +318,61 @@ impl AlertHistory {
         record.last_value = value;
         if let Some(at) = resolved_at {
             record.resolved_at = Some(at);
-            record.resolved_by = Some("rule".to_owned());
+            record.resolved_by = Some(RESOLVED_BY_RULE.to_owned());
+            record.condition_cleared_at = Some(at);
         }
         self.write(&record, false)?;
         if resolved_at.is_some() {
-            open.remove(&fp);
+            tracked.remove(&fp);
         } else {
-            open.insert(fp, record.id);
+            tracked.insert(fp, Tracked::of(&record));
         }
-        Ok(())
+        Ok(Observed::Notify)
+    }
+
+    /// Whether an acknowledgement mutes the repeats of the alert with this fingerprint at
+    /// `now`.
+    pub fn is_acknowledged(&self, fingerprint: u64, now: i64) -> bool {
+        (self.tracked().get(&fingerprint)).is_some_and(|t| t.acked_until.is_some_and(|u| now < u))
     }
 
     /// Lists records, newest first.
     pub fn list(&self, query: &HistoryQuery) -> Result<Vec<AlertRecord>, HistoryError> {
-        let mut out = Vec::new();
-        for (_, bytes) in self.store.read()?.entries(ALERT_HISTORY)?.into_iter().rev() {
-            let Ok(record) = serde_json::from_slice::<AlertRecord>(&bytes) else {
-                continue;
-            };
-            let host_matches = query.host.as_deref().is_none_or(|host| {
-                let instance = record.labels.get("instance").map_or("", String::as_str);
-                instance == host || instance.rsplit_once(':').is_some_and(|(h, _)| h == host)
-            });
-            let in_range = query
-                .from
-                .is_none_or(|from| record.resolved_at.is_none_or(|r| r >= from))
-                && query.to.is_none_or(|to| record.started_at <= to);
-            if host_matches && in_range && (!query.open_only || record.resolved_at.is_none()) {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        let mut records = self.records()?;
+        records.retain(|r| query.matches(r));
+        records.reverse();
+        Ok(records)
     }
 
-    /// Acknowledges a record.
+    /// Acknowledges a record (until `until`, or until it resolves).
     pub fn acknowledge(
         &self,
         id: u64,
-        by: &str,
-        comment: &str,
-        now: i64,
+        acknowledgement: Acknowledgement,
     ) -> Result<AlertRecord, HistoryError> {
+        let mut tracked = self.tracked();
         let mut record = self.get(id)?;
-        record.acknowledged = Some(Acknowledgement {
-            by: by.to_owned(),
-            comment: comment.to_owned(),
-            at: now,
-        });
+        record.acknowledged = Some(acknowledgement);
         self.write(&record, true)?;
+        if let Some(open) = tracked.values_mut().find(|t| t.id == id) {
+            *open = Tracked::of(&record);
+        }
         Ok(record)
     }
 
-    /// Resolves records by hand: the given ids, or every open record when `ids` is empty.
-    /// Returns the records resolved.
+    /// Resolves records by hand: the given ids, or every open record when `ids` is empty; each
+    /// is held resolved until its condition clears. Returns the records resolved.
     pub fn resolve(
         &self,
         ids: &[u64],
         by: &str,
         now: i64,
     ) -> Result<Vec<AlertRecord>, HistoryError> {
+        let mut tracked = self.tracked();
         let ids: Vec<u64> = if ids.is_empty() {
-            self.open
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .copied()
+            (tracked.values())
+                .filter(|t| t.held_since.is_none())
+                .map(|t| t.id)
                 .collect()
         } else {
             ids.to_vec()
@@ -234,124 +386,27 @@ impl AlertHistory {
             record.resolved_at = Some(now);
             record.resolved_by = Some(by.to_owned());
             self.write(&record, true)?;
-            self.open
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&record.fingerprint);
+            if let Some(open) = tracked.values_mut().find(|t| t.id == id) {
+                *open = Tracked::of(&record);
+            }
             resolved.push(record);
         }
         Ok(resolved)
     }
+
+    /// Drops the resolved records older than the retention at `now`; open records and records
+    /// holding an alert resolved by hand are kept.
+    pub fn prune(&self, now: i64) -> Result<(), HistoryError> {
+        let horizon = now.saturating_sub(self.retention_ms.load(Ordering::Relaxed));
+        let mut txn = self.store.write(Commit::Durable)?;
+        txn.retain(ALERT_HISTORY, |bytes| {
+            serde_json::from_slice::<AlertRecord>(bytes)
+                .is_ok_and(|r| r.is_held() || r.resolved_at.is_none_or(|at| at >= horizon))
+        })?;
+        txn.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tsdb::{Storage, StorageOptions};
-
-    fn labels(instance: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            ("alertname".into(), "Cpu".into()),
-            ("instance".into(), instance.into()),
-        ])
-    }
-
-    #[test]
-    fn a_firing_the_disk_refused_is_not_left_half_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let full = StorageOptions {
-            min_free_bytes: Some(u64::MAX),
-            ..StorageOptions::default()
-        };
-        let history = AlertHistory::open(Storage::open(dir.path(), full).unwrap().key_value());
-        let history = history.unwrap();
-        let none = BTreeMap::new();
-        let refused = history.observe(&labels("a:9100"), &none, 91.0, 1000, None);
-        assert!(
-            matches!(refused, Err(HistoryError::Storage(_))),
-            "{refused:?}"
-        );
-        let resolved = history.observe(&labels("a:9100"), &none, 70.0, 1000, Some(5000));
-        assert!(resolved.is_ok(), "nothing open to close: {resolved:?}");
-        assert!(
-            history.resolve(&[], "ana", 6000).unwrap().is_empty(),
-            "no record is open"
-        );
-        assert!(history.list(&HistoryQuery::default()).unwrap().is_empty());
-    }
-
-    #[test]
-    fn records_firing_resolve_ack_and_manual_resolve_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let open = || {
-            let storage = Storage::open(dir.path(), StorageOptions::default()).unwrap();
-            AlertHistory::open(storage.key_value()).unwrap()
-        };
-        let none = BTreeMap::new();
-        {
-            let history = open();
-            history
-                .observe(&labels("a:9100"), &none, 91.0, 1000, None)
-                .unwrap();
-            history
-                .observe(&labels("a:9100"), &none, 95.0, 1000, None)
-                .unwrap();
-            history
-                .observe(&labels("b:9100"), &none, 85.0, 2000, None)
-                .unwrap();
-            history
-                .observe(&labels("a:9100"), &none, 70.0, 1000, Some(5000))
-                .unwrap();
-        }
-        let history = open();
-        let all = history.list(&HistoryQuery::default()).unwrap();
-        assert_eq!(all.len(), 2);
-        let a = all
-            .iter()
-            .find(|r| r.labels["instance"] == "a:9100")
-            .unwrap();
-        assert_eq!(
-            (a.value, a.last_value, a.resolved_at),
-            (91.0, 70.0, Some(5000))
-        );
-        assert_eq!(a.resolved_by.as_deref(), Some("rule"));
-        let by_host = history
-            .list(&HistoryQuery {
-                host: Some("b".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(by_host.len(), 1);
-        let later = history
-            .list(&HistoryQuery {
-                from: Some(6000),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(later.len(), 1, "a resolved before 6000");
-        let acked = history
-            .acknowledge(by_host[0].id, "ana", "looking", 7000)
-            .unwrap();
-        assert_eq!(acked.acknowledged.unwrap().by, "ana");
-        let resolved = history.resolve(&[], "ana", 8000).unwrap();
-        assert_eq!(resolved.len(), 1, "bulk resolve closes every open record");
-        assert_eq!(resolved[0].resolved_by.as_deref(), Some("ana"));
-        assert!(
-            history
-                .list(&HistoryQuery {
-                    open_only: true,
-                    ..Default::default()
-                })
-                .unwrap()
-                .is_empty()
-        );
-        history
-            .observe(&labels("a:9100"), &none, 99.0, 9000, None)
-            .unwrap();
-        assert_eq!(
-            history.list(&HistoryQuery::default()).unwrap().len(),
-            3,
-            "a new firing opens a new record"
-        );
-    }
-}
+mod tests;

@@ -36,7 +36,9 @@ pub use config::{
 pub use deliver::Deliverer;
 pub use dispatch::{Dispatcher, SharedNotifications};
 pub use email::{build_message, send_email};
-pub use history::{Acknowledgement, AlertHistory, AlertRecord, HistoryError, HistoryQuery};
+pub use history::{
+    Acknowledgement, AlertHistory, AlertRecord, HistoryError, HistoryQuery, Observed, RecordState,
+};
 pub use matchers::{MatcherError, parse_matchers};
 pub use metrics::{AttemptResult, NotifyMetrics};
 pub use nflog::{LogEntry, NotificationLog, needs_update};

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::deliver::Deliverer;
 use super::dispatch::{Dispatcher, SharedNotifications};
-use super::history::{AlertHistory, HistoryError};
+use super::history::{AlertHistory, AlertRecord, HistoryError, Observed};
 use super::metrics::NotifyMetrics;
 use super::nflog::NotificationLog;
 use super::payload::{AmAlert, label_map};
@@ -70,6 +70,7 @@ impl Notifier {
             log,
             Arc::clone(&queue),
             Arc::clone(&silences),
+            Arc::clone(&history),
         );
         let deliverer = Arc::new(Deliverer::new(
             queue,
@@ -106,6 +107,28 @@ impl Notifier {
         off_async(move || work(&notifier)).await
     }
 
+    /// Resolves alert records by hand (the given ids, or every open one when `ids` is empty)
+    /// and tells their receivers they are resolved. Writes to the store: call it from a
+    /// blocking thread ([`Notifier::off_async`]).
+    pub fn resolve_by_hand(
+        &self,
+        ids: &[u64],
+        by: &str,
+        now: i64,
+    ) -> Result<Vec<AlertRecord>, HistoryError> {
+        let resolved = self.history.resolve(ids, by, now)?;
+        let fingerprints: Vec<u64> = (resolved.iter())
+            .filter_map(|r| u64::from_str_radix(&r.fingerprint, 16).ok())
+            .collect();
+        self.dispatcher().end(&fingerprints, now);
+        self.wake.notify_one();
+        Ok(resolved)
+    }
+
+    fn dispatcher(&self) -> std::sync::MutexGuard<'_, Dispatcher> {
+        self.dispatcher.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Starts the dispatcher and the delivery worker until `shutdown` turns true.
     pub fn spawn(
         &self,
@@ -139,33 +162,32 @@ impl Notifier {
 impl Notify for Notifier {
     fn notify(&self, alerts: Vec<NotifierAlert>) {
         let now = now_ms();
-        for alert in &alerts {
-            let resolved = alert.resolved.then_some(alert.ends_at);
-            let labels = label_map(&alert.labels);
-            if let Err(e) = self.history.observe(
-                &labels,
-                &alert.annotations,
-                alert.value,
-                alert.starts_at,
-                resolved,
-            ) {
-                tracing::warn!("{e}");
-            }
-        }
         let alerts = alerts
             .into_iter()
-            .map(|a| AmAlert {
-                labels: label_map(&a.labels),
-                annotations: a.annotations,
-                starts_at: a.starts_at,
-                ends_at: a.ends_at,
-                generator_url: a.generator_url,
+            .map(|a| {
+                let labels = label_map(&a.labels);
+                let resolved = a.resolved.then_some(a.ends_at);
+                let observed =
+                    self.history
+                        .observe(&labels, &a.annotations, a.value, a.starts_at, resolved);
+                let ends_at = match observed {
+                    Ok(Observed::HeldResolved(at)) => at,
+                    Ok(Observed::Notify) => a.ends_at,
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                        a.ends_at
+                    }
+                };
+                AmAlert {
+                    labels,
+                    annotations: a.annotations,
+                    starts_at: a.starts_at,
+                    ends_at,
+                    generator_url: a.generator_url,
+                }
             })
             .collect();
-        self.dispatcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .receive(alerts, now);
+        self.dispatcher().receive(alerts, now);
         self.wake.notify_one();
     }
 }

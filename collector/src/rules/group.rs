@@ -9,6 +9,7 @@ use super::alert::{Alert, NotifierAlert};
 use super::evaluate::{EvalContext, QueryFn, RuleState};
 use super::file::{RuleGroup, RuleKind};
 use super::state_store::AlertStateStore;
+use super::thresholds::ThresholdSeries;
 use crate::labels::Labels;
 use crate::tsdb::{Appendable, STALE_NAN_BITS};
 
@@ -41,6 +42,8 @@ pub struct RuleDeps {
     pub external_url: String,
     /// How often a firing alert is handed to the notifier again (Prometheus: 1m).
     pub resend_delay: Duration,
+    /// The per-target thresholds, recorded before each group's evaluation.
+    pub thresholds: Arc<ThresholdSeries>,
 }
 
 /// The health of a rule after its last evaluation.
@@ -157,9 +160,13 @@ impl GroupState {
             external_labels: &deps.external_labels,
             external_url: &deps.external_url,
         };
-        let mut appender = deps.storage.appender("");
+        deps.thresholds
+            .record(deps.query.as_ref(), deps.storage.as_ref(), at_ms);
         let mut to_send = Vec::new();
         for (index, rule) in self.rules.iter_mut().enumerate() {
+            // One batch per rule, as Prometheus does: later rules of the group read what
+            // earlier ones recorded at this same evaluation.
+            let mut appender = deps.storage.appender("");
             let rule_started = Instant::now();
             let result = rule.evaluate(deps.query.as_ref(), &ctx);
             let health = &mut self.health[index];
@@ -185,14 +192,14 @@ impl GroupState {
             for gone in self.previous_series[index].difference(&current) {
                 let _ = appender.append(gone, at_ms, f64::from_bits(STALE_NAN_BITS));
             }
+            if let Err(e) = appender.commit() {
+                tracing::warn!(group = %self.group.name, rule = %rule.rule.name, "cannot commit rule output: {e}");
+            }
             self.previous_series[index] = current;
             health.evaluation_time = rule_started.elapsed();
             if is_alerting(rule) {
                 to_send.extend(alerts_to_send(rule, deps, at_ms, self.interval));
             }
-        }
-        if let Err(e) = appender.commit() {
-            tracing::warn!(group = %self.group.name, "cannot commit rule output: {e}");
         }
         self.save_state(deps);
         self.last_evaluation_ms = at_ms;

@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 
 use super::file::RuleGroup;
 use super::group::{GroupState, RuleDeps};
+use crate::config::Thresholds;
 
 /// Every loaded rule group, each behind a lock shared by its evaluation task and the API.
 #[derive(Clone)]
@@ -78,6 +79,12 @@ impl RuleManager {
         if let Some(shutdown) = running.shutdown.clone() {
             running.tasks = self.spawn_tasks(&running.groups, shutdown);
         }
+    }
+
+    /// Replaces the per-target thresholds (a reload); rules compare with them from their next
+    /// evaluation.
+    pub fn set_thresholds(&self, thresholds: Thresholds) {
+        self.deps.thresholds.replace(thresholds);
     }
 
     /// Evaluates every group once at `at_ms` (tests and manual triggers).

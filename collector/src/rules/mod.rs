@@ -7,6 +7,7 @@ mod group;
 mod manager;
 mod state_store;
 pub mod template;
+mod thresholds;
 
 pub use alert::{Alert, AlertState, NotifierAlert};
 pub use evaluate::{EvalContext, QueryFn, RESOLVED_RETENTION, RuleError, RuleState};
@@ -14,6 +15,7 @@ pub use file::{Rule, RuleFileErrors, RuleGroup, RuleKind, load_rule_file, parse_
 pub use group::{GroupState, Notify, RuleDeps, RuleHealth, generator_url};
 pub use manager::RuleManager;
 pub use state_store::{AlertStateStore, StateStoreError, StoredAlertState};
+pub use thresholds::ThresholdSeries;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::labels::{Labels, MatchOp, Matcher};
-use crate::tsdb::{MemoryStorage, Querier, Storage, StorageOptions, is_stale_nan};
+use crate::promql::{Engine, EngineConfig, QueryValue};
+use crate::tsdb::{Appendable, MemoryStorage, Querier, Storage, StorageOptions, is_stale_nan};
 
 const MINUTE: i64 = 60_000;
 
@@ -45,6 +46,7 @@ fn harness(rules: &str, store: Option<Arc<dyn AlertStateStore>>) -> Harness {
         external_labels: [("site".to_owned(), "lab".to_owned())].into(),
         external_url: "http://collector:9718".to_owned(),
         resend_delay: Duration::from_secs(60),
+        thresholds: Default::default(),
     };
     let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
     Harness {
@@ -391,5 +393,130 @@ fn every_bad_rule_of_a_file_is_reported_with_its_position_group_and_rule() {
     assert!(
         messages[4].starts_with("t.yml: 14:11: group \"b\", rule 1, \"r\": could not parse"),
         "{messages:#?}"
+    );
+}
+
+/// Runs rule queries through the real engine over `storage`.
+fn engine_query(storage: &Arc<MemoryStorage>) -> Arc<dyn QueryFn> {
+    let engine = Engine::new(storage.clone() as Arc<dyn Querier>, EngineConfig::default());
+    Arc::new(
+        move |expr: &str, at_ms: i64| -> Result<Vec<(Labels, f64)>, RuleError> {
+            let parsed = crate::promql::parse(expr)?;
+            match engine.instant_blocking(&parsed, at_ms)? {
+                QueryValue::Vector(v) => Ok(v.into_iter().map(|(l, p)| (l, p.v)).collect()),
+                other => Err(RuleError::NotAVector(other.type_name())),
+            }
+        },
+    )
+}
+
+#[test]
+fn a_later_rule_reads_what_an_earlier_one_recorded_at_the_same_evaluation() {
+    let storage = Arc::new(MemoryStorage::new());
+    let rules = "groups:\n- name: g\n  rules:\n  - record: doubled\n    expr: vector(21) * 2\n  - alert: Doubled\n    expr: doubled == 42\n";
+    let deps = RuleDeps {
+        query: engine_query(&storage),
+        storage: storage.clone(),
+        notify: Arc::new(|_: Vec<NotifierAlert>| {}),
+        state_store: None,
+        external_labels: Default::default(),
+        external_url: String::new(),
+        resend_delay: Duration::from_secs(60),
+        thresholds: Default::default(),
+    };
+    let groups = parse_rule_file(Path::new("t.yml"), rules).unwrap();
+    let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
+    manager.evaluate_all(1_000);
+    let alerts = &manager.snapshot()[0].rules[1].alerts;
+    assert_eq!(alerts.len(), 1, "the first evaluation already fires");
+}
+
+/// The shipped rules' pattern: the target's own threshold, else the default of 80.
+const THRESHOLD_RULE: &str = r#"groups:
+- name: host
+  rules:
+  - alert: HighCpu
+    expr: |
+      cpu > on (instance, job) group_left () osprey_alert_threshold{alert="HighCpu"}
+      or cpu > 80 unless on (instance, job) osprey_alert_threshold{alert="HighCpu"}
+"#;
+
+fn thresholds(yaml: &str) -> crate::config::Thresholds {
+    crate::config::Config::parse(yaml, Path::new("t.yml"))
+        .unwrap()
+        .thresholds
+}
+
+fn scrape(storage: &MemoryStorage, t: i64, cpu: f64) {
+    let mut appender = storage.appender("");
+    for (instance, group) in [("a:9717", "db"), ("b:9717", "web")] {
+        let target = [("instance", instance), ("job", "node"), ("group", group)];
+        let up = Labels::from_pairs(target.iter().copied().chain([("__name__", "up")]));
+        let value = Labels::from_pairs(target.iter().copied().chain([("__name__", "cpu")]));
+        appender.append(&up, t, 1.0).unwrap();
+        appender.append(&value, t, cpu).unwrap();
+    }
+    appender.commit().unwrap();
+}
+
+fn firing_instances(manager: &RuleManager) -> Vec<String> {
+    let groups = manager.snapshot();
+    (groups[0].rules[0].alerts.values())
+        .filter(|a| a.state == AlertState::Firing)
+        .map(|a| a.labels.get("instance").unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_rule_compares_with_the_targets_own_threshold_or_its_default() {
+    let storage = Arc::new(MemoryStorage::new());
+    let deps = RuleDeps {
+        query: engine_query(&storage),
+        storage: storage.clone(),
+        notify: Arc::new(|_: Vec<NotifierAlert>| {}),
+        state_store: None,
+        external_labels: Default::default(),
+        external_url: String::new(),
+        resend_delay: Duration::from_secs(60),
+        thresholds: Arc::new(ThresholdSeries::new(thresholds(
+            "thresholds:\n- matchers: ['group=\"db\"']\n  alerts: {HighCpu: 50}\n",
+        ))),
+    };
+    let groups = parse_rule_file(Path::new("t.yml"), THRESHOLD_RULE).unwrap();
+    let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
+    scrape(&storage, 1_000, 60.0);
+    manager.evaluate_all(1_000);
+    assert_eq!(
+        firing_instances(&manager),
+        ["a:9717"],
+        "a at its own 50, b at the default 80, from the first evaluation"
+    );
+    let threshold = Matcher::new(MatchOp::Equal, "__name__", "osprey_alert_threshold").unwrap();
+    let written = storage
+        .select(std::slice::from_ref(&threshold), 1_000, 1_000)
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(
+        written[0].labels.to_string(),
+        r#"osprey_alert_threshold{alert="HighCpu", group="db", instance="a:9717", job="node"}"#
+    );
+
+    manager.set_thresholds(thresholds(
+        "thresholds:\n- matchers: ['instance=\"b:9717\"']\n  alerts: {HighCpu: 10}\n",
+    ));
+    scrape(&storage, 16_000, 60.0);
+    manager.evaluate_all(16_000);
+    assert_eq!(
+        firing_instances(&manager),
+        ["b:9717"],
+        "the reloaded thresholds"
+    );
+    let ended = storage.select(&[threshold], 16_000, 16_000).unwrap();
+    let a = ended
+        .iter()
+        .find(|s| s.labels.get("instance") == Some("a:9717"));
+    assert!(
+        a.is_some_and(|s| crate::tsdb::is_stale_nan(s.samples[0].v)),
+        "a's threshold ends with a staleness marker: {ended:?}"
     );
 }

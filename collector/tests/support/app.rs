@@ -66,6 +66,7 @@ impl TestState {
                 external_labels: Default::default(),
                 external_url: "http://localhost".to_owned(),
                 resend_delay: Duration::from_secs(60),
+                thresholds: Default::default(),
             },
         );
         let state = AppState {

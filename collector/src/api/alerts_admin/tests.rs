@@ -96,8 +96,16 @@ async fn history_ack_and_resolve() {
         1,
         "bulk resolve took the remaining open one"
     );
-    let (_, body) = call(&n, "GET", "/api/v1/alerts/history?open=true", None).await;
+    let (_, body) = call(&n, "GET", "/api/v1/alerts/history?state=firing", None).await;
     assert!(body["data"].as_array().unwrap().is_empty());
+    let (status, body) = call(
+        &n,
+        "POST",
+        "/api/v1/alerts/history/resolve",
+        Some(json!({"by": " "})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     let (status, body) = call(
         &n,
@@ -110,6 +118,65 @@ async fn history_ack_and_resolve() {
     assert_eq!(body["status"], "error");
     let (status, _) = call(&n, "GET", "/api/v1/alerts/history?start=yesterday", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn history_filters_by_severity_and_state_and_exports_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = notifier(&dir);
+    let mut critical = firing("db1:9100");
+    critical.labels = Labels::from_pairs([
+        ("alertname", "HostOutOfDiskSpace"),
+        ("instance", "db1:9100"),
+        ("severity", "critical"),
+    ]);
+    n.notify(vec![firing("web1:9100"), critical]);
+    let (_, body) = call(&n, "GET", "/api/v1/alerts/history?severity=critical", None).await;
+    let records = body["data"].as_array().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["labels"]["instance"], "db1:9100");
+    let id = records[0]["id"].as_u64().unwrap();
+    let (status, _) = call(
+        &n,
+        "POST",
+        &format!("/api/v1/alerts/history/{id}/ack"),
+        Some(json!({"by": "ana", "until": "2999-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = call(&n, "GET", "/api/v1/alerts/history?state=acknowledged", None).await;
+    assert_eq!(body["data"][0]["id"], id);
+    assert_eq!(
+        body["data"][0]["acknowledged"]["until"],
+        32_472_144_000_000_i64
+    );
+    let (_, body) = call(&n, "GET", "/api/v1/alerts/history?state=firing", None).await;
+    assert_eq!(body["data"][0]["labels"]["instance"], "web1:9100");
+    let (status, _) = call(&n, "GET", "/api/v1/alerts/history?state=open", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown state");
+
+    let request = Request::get("/api/v1/alerts/history?format=csv&state=acknowledged")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(n.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let csv = String::from_utf8(bytes.to_vec()).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("id,alertname,instance,severity,state,"));
+    assert!(
+        rows[1].starts_with(&format!(
+            "{id},HostOutOfDiskSpace,db1:9100,critical,acknowledged,"
+        )),
+        "{csv}"
+    );
 }
 
 #[tokio::test]

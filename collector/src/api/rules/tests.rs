@@ -32,6 +32,7 @@ fn manager() -> RuleManager {
         external_labels: Default::default(),
         external_url: "http://localhost:9718".to_owned(),
         resend_delay: Duration::from_secs(60),
+        thresholds: Default::default(),
     };
     let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
     manager.evaluate_all(1_700_000_000_000);

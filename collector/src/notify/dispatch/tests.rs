@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use super::Dispatcher;
 use crate::notify::{
-    AmAlert, Content, Delivery, DeliveryQueue, Integration, NotificationLog, NotifyMetrics,
-    Silence, SilenceMatcher, Silences, WebhookMessage, parse_alertmanager_config,
+    AlertHistory, AmAlert, Content, Delivery, DeliveryQueue, Integration, NotificationLog,
+    NotifyMetrics, Silence, SilenceMatcher, Silences, WebhookMessage, parse_alertmanager_config,
 };
 use crate::tsdb::{Storage, StorageOptions};
 
@@ -30,13 +30,15 @@ fn setup(config: &str) -> Setup {
     let config = Arc::new(RwLock::new(Arc::new(
         parse_alertmanager_config(config).unwrap(),
     )));
-    let log = NotificationLog::new(store);
+    let log = NotificationLog::new(store.clone());
+    let history = Arc::new(AlertHistory::open(store).unwrap());
     let dispatcher = Dispatcher::new(
         config,
         "http://c:9718".into(),
         log,
         queue.clone(),
         silences.clone(),
+        history,
     );
     Setup {
         dispatcher,
