@@ -63,8 +63,11 @@ impl SystemdContainer {
             .iter()
             .map(|(host, inside)| format!("{}:{inside}:ro", host.display()))
             .collect();
-        // What systemd needs to run as PID 1 here (cgroup v1): mounts of its own (SYS_ADMIN),
-        // the cgroup tree writable, and /run a tmpfs. `--privileged` fails on this engine.
+        // What systemd needs to run as PID 1 here: mounts of its own (SYS_ADMIN), a cgroup
+        // namespace of its own, and /run a tmpfs. `--privileged` fails on this engine. The
+        // host's cgroup tree must not be mounted writable into it: on cgroup v1 a systemd
+        // there takes over the hierarchies, and Docker then loses the CPU and memory figures of
+        // every other container on the machine (`docker stats` shows 0) while it runs.
         let mut args = vec![
             "run",
             "-d",
@@ -74,8 +77,7 @@ impl SystemdContainer {
             "SYS_ADMIN",
             "--env",
             "container=docker",
-            "--volume",
-            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            "--cgroupns=private",
             "--tmpfs",
             "/run",
             "--tmpfs",
