@@ -41,6 +41,14 @@ async fn export(State(state): State<ApiState>, params: Params) -> Result<Respons
         ))),
     })
     .await?;
+    Ok(csv_download(
+        csv,
+        "attachment; filename=\"osprey-export.csv\"",
+    ))
+}
+
+/// `csv` as a spreadsheet download, saved under the file name `disposition` gives.
+pub(super) fn csv_download(csv: String, disposition: &'static str) -> Response {
     let mut response = csv.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -49,9 +57,9 @@ async fn export(State(state): State<ApiState>, params: Params) -> Result<Respons
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"osprey-export.csv\""),
+        HeaderValue::from_static(disposition),
     );
-    Ok(response)
+    response
 }
 
 /// Renders series as a wide CSV table (RFC 4180, CRLF line ends), refused once it passes

@@ -1,9 +1,8 @@
 //! The alert history as a CSV file for spreadsheets: one row per record, newest first.
 
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::api::export::push_field;
+use crate::api::export::{csv_download, push_field};
 use crate::labels::Labels;
 use crate::notify::AlertRecord;
 use crate::promql::format_float;
@@ -16,17 +15,10 @@ const HEADER: &str = "id,alertname,instance,severity,state,started_at,resolved_a
 
 /// `records` as a CSV download.
 pub fn response(records: &[AlertRecord]) -> Response {
-    let mut response = to_csv(records).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"osprey-alert-history.csv\""),
-    );
-    response
+    csv_download(
+        to_csv(records),
+        "attachment; filename=\"osprey-alert-history.csv\"",
+    )
 }
 
 /// Renders records as CSV (RFC 4180, CRLF line ends); times in RFC 3339 UTC, empty cells for
