@@ -17,16 +17,7 @@ fn check_config(dir: &Path, rule_file: &Path) -> (bool, String) {
          \x20   alerts: {{HostHighCpuUsage: 95, HostLowDiskSpace: 80}}\n",
         rule_file.display()
     );
-    let path = dir.join("osprey.yml");
-    std::fs::write(&path, config).unwrap();
-    let output = Command::new(osprey::binary("osprey-collector"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .expect("run check-config");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
+    osprey::collector::check_config(dir, &config)
 }
 
 #[test]

@@ -161,16 +161,7 @@ fn check_config(dir: &Path, rules: Option<&Path>, alertmanager: Option<&Path>) -
     if let Some(file) = alertmanager {
         config.push_str(&format!("alertmanager_config_file: '{}'\n", file.display()));
     }
-    let path = dir.join("osprey.yml");
-    std::fs::write(&path, config).unwrap();
-    let output = Command::new(osprey::binary("osprey-collector"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .expect("run check-config");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
+    osprey::collector::check_config(dir, &config)
 }
 
 #[test]

@@ -108,3 +108,18 @@ impl Collector {
             .count()
     }
 }
+
+/// Writes `config` to `dir/osprey.yml` and runs `osprey-collector check-config` on it: whether
+/// it passed, and what it printed (standard output, then standard error).
+pub fn check_config(dir: &Path, config: &str) -> (bool, String) {
+    let path = dir.join("osprey.yml");
+    std::fs::write(&path, config).unwrap();
+    let output = Command::new(crate::binary("osprey-collector"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .expect("run check-config");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
