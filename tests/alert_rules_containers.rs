@@ -37,14 +37,12 @@ fn container_failures_fire_and_resolve() {
     let dir = tempfile::tempdir().unwrap();
     let rules = scaled_rule_files(&dir.path().join("rules"));
     let (smtp_port, hook_port) = (free_port(), free_port());
-    let files: Vec<String> = rules.iter().map(|f| format!("'{}'", f.display())).collect();
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\n\
-         scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n\
+        "{}scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n\
          \x20       labels: {{instance: {INSTANCE}}}\n\
          thresholds:\n  - matchers: ['instance=\"{INSTANCE}\"']\n    alerts:\n\
          \x20     ContainerHighCpuUsage: 2\n      ContainerMemoryLimitReached: 85\n{}",
-        files.join(", "),
+        config_head(&rules),
         agent.port,
         alertmanager_section(smtp_port, hook_port, &[])
     );

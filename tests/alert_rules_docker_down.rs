@@ -84,12 +84,10 @@ fn docker_stopped_fires_docker_down_and_its_return_resolves_it() {
     let dir = tempfile::tempdir().unwrap();
     let rules = scaled_rule_files(&dir.path().join("rules"));
     let (smtp_port, hook_port) = (free_port(), free_port());
-    let files: Vec<String> = rules.iter().map(|f| format!("'{}'", f.display())).collect();
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\n\
-         scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n\
+        "{}scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n\
          \x20       labels: {{instance: alerts17-private-docker}}\n{}",
-        files.join(", "),
+        config_head(&rules),
         agent.port,
         alertmanager_section(smtp_port, hook_port, &[])
     );
