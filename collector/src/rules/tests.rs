@@ -410,20 +410,26 @@ fn engine_query(storage: &Arc<MemoryStorage>) -> Arc<dyn QueryFn> {
     )
 }
 
-#[test]
-fn a_later_rule_reads_what_an_earlier_one_recorded_at_the_same_evaluation() {
-    let storage = Arc::new(MemoryStorage::new());
-    let rules = "groups:\n- name: g\n  rules:\n  - record: doubled\n    expr: vector(21) * 2\n  - alert: Doubled\n    expr: doubled == 42\n";
-    let deps = RuleDeps {
-        query: engine_query(&storage),
+/// Dependencies that evaluate rules with the real query engine over `storage`, with
+/// `thresholds`, and drop notifications.
+fn engine_deps(storage: &Arc<MemoryStorage>, thresholds: Arc<ThresholdSeries>) -> RuleDeps {
+    RuleDeps {
+        query: engine_query(storage),
         storage: storage.clone(),
         notify: Arc::new(|_: Vec<NotifierAlert>| {}),
         state_store: None,
         external_labels: Default::default(),
         external_url: String::new(),
         resend_delay: Duration::from_secs(60),
-        thresholds: Default::default(),
-    };
+        thresholds,
+    }
+}
+
+#[test]
+fn a_later_rule_reads_what_an_earlier_one_recorded_at_the_same_evaluation() {
+    let storage = Arc::new(MemoryStorage::new());
+    let rules = "groups:\n- name: g\n  rules:\n  - record: doubled\n    expr: vector(21) * 2\n  - alert: Doubled\n    expr: doubled == 42\n";
+    let deps = engine_deps(&storage, Default::default());
     let groups = parse_rule_file(Path::new("t.yml"), rules).unwrap();
     let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
     manager.evaluate_all(1_000);
@@ -470,18 +476,12 @@ fn firing_instances(manager: &RuleManager) -> Vec<String> {
 #[test]
 fn a_rule_compares_with_the_targets_own_threshold_or_its_default() {
     let storage = Arc::new(MemoryStorage::new());
-    let deps = RuleDeps {
-        query: engine_query(&storage),
-        storage: storage.clone(),
-        notify: Arc::new(|_: Vec<NotifierAlert>| {}),
-        state_store: None,
-        external_labels: Default::default(),
-        external_url: String::new(),
-        resend_delay: Duration::from_secs(60),
-        thresholds: Arc::new(ThresholdSeries::new(thresholds(
+    let deps = engine_deps(
+        &storage,
+        Arc::new(ThresholdSeries::new(thresholds(
             "thresholds:\n- matchers: ['group=\"db\"']\n  alerts: {HighCpu: 50}\n",
         ))),
-    };
+    );
     let groups = parse_rule_file(Path::new("t.yml"), THRESHOLD_RULE).unwrap();
     let manager = RuleManager::new(groups, Duration::from_secs(15), deps);
     scrape(&storage, 1_000, 60.0);
