@@ -48,6 +48,7 @@ fn installed_packages_run_and_purge_leaves_nothing() {
     let shipped = files_in(&[debs.path(&debs.agent), debs.path(&debs.collector)]);
     let new: Vec<&PathBuf> = shipped.iter().filter(|path| !path.exists()).collect();
 
+    let _purge_on_failure = PurgeOnPanic;
     run_ok(
         Command::new("dpkg")
             .arg("-i")
@@ -168,13 +169,15 @@ fn check_services_run() {
     holder.args(["--net", "sleep", "600"]);
     let namespace = Running::spawn("network namespace", holder, None);
     let ns = namespace.pid().to_string();
-    wait_for("the network namespace", Duration::from_secs(10), || {
-        let up = Command::new("nsenter")
-            .args(["-t", &ns, "-n", "ip", "link", "set", "lo", "up"])
-            .status()
-            .ok()?;
-        up.success().then_some(())
+    // Until unshare has made the namespace, its process is still in ours: bringing up `lo`
+    // then would leave the new namespace's loopback down.
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    wait_for("the new network namespace", Duration::from_secs(10), || {
+        let theirs = std::fs::read_link(format!("/proc/{ns}/ns/net")).ok()?;
+        (theirs != own).then_some(())
     });
+    run_ok(Command::new("nsenter").args(["-t", &ns, "-n", "ip", "link", "set", "lo", "up"]));
+    let _logs_on_failure = LogsOnPanic(logs.path().to_owned());
     let agent = start_as_unit("osprey-agent", &ns, &logs.path().join("agent.log"));
     let collector = start_as_unit("osprey-collector", &ns, &logs.path().join("collector.log"));
 
@@ -193,8 +196,7 @@ fn check_services_run() {
             ("node".to_owned(), "1".to_owned()),
             ("osprey".to_owned(), "1".to_owned())
         ],
-        "up by job (collector log: {})",
-        logs.path().join("collector.log").display()
+        "up by job"
     );
     let rules = get_in(&ns, "http://127.0.0.1:9718/api/v1/rules").unwrap();
     assert!(
@@ -204,6 +206,33 @@ fn check_services_run() {
 
     collector.terminate(Duration::from_secs(60));
     agent.terminate(Duration::from_secs(20));
+}
+
+/// Purges the packages when the test fails while it is in scope, so that the next run finds
+/// the machine as it was.
+struct PurgeOnPanic;
+
+impl Drop for PurgeOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("dpkg").arg("--purge").args(PACKAGES).status();
+        }
+    }
+}
+
+/// Prints the services' logs in a directory when the test fails while it is in scope.
+struct LogsOnPanic(PathBuf);
+
+impl Drop for LogsOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for log in ["agent.log", "collector.log"] {
+            let text = std::fs::read_to_string(self.0.join(log)).unwrap_or_default();
+            eprintln!("--- {log} ---\n{text}");
+        }
+    }
 }
 
 /// Starts the `ExecStart` line of the installed unit of `package` as the unit's `User=`, in the
