@@ -22,6 +22,7 @@ mod sockstat;
 mod softnet;
 mod stat;
 mod statvfs;
+mod systemd;
 mod textfile;
 mod time;
 mod timex;
@@ -38,6 +39,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{CollectError, Collector};
 use crate::config::AgentConfig;
+pub use systemd::SystemdConfig;
 pub use textfile::TextfileConfig;
 
 /// The `[host]` section of the agent's configuration.
@@ -54,6 +56,8 @@ pub struct HostConfig {
     pub netdev: DeviceFilterConfig,
     /// Where the textfile collector finds its `*.prom` files.
     pub textfile: TextfileConfig,
+    /// The systemd collector (off by default).
+    pub systemd: SystemdConfig,
 }
 
 impl Default for HostConfig {
@@ -68,6 +72,7 @@ impl Default for HostConfig {
                 devices_exclude: Pattern::new(netdev::DEFAULT_DEVICES_EXCLUDE),
             },
             textfile: TextfileConfig::default(),
+            systemd: SystemdConfig::default(),
         }
     }
 }
@@ -84,6 +89,9 @@ impl HostConfig {
         if !(seconds > 0.0 && seconds <= 3600.0) {
             return Err(HostConfigError::StatvfsTimeout { seconds });
         }
+        if let Err(error) = self.systemd.patterns() {
+            return Err(HostConfigError::SystemdPattern { error });
+        }
         Ok(())
     }
 }
@@ -97,6 +105,12 @@ pub enum HostConfigError {
     UnknownCollector {
         /// The name given.
         name: String,
+    },
+    /// A systemd unit pattern is not a valid regular expression.
+    #[error("[host.systemd] unit_include or unit_exclude: {error}")]
+    SystemdPattern {
+        /// What is wrong with it.
+        error: regex::Error,
     },
     /// The statvfs timeout is not a usable duration.
     #[error("[host.filesystem] statvfs_timeout_seconds: {seconds} is not between 0 and 3600")]
@@ -167,7 +181,8 @@ pub const NAMES: &[&str] = &[
     "vmstat",
 ];
 
-/// Builds the enabled host collectors from the configuration.
+/// Builds the enabled host collectors from the configuration. The systemd collector, when
+/// enabled, makes its D-Bus calls on the current tokio runtime: call this from within one.
 pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
     let proc_root = &config.proc_root;
     let sys_root = &config.sys_root;
@@ -176,7 +191,11 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
         Box::new(arp::Arp::new(proc_root)),
         Box::new(conntrack::Conntrack::new(proc_root)),
         Box::new(cpu::Cpu::new(proc_root)),
-        Box::new(diskstats::Diskstats::new(proc_root, host.diskstats.clone())),
+        Box::new(diskstats::Diskstats::new(
+            proc_root,
+            Path::new(diskstats::UDEV_DATA),
+            host.diskstats.clone(),
+        )),
         Box::new(entropy::Entropy::new(proc_root)),
         Box::new(filefd::Filefd::new(proc_root)),
         Box::new(filesystem::Filesystem::new(
@@ -205,9 +224,15 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
         Box::new(uname::Uname::new()),
         Box::new(vmstat::Vmstat::new(proc_root)),
     ];
-    all.into_iter()
+    let mut enabled: Vec<Box<dyn Collector>> = all
+        .into_iter()
         .filter(|c| !host.disable.iter().any(|name| name == c.name()))
-        .collect()
+        .collect();
+    if host.systemd.enabled {
+        let runtime = tokio::runtime::Handle::current();
+        enabled.push(Box::new(systemd::Systemd::new(&host.systemd, runtime)));
+    }
+    enabled
 }
 
 /// A parse error for `path`.
