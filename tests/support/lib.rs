@@ -9,6 +9,7 @@ pub mod net;
 pub mod peers;
 pub mod process;
 pub mod smtp;
+pub mod systemd;
 pub mod webhook;
 
 use std::path::PathBuf;
