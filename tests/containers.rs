@@ -393,3 +393,77 @@ fn image_inventory_matches_docker() {
         .len();
     assert_eq!(samples.value("osprey_images", &[]), Some(count as f64));
 }
+
+/// `du` of a directory in bytes (allocated blocks, hard links once).
+fn du_bytes(path: &str) -> f64 {
+    let output = std::process::Command::new("du")
+        .args(["-s", "--block-size=1", path])
+        .output()
+        .expect("run du");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let bytes = text.split_whitespace().next().unwrap_or_default();
+    bytes
+        .parse()
+        .unwrap_or_else(|_| panic!("du {path}: {text:?}"))
+}
+
+#[test]
+fn writable_layer_max_memory_and_per_cpu_usage_follow_the_container() {
+    let Some(docker) = docker() else { return };
+    let writer = docker.start(
+        "agent20-layer",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/blob bs=1M count=8 conv=fsync && sleep 300",
+        ],
+    );
+    let upper = writer.inspect("{{.GraphDriver.Data.UpperDir}}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "[containers]\nfs_usage_interval_seconds = 1\nper_cpu_usage = true\n",
+    )
+    .unwrap();
+    let agent = Agent::start(&[
+        "--docker-socket",
+        &docker.socket().display().to_string(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let name = writer.name.as_str();
+    // The 8 MiB file lies in the writable layer; the agent's figure is du's once settled.
+    let samples = agent.wait_for("the writable layer's usage to match du", SETTLE, |s| {
+        let usage = s.sum("container_fs_usage_bytes", &[("name", name)]);
+        usage >= 8.0 * 1024.0 * 1024.0 && usage == du_bytes(&upper)
+    });
+    let stat = rustix::fs::statvfs(upper.as_str()).unwrap();
+    assert_eq!(
+        samples.sum("container_fs_limit_bytes", &[("name", name)]),
+        (stat.f_blocks * stat.f_frsize) as f64
+    );
+    let max = samples.value("container_memory_max_usage_bytes", &[("name", name)]);
+    let usage = samples.value("container_memory_usage_bytes", &[("name", name)]);
+    assert!(
+        max.unwrap() >= usage.unwrap(),
+        "max {max:?}, usage {usage:?}"
+    );
+    let cpus: Vec<&str> = (samples
+        .matching("container_cpu_usage_seconds_total", &[("name", name)]))
+    .iter()
+    .map(|s| s.labels["cpu"].as_str())
+    .collect();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // cgroup v2 gives no per-CPU figures: the total stays.
+        assert_eq!(cpus, ["total"]);
+    } else {
+        assert!(!cpus.is_empty(), "no CPU usage at all");
+        assert!(
+            cpus.iter()
+                .all(|cpu| cpu.starts_with("cpu") && cpu[3..].parse::<u32>().is_ok()),
+            "{cpus:?}"
+        );
+    }
+}

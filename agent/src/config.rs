@@ -95,10 +95,12 @@ impl AgentConfig {
         })?;
         // Like the web-config file's TLS paths: relative to the file that names them.
         let dir = path.parent().unwrap_or(Path::new("."));
-        for file in [&mut config.web_config_file, &mut config.bearer_token_file]
-            .into_iter()
-            .flatten()
-        {
+        let paths = [
+            &mut config.web_config_file,
+            &mut config.bearer_token_file,
+            &mut config.host.textfile.directory,
+        ];
+        for file in paths.into_iter().flatten() {
             *file = dir.join(&*file);
         }
         Ok(config)
@@ -158,11 +160,16 @@ mod tests {
         let path = dir.path().join("agent.toml");
         std::fs::write(
             &path,
-            "bearer_token_file = \"token\"\nweb_config_file = \"/etc/web.yml\"\n",
+            "bearer_token_file = \"token\"\nweb_config_file = \"/etc/web.yml\"\n\
+             [host.textfile]\ndirectory = \"textfile\"\n",
         )
         .unwrap();
         let config = AgentConfig::load(&path).unwrap();
         assert_eq!(config.bearer_token_file, Some(dir.path().join("token")));
+        assert_eq!(
+            config.host.textfile.directory,
+            Some(dir.path().join("textfile"))
+        );
         assert_eq!(config.web_config_file, Some(PathBuf::from("/etc/web.yml")));
     }
 

@@ -48,6 +48,10 @@ pub enum MetricType {
     /// A value of unknown kind (`untyped` in 0.0.4, `unknown` in OpenMetrics), for families
     /// node_exporter itself leaves untyped.
     Untyped,
+    /// Bucketed observations: `_bucket{le}`, `_sum` and `_count` samples (from text files).
+    Histogram,
+    /// Quantiles of observations, `_sum` and `_count` (from text files).
+    Summary,
 }
 
 /// One scrape's output buffer. Families are written one after the other, each complete.
@@ -92,12 +96,16 @@ impl Exposition {
         self.buf.truncate(len);
     }
 
-    /// Starts a family: writes its `# HELP` and `# TYPE` lines and returns a writer for its samples.
+    /// Starts a family: writes its `# HELP` and `# TYPE` lines and returns a writer for its
+    /// samples. OpenMetrics requires a counter's samples to end in `_total`: a counter named
+    /// otherwise (as text files may hold) is declared `unknown` there.
     pub fn family<'a>(&'a mut self, name: &'a str, help: &str, kind: MetricType) -> Family<'a> {
-        debug_assert!(
-            kind != MetricType::Counter || name.ends_with("_total"),
-            "{name}"
-        );
+        let kind = match (self.format, kind) {
+            (Format::OpenMetrics, MetricType::Counter) if !name.ends_with("_total") => {
+                MetricType::Untyped
+            }
+            _ => kind,
+        };
         let declared = match (self.format, kind) {
             (Format::OpenMetrics, MetricType::Counter) => name.trim_end_matches("_total"),
             _ => name,
@@ -105,6 +113,8 @@ impl Exposition {
         let type_name = match (self.format, kind) {
             (_, MetricType::Counter) => "counter",
             (_, MetricType::Gauge) => "gauge",
+            (_, MetricType::Histogram) => "histogram",
+            (_, MetricType::Summary) => "summary",
             (Format::Text004, MetricType::Untyped) => "untyped",
             (Format::OpenMetrics, MetricType::Untyped) => "unknown",
         };
@@ -156,6 +166,19 @@ impl Family<'_> {
         self.sample_after(&LabelPrefix::default(), labels, value)
     }
 
+    /// Writes one sample under another name than the family's: a histogram's `_bucket`, `_sum`
+    /// or `_count`.
+    pub fn sample_named(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        write_sample(
+            &mut self.out.buf,
+            name,
+            &LabelPrefix::default(),
+            labels,
+            value,
+        );
+        self
+    }
+
     /// Writes one sample whose labels are `prefix`'s, then `labels`.
     pub fn sample_after(
         &mut self,
@@ -163,19 +186,29 @@ impl Family<'_> {
         labels: &[(&str, &str)],
         value: f64,
     ) -> &mut Self {
-        let buf = &mut self.out.buf;
-        buf.push_str(self.name);
-        if !prefix.0.is_empty() || !labels.is_empty() {
-            buf.push('{');
-            buf.push_str(&prefix.0);
-            push_labels(buf, labels, !prefix.0.is_empty());
-            buf.push('}');
-        }
-        buf.push(' ');
-        write_value(buf, value);
-        buf.push('\n');
+        write_sample(&mut self.out.buf, self.name, prefix, labels, value);
         self
     }
+}
+
+/// Writes one sample line: `name{prefix,labels} value`.
+fn write_sample(
+    buf: &mut String,
+    name: &str,
+    prefix: &LabelPrefix,
+    labels: &[(&str, &str)],
+    value: f64,
+) {
+    buf.push_str(name);
+    if !prefix.0.is_empty() || !labels.is_empty() {
+        buf.push('{');
+        buf.push_str(&prefix.0);
+        push_labels(buf, labels, !prefix.0.is_empty());
+        buf.push('}');
+    }
+    buf.push(' ');
+    write_value(buf, value);
+    buf.push('\n');
 }
 
 /// Label pairs escaped once and written at the start of many samples: a container's labels,
@@ -285,6 +318,33 @@ mod tests {
             out.finish(),
             "# HELP node_x X.\n# TYPE node_x counter\nnode_x_total 1\n\
              # HELP node_y Y.\n# TYPE node_y gauge\nnode_y NaN\n# EOF\n"
+        );
+    }
+
+    #[test]
+    fn a_counter_without_total_is_unknown_in_openmetrics_and_a_counter_in_text() {
+        for (format, declared) in [
+            (Format::Text004, "# TYPE jobs counter\n"),
+            (Format::OpenMetrics, "# TYPE jobs unknown\n"),
+        ] {
+            let mut out = Exposition::new(format);
+            out.family("jobs", "Jobs.", MetricType::Counter)
+                .sample(&[], 3.0);
+            let text = out.finish();
+            assert!(text.contains(declared), "{text}");
+            assert!(text.contains("\njobs 3\n"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_histogram_writes_its_samples_under_their_own_names() {
+        let mut out = Exposition::new(Format::Text004);
+        out.family("rt", "RT.", MetricType::Histogram)
+            .sample_named("rt_bucket", &[("le", "+Inf")], 2.0)
+            .sample_named("rt_count", &[], 2.0);
+        assert_eq!(
+            out.finish(),
+            "# HELP rt RT.\n# TYPE rt histogram\nrt_bucket{le=\"+Inf\"} 2\nrt_count 2\n"
         );
     }
 

@@ -4,6 +4,8 @@
 # bytes per response, and the median scrape latency.
 #
 # Usage: tests/bench/agent-vs-node-exporter.sh [SCRAPES]     (default 300)
+# OSPREY_AGENT_ARGS="--no-containers" passes extra arguments to the agent (e.g. to leave out the
+# containers of a Docker host, which node_exporter does not measure).
 # Needs: a release build (cargo build --release -p osprey-agent), prometheus-node-exporter, python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -84,7 +86,8 @@ def measure(name, argv, port):
         process.wait()
 
 agent_port, ne_port = free_port(), free_port()
-ours = measure("osprey-agent", [agent, "--listen", f"127.0.0.1:{agent_port}"], agent_port)
+agent_args = os.environ.get("OSPREY_AGENT_ARGS", "").split()
+ours = measure("osprey-agent", [agent, "--listen", f"127.0.0.1:{agent_port}", *agent_args], agent_port)
 theirs = measure("node_exporter", [node_exporter, f"--web.listen-address=127.0.0.1:{ne_port}"], ne_port)
 
 print(f"{scrapes} scrapes each, sequential, on {os.cpu_count()} CPUs")

@@ -145,6 +145,14 @@ impl Collector for ProcessCollector {
             "Virtual memory size in bytes.",
             ConstGauge::new(stat.virtual_bytes),
         )?;
+        // Unlimited reads as the largest u64, as the Go client library writes it.
+        let address_space = getrlimit(Resource::As).current.unwrap_or(u64::MAX);
+        encode_one(
+            &mut encoder,
+            "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.",
+            ConstGauge::new(address_space as f64),
+        )?;
         encode_one(
             &mut encoder,
             "process_resident_memory_bytes",
@@ -306,6 +314,10 @@ mod tests {
             value(&text, "process_virtual_memory_bytes")
                 >= value(&text, "process_resident_memory_bytes")
         );
+        let limit = getrlimit(Resource::As)
+            .current
+            .map_or(u64::MAX as f64, |l| l as f64);
+        assert_eq!(value(&text, "process_virtual_memory_max_bytes"), limit);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

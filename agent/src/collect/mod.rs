@@ -112,17 +112,49 @@ impl Collectors {
 }
 
 /// The agent's own families, kept in a registry and appended to every scrape: its build, each
-/// collector's duration and success on the scrape, and the `process_*` family.
+/// collector's duration and success on the scrape (under Osprey's names and under
+/// node_exporter's, which dashboards built for node_exporter chart), and the `process_*` family.
 struct SelfMetrics {
     registry: Registry,
-    durations: Family<CollectorLabel, Gauge<f64, AtomicU64>>,
-    successes: Family<CollectorLabel, Gauge>,
+    outcomes: [OutcomeFamilies; 2],
 }
 
 /// The `collector` label of the per-collector families.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CollectorLabel {
     collector: &'static str,
+}
+
+/// A pair of per-collector families: how long each collector took and whether it succeeded.
+struct OutcomeFamilies {
+    durations: Family<CollectorLabel, Gauge<f64, AtomicU64>>,
+    successes: Family<CollectorLabel, Gauge>,
+}
+
+impl OutcomeFamilies {
+    /// Registers `<prefix>_duration_seconds` and `<prefix>_success` with the given help texts.
+    fn register(
+        registry: &mut Registry,
+        prefix: &str,
+        duration_help: &str,
+        success_help: &str,
+    ) -> Self {
+        let families = OutcomeFamilies {
+            durations: Family::default(),
+            successes: Family::default(),
+        };
+        registry.register(
+            format!("{prefix}_duration_seconds"),
+            duration_help,
+            families.durations.clone(),
+        );
+        registry.register(
+            format!("{prefix}_success"),
+            success_help,
+            families.successes.clone(),
+        );
+        families
+    }
 }
 
 impl SelfMetrics {
@@ -133,35 +165,93 @@ impl SelfMetrics {
             "osprey_agent",
             "A metric with a constant '1' value labeled by version of the osprey agent",
         );
-        let durations = Family::<CollectorLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "osprey_agent_collector_duration_seconds",
-            "Time a collector took on this scrape",
-            durations.clone(),
-        );
-        let successes = Family::<CollectorLabel, Gauge>::default();
-        registry.register(
-            "osprey_agent_collector_success",
-            "Whether a collector succeeded on this scrape (1) or failed (0)",
-            successes.clone(),
-        );
+        let outcomes = [
+            OutcomeFamilies::register(
+                &mut registry,
+                "osprey_agent_collector",
+                "Time a collector took on this scrape",
+                "Whether a collector succeeded on this scrape (1) or failed (0)",
+            ),
+            OutcomeFamilies::register(
+                &mut registry,
+                "node_scrape_collector",
+                "node_exporter: Duration of a collector scrape",
+                "node_exporter: Whether a collector succeeded",
+            ),
+        ];
         self_metrics::register_process_metrics(&mut registry);
-        SelfMetrics {
-            registry,
-            durations,
-            successes,
-        }
+        SelfMetrics { registry, outcomes }
     }
 
     /// Records this scrape's outcomes and appends the families to `out`.
     fn write(&self, out: &mut Exposition, outcomes: &[(&'static str, f64, bool)]) {
         for &(collector, seconds, ok) in outcomes {
             let label = CollectorLabel { collector };
-            self.durations.get_or_create(&label).set(seconds);
-            self.successes.get_or_create(&label).set(i64::from(ok));
+            for families in &self.outcomes {
+                families.durations.get_or_create(&label).set(seconds);
+                families.successes.get_or_create(&label).set(i64::from(ok));
+            }
         }
         if let Err(error) = out.write_registry(&self.registry) {
             tracing::warn!(%error, "cannot write the agent's own metrics");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expose::MetricType;
+
+    /// A collector that writes one sample, then fails when told to.
+    struct Scripted {
+        name: &'static str,
+        fail: bool,
+    }
+
+    impl Collector for Scripted {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn collect(&self, out: &mut Exposition) -> Result<(), CollectError> {
+            out.family("scripted_value", "A value.", MetricType::Gauge)
+                .sample(&[("by", self.name)], 1.0);
+            match self.fail {
+                true => Err(CollectError::Parse {
+                    path: "/nowhere".to_owned(),
+                    message: "told to fail".to_owned(),
+                }),
+                false => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn outcomes_appear_under_osprey_and_node_exporter_names_and_a_failure_is_dropped() {
+        let collectors = Collectors::new(vec![
+            Box::new(Scripted {
+                name: "good",
+                fail: false,
+            }),
+            Box::new(Scripted {
+                name: "bad",
+                fail: true,
+            }),
+        ]);
+        let text = collectors.scrape(Format::Text004);
+        assert!(text.contains("scripted_value{by=\"good\"} 1\n"), "{text}");
+        assert!(!text.contains("by=\"bad\""), "{text}");
+        for prefix in ["osprey_agent_collector", "node_scrape_collector"] {
+            for (collector, ok) in [("good", 1), ("bad", 0)] {
+                let line = format!("{prefix}_success{{collector=\"{collector}\"}} {ok}\n");
+                assert!(text.contains(&line), "missing {line}{text}");
+            }
+            let duration = format!("{prefix}_duration_seconds{{collector=\"bad\"}} ");
+            assert!(text.contains(&duration), "missing {duration}\n{text}");
+        }
+        assert!(text.contains(
+            "# HELP node_scrape_collector_success node_exporter: Whether a collector succeeded.\n"
+        ));
     }
 }

@@ -39,6 +39,9 @@ impl Hierarchy {
 pub(crate) struct CgroupCounters {
     /// CPU time used, all CPUs together.
     pub cpu_usage_seconds: f64,
+    /// CPU time used on each CPU, in CPU order; empty unless asked for and given (cgroup v1's
+    /// `cpuacct.usage_percpu`; v2 has no per-CPU figure).
+    pub cpu_usage_per_cpu_seconds: Vec<f64>,
     /// CPU time spent in user mode.
     pub cpu_user_seconds: f64,
     /// CPU time spent in kernel mode.
@@ -51,6 +54,9 @@ pub(crate) struct CgroupCounters {
     pub cfs_throttled_seconds: f64,
     /// Memory charged to the cgroup, page cache included.
     pub memory_usage_bytes: u64,
+    /// The highest memory usage recorded (v1 `memory.max_usage_in_bytes`, v2 `memory.peak`
+    /// from Linux 5.19), when the kernel records it.
+    pub memory_max_usage_bytes: Option<u64>,
     /// Usage minus inactive file pages: what the kernel cannot easily reclaim.
     pub memory_working_set_bytes: u64,
     /// Anonymous memory (v1 `total_rss`, v2 `anon`).
@@ -119,13 +125,15 @@ pub(crate) enum CgroupReader {
 
 impl CgroupReader {
     /// Finds the cgroup of process `pid` through `<proc_root>/<pid>/cgroup` (which covers both
-    /// drivers and any `--cgroup-parent`), opens its files and reads its limits. Returns the
+    /// drivers and any `--cgroup-parent`), opens its files and reads its limits; `per_cpu` adds
+    /// the per-CPU usage where the hierarchy has it. Returns the
     /// reader and the cgroup path, which is the `id` label as cAdvisor writes it
     /// (`/docker/<id>` with cgroupfs, `/system.slice/docker-<id>.scope` with systemd).
     pub(crate) fn open(
         hierarchy: &Hierarchy,
         proc_root: &Path,
         pid: u32,
+        per_cpu: bool,
         buf: &mut Vec<u8>,
     ) -> Result<(CgroupReader, String), CollectError> {
         let membership = KeptFile::open(&proc_root.join(pid.to_string()).join("cgroup"))?;
@@ -134,7 +142,7 @@ impl CgroupReader {
             Hierarchy::V1 { root } => {
                 let path = v1_path(&text, "cpuacct")
                     .ok_or_else(|| membership.parse_error("no cpuacct controller line"))?;
-                let reader = cgroup_v1::Reader::open(root, &path, buf)?;
+                let reader = cgroup_v1::Reader::open(root, &path, per_cpu, buf)?;
                 Ok((CgroupReader::V1(reader), path))
             }
             Hierarchy::V2 { root } => {

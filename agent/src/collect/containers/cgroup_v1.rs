@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::cgroup::{CgroupCounters, CgroupLimits, DeviceIo, memory_limit};
 use crate::collect::CollectError;
-use crate::collect::kept_file::{KeptFile, keyed_values};
+use crate::collect::kept_file::{KeptFile, decimal, keyed_values};
 
 /// `cpuacct.stat` counts in USER_HZ, which the kernel fixes at 100 for every userspace ABI.
 const USER_HZ: f64 = 100.0;
@@ -14,9 +14,11 @@ const USER_HZ: f64 = 100.0;
 #[derive(Debug)]
 pub(crate) struct Reader {
     cpuacct_usage: KeptFile,
+    cpuacct_usage_percpu: Option<KeptFile>,
     cpuacct_stat: KeptFile,
     cpu_stat: Option<KeptFile>,
     memory_usage: KeptFile,
+    memory_max_usage: Option<KeptFile>,
     memory_stat: KeptFile,
     memory_failcnt: Option<KeptFile>,
     memory_oom_control: Option<KeptFile>,
@@ -27,8 +29,14 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// Opens the files of cgroup `path` (as in /proc/<pid>/cgroup) under the v1 mount `root`.
-    pub(crate) fn open(root: &Path, path: &str, buf: &mut Vec<u8>) -> Result<Reader, CollectError> {
+    /// Opens the files of cgroup `path` (as in /proc/<pid>/cgroup) under the v1 mount `root`;
+    /// `per_cpu` adds `cpuacct.usage_percpu`.
+    pub(crate) fn open(
+        root: &Path,
+        path: &str,
+        per_cpu: bool,
+        buf: &mut Vec<u8>,
+    ) -> Result<Reader, CollectError> {
         let dir = |controller: &str| -> PathBuf {
             root.join(controller).join(path.trim_start_matches('/'))
         };
@@ -50,6 +58,10 @@ impl Reader {
         };
         Ok(Reader {
             cpuacct_usage: KeptFile::open(&cpuacct.join("cpuacct.usage"))?,
+            cpuacct_usage_percpu: match per_cpu {
+                true => KeptFile::open_optional(&cpuacct.join("cpuacct.usage_percpu"))?,
+                false => None,
+            },
             cpuacct_stat: KeptFile::open(&cpuacct.join("cpuacct.stat"))?,
             // Throttling counters stay 0 without a quota; cAdvisor leaves them out then, and
             // skipping the read saves a tenth of a container's scrape cost.
@@ -58,6 +70,7 @@ impl Reader {
                 None => None,
             },
             memory_usage: KeptFile::open(&memory.join("memory.usage_in_bytes"))?,
+            memory_max_usage: KeptFile::open_optional(&memory.join("memory.max_usage_in_bytes"))?,
             memory_stat: KeptFile::open(&memory.join("memory.stat"))?,
             // Without a limit the limit is never hit: the count stays 0.
             memory_failcnt: match limits.memory_limit_bytes {
@@ -88,6 +101,15 @@ impl Reader {
         out: &mut CgroupCounters,
     ) -> Result<(), CollectError> {
         out.cpu_usage_seconds = self.cpuacct_usage.read_u64(buf)? as f64 / 1e9;
+        out.cpu_usage_per_cpu_seconds.clear();
+        if let Some(file) = &self.cpuacct_usage_percpu {
+            // Nanoseconds per possible CPU, separated by spaces.
+            for field in file.read_into(buf)?.split_ascii_whitespace() {
+                let nanoseconds = decimal(field.as_bytes())
+                    .ok_or_else(|| file.parse_error(format!("bad number {field:?}")))?;
+                out.cpu_usage_per_cpu_seconds.push(nanoseconds as f64 / 1e9);
+            }
+        }
         for (key, ticks) in keyed_values(self.cpuacct_stat.read_into(buf)?) {
             match key {
                 "user" => out.cpu_user_seconds = ticks as f64 / USER_HZ,
@@ -127,6 +149,10 @@ impl Reader {
 
     fn read_memory(&self, buf: &mut Vec<u8>, out: &mut CgroupCounters) -> Result<(), CollectError> {
         out.memory_usage_bytes = self.memory_usage.read_u64(buf)?;
+        out.memory_max_usage_bytes = match &self.memory_max_usage {
+            Some(file) => Some(file.read_u64(buf)?),
+            None => None,
+        };
         let mut inactive_file = 0;
         let text = self.memory_stat.read_into(buf)?;
         // The hierarchical `total_*` lines come after the cgroup's own, whose keys never contain
@@ -207,7 +233,9 @@ mod tests {
 
     /// Recorded with tests/fixtures/record-cgroup-v1.sh from a container run as
     /// `docker run --memory 64m --cpus 0.5 --device-write-bps /dev/vda:1gb` that wrote 8 MiB with
-    /// fsync and counted to 200000 in a shell loop.
+    /// fsync and counted to 200000 in a shell loop. `memory.max_usage_in_bytes` and
+    /// `cpuacct.usage_percpu` were added by hand later (in the kernel's format), with values
+    /// consistent with the recorded ones.
     const FIXTURE_PID: u32 = 19838;
 
     fn fixture() -> PathBuf {
@@ -217,7 +245,14 @@ mod tests {
     fn open_fixture() -> (CgroupReader, String) {
         let root = fixture();
         let hierarchy = Hierarchy::detect(&root.join("sys"));
-        CgroupReader::open(&hierarchy, &root.join("proc"), FIXTURE_PID, &mut Vec::new()).unwrap()
+        CgroupReader::open(
+            &hierarchy,
+            &root.join("proc"),
+            FIXTURE_PID,
+            true,
+            &mut Vec::new(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -244,12 +279,14 @@ mod tests {
         reader.read(&mut Vec::new(), &mut counters).unwrap();
         let expected = CgroupCounters {
             cpu_usage_seconds: 0.339_095_722,
+            cpu_usage_per_cpu_seconds: vec![0.2, 0.139_095_722],
             cpu_user_seconds: 0.32,
             cpu_system_seconds: 0.01,
             cfs_periods: 13,
             cfs_throttled_periods: 0,
             cfs_throttled_seconds: 0.0,
             memory_usage_bytes: 8_949_760,
+            memory_max_usage_bytes: Some(9_216_000),
             memory_working_set_bytes: 8_949_760,
             memory_rss_bytes: 53_248,
             memory_cache_bytes: 8_392_704,
@@ -292,7 +329,7 @@ mod tests {
         ] {
             std::fs::write(cg(c).join(f), "0\n").unwrap();
         }
-        let reader = Reader::open(dir.path(), "/docker/x", &mut Vec::new()).unwrap();
+        let reader = Reader::open(dir.path(), "/docker/x", false, &mut Vec::new()).unwrap();
         assert_eq!(reader.limits().memory_limit_bytes, None);
         assert_eq!(reader.limits().cpu_quota_micros, None);
     }

@@ -12,6 +12,7 @@ use crate::collect::kept_file::{KeptFile, keyed_values};
 pub(crate) struct Reader {
     cpu_stat: KeptFile,
     memory_current: KeptFile,
+    memory_peak: Option<KeptFile>,
     memory_stat: KeptFile,
     memory_events: Option<KeptFile>,
     memory_swap_current: Option<KeptFile>,
@@ -27,6 +28,7 @@ impl Reader {
         Ok(Reader {
             cpu_stat: KeptFile::open(&dir.join("cpu.stat"))?,
             memory_current: KeptFile::open(&dir.join("memory.current"))?,
+            memory_peak: KeptFile::open_optional(&dir.join("memory.peak"))?,
             memory_stat: KeptFile::open(&dir.join("memory.stat"))?,
             memory_events: KeptFile::open_optional(&dir.join("memory.events"))?,
             memory_swap_current: KeptFile::open_optional(&dir.join("memory.swap.current"))?,
@@ -59,6 +61,10 @@ impl Reader {
             }
         }
         out.memory_usage_bytes = self.memory_current.read_u64(buf)?;
+        out.memory_max_usage_bytes = match &self.memory_peak {
+            Some(file) => Some(file.read_u64(buf)?),
+            None => None,
+        };
         let mut inactive_file = 0;
         for (key, value) in keyed_values(self.memory_stat.read_into(buf)?) {
             match key {
@@ -181,7 +187,14 @@ mod tests {
     fn open_fixture() -> (CgroupReader, String) {
         let root = fixture();
         let hierarchy = Hierarchy::detect(&root.join("sys"));
-        CgroupReader::open(&hierarchy, &root.join("proc"), FIXTURE_PID, &mut Vec::new()).unwrap()
+        CgroupReader::open(
+            &hierarchy,
+            &root.join("proc"),
+            FIXTURE_PID,
+            true,
+            &mut Vec::new(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -205,12 +218,15 @@ mod tests {
         reader.read(&mut Vec::new(), &mut counters).unwrap();
         let expected = CgroupCounters {
             cpu_usage_seconds: 1_813.529_462,
+            // cgroup v2 has no per-CPU usage.
+            cpu_usage_per_cpu_seconds: Vec::new(),
             cpu_user_seconds: 1_532.210_931,
             cpu_system_seconds: 281.318_531,
             cfs_periods: 60_114,
             cfs_throttled_periods: 1_408,
             cfs_throttled_seconds: 97.315_208,
             memory_usage_bytes: 73_400_320,
+            memory_max_usage_bytes: Some(83_886_080),
             memory_working_set_bytes: 73_400_320 - 9_510_912,
             memory_rss_bytes: 41_549_824,
             memory_cache_bytes: 27_262_976,

@@ -11,6 +11,7 @@ use super::cgroup::{CgroupCounters, CgroupLimits, CgroupReader, Hierarchy};
 use super::families::write_families;
 use super::inventory::{Entry, Inventory};
 use super::netns::{InterfaceCounters, NetDevReader};
+use super::writable_layer::{LayerUsage, LayerUsages};
 use super::{LabelAllowList, NamePatterns};
 use crate::collect::{CollectError, Collector};
 use crate::expose::{Exposition, LabelPrefix};
@@ -28,6 +29,10 @@ pub(crate) struct Settings {
     pub exclude: NamePatterns,
     /// Docker labels that become metric labels.
     pub labels: LabelAllowList,
+    /// Whether CPU usage is read (and written) per CPU.
+    pub per_cpu_usage: bool,
+    /// The writable layers' latest measurements (empty when not measured).
+    pub layers: LayerUsages,
 }
 
 /// Container metrics in cAdvisor's names, plus Osprey's container, Docker and image metrics.
@@ -108,6 +113,8 @@ pub(crate) struct Measured {
     pub cgroup: CgroupCounters,
     /// Network counters per interface.
     pub interfaces: Vec<InterfaceCounters>,
+    /// The writable layer's latest measurement, when there is one.
+    pub layer: Option<LayerUsage>,
 }
 
 impl ContainerCollector {
@@ -260,6 +267,7 @@ impl Tracked {
                 label_prefix(("id", &sources.cgroup_id), &self.common_labels);
         }
         sources.read(buf, &mut measured, read)?;
+        measured.layer = settings.layers.get(&self.entry.info.id);
         self.sources = Some(sources);
         self.measured = Some(measured);
         Ok(())
@@ -273,8 +281,13 @@ impl Sources {
         host_network: bool,
         buf: &mut Vec<u8>,
     ) -> Result<Sources, CollectError> {
-        let (cgroup, cgroup_id) =
-            CgroupReader::open(&settings.hierarchy, &settings.proc_root, pid, buf)?;
+        let (cgroup, cgroup_id) = CgroupReader::open(
+            &settings.hierarchy,
+            &settings.proc_root,
+            pid,
+            settings.per_cpu_usage,
+            buf,
+        )?;
         // A container on the host's network sees the host's interfaces: counting them per
         // container would count the host's traffic again.
         let net = if host_network {
@@ -363,6 +376,8 @@ mod tests {
             include: NamePatterns::default(),
             exclude: NamePatterns::default(),
             labels: LabelAllowList::default(),
+            per_cpu_usage: false,
+            layers: LayerUsages::default(),
         };
         let collector = ContainerCollector::new(inventory, settings, fixtures.join("sys"));
         let mut out = Exposition::new(Format::Text004);

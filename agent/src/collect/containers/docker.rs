@@ -15,6 +15,7 @@ use futures_util::StreamExt as _;
 
 use super::inspect::{container_info, image_info};
 use super::inventory::Inventory;
+use super::writable_layer::LayerUsages;
 
 /// Seconds a single API request may take.
 const REQUEST_TIMEOUT_SECS: u64 = 30;
@@ -47,17 +48,31 @@ pub(crate) enum DockerError {
 pub struct Discovery {
     socket: PathBuf,
     inventory: Inventory,
+    /// Where to keep the writable layers' measurements and how often to measure, when on.
+    layers: Option<(LayerUsages, Duration)>,
 }
 
 impl Discovery {
-    /// Discovery through the Docker socket at `socket`, feeding `inventory`.
-    pub(crate) fn new(socket: PathBuf, inventory: Inventory) -> Self {
-        Discovery { socket, inventory }
+    /// Discovery through the Docker socket at `socket`, feeding `inventory` (and, when given,
+    /// the writable layers' measurements).
+    pub(crate) fn new(
+        socket: PathBuf,
+        inventory: Inventory,
+        layers: Option<(LayerUsages, Duration)>,
+    ) -> Self {
+        Discovery {
+            socket,
+            inventory,
+            layers,
+        }
     }
 
     /// Runs forever: connects, lists, follows events; on failure logs one line per outage,
-    /// marks Docker down and retries with backoff.
-    pub async fn run(self) {
+    /// marks Docker down and retries with backoff. Measures the writable layers beside.
+    pub async fn run(mut self) {
+        if let Some((layers, interval)) = self.layers.take() {
+            tokio::spawn(layers.run(self.inventory.clone(), interval));
+        }
         let mut backoff = MIN_BACKOFF;
         let mut outage_reported = false;
         loop {

@@ -5,6 +5,7 @@ use super::block_devices::BlockDevices;
 use super::collector::{Measured, Tracked};
 use super::inventory::{ContainerState, Health, Snapshot};
 use super::netns::InterfaceCounters;
+use super::writable_layer::LayerUsage;
 use crate::expose::{Exposition, MetricType};
 
 /// A family with one sample per running container.
@@ -24,6 +25,7 @@ const SCALARS: &[Scalar] = &[
     Scalar { name: "container_cpu_cfs_periods_total", help: "Number of elapsed enforcement period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_periods as f64) },
     Scalar { name: "container_cpu_cfs_throttled_periods_total", help: "Number of throttled period intervals.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_periods as f64) },
     Scalar { name: "container_cpu_cfs_throttled_seconds_total", help: "Total time duration the container has been throttled.", kind: Counter, value: |m| throttling(m, m.cgroup.cfs_throttled_seconds) },
+    Scalar { name: "container_memory_max_usage_bytes", help: "Maximum memory usage recorded in bytes.", kind: Gauge, value: |m| m.cgroup.memory_max_usage_bytes.map(|bytes| bytes as f64) },
     Scalar { name: "container_memory_usage_bytes", help: "Current memory usage in bytes, including all memory regardless of when it was accessed.", kind: Gauge, value: |m| Some(m.cgroup.memory_usage_bytes as f64) },
     Scalar { name: "container_memory_working_set_bytes", help: "Current working set in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_working_set_bytes as f64) },
     Scalar { name: "container_memory_rss", help: "Size of RSS in bytes.", kind: Gauge, value: |m| Some(m.cgroup.memory_rss_bytes as f64) },
@@ -96,15 +98,7 @@ pub(crate) fn write_families(
         .iter()
         .filter_map(|row| Some((row, row.measured.as_ref()?)))
         .collect();
-    write_scalar(
-        out,
-        &running,
-        "container_cpu_usage_seconds_total",
-        "Cumulative cpu time consumed in seconds.",
-        Counter,
-        &[("cpu", "total")],
-        |_, m| Some(m.cgroup.cpu_usage_seconds),
-    );
+    write_cpu_usage(out, &running);
     for scalar in SCALARS {
         write_scalar(
             out,
@@ -118,6 +112,9 @@ pub(crate) fn write_families(
     }
     for io in running.iter().flat_map(|(_, m)| &m.cgroup.devices) {
         devices.learn(io.major, io.minor);
+    }
+    for layer in running.iter().filter_map(|(_, m)| m.layer.as_ref()) {
+        devices.learn(layer.device.0, layer.device.1);
     }
     let devices = &*devices;
     for block in BLOCK_IO {
@@ -145,6 +142,7 @@ pub(crate) fn write_families(
             }
         }
     }
+    write_writable_layers(out, &running, devices);
     write_scalar(
         out,
         &running,
@@ -165,6 +163,62 @@ pub(crate) fn write_families(
     );
     write_osprey_families(out, rows);
     write_images(out, snapshot);
+}
+
+/// `container_cpu_usage_seconds_total`: as cAdvisor, per CPU (`cpu00`, `cpu01`, ..., CPUs with
+/// no usage left out) where the per-CPU figures were read, else `cpu="total"`.
+fn write_cpu_usage(out: &mut Exposition, running: &[(&Tracked, &Measured)]) {
+    let mut family = out.family(
+        "container_cpu_usage_seconds_total",
+        "Cumulative cpu time consumed in seconds.",
+        Counter,
+    );
+    let mut label = String::with_capacity(8);
+    for (_, measured) in running {
+        let per_cpu = &measured.cgroup.cpu_usage_per_cpu_seconds;
+        if per_cpu.is_empty() {
+            let total = measured.cgroup.cpu_usage_seconds;
+            family.sample_after(&measured.cadvisor_labels, &[("cpu", "total")], total);
+            continue;
+        }
+        for (cpu, &seconds) in per_cpu.iter().enumerate() {
+            if seconds > 0.0 {
+                label.clear();
+                label.push_str(if cpu < 10 { "cpu0" } else { "cpu" });
+                label.push_str(itoa::Buffer::new().format(cpu));
+                family.sample_after(&measured.cadvisor_labels, &[("cpu", &label)], seconds);
+            }
+        }
+    }
+}
+
+/// `container_fs_usage_bytes` and `container_fs_limit_bytes` of the writable layers measured.
+fn write_writable_layers(
+    out: &mut Exposition,
+    running: &[(&Tracked, &Measured)],
+    devices: &BlockDevices,
+) {
+    for (name, help, value) in [
+        (
+            "container_fs_usage_bytes",
+            "Number of bytes that are consumed by the container on this filesystem.",
+            (|layer| layer.usage_bytes) as fn(&LayerUsage) -> u64,
+        ),
+        (
+            "container_fs_limit_bytes",
+            "Number of bytes that can be consumed by the container on this filesystem.",
+            |layer| layer.limit_bytes,
+        ),
+    ] {
+        let mut family = out.family(name, help, Gauge);
+        for (_, measured) in running {
+            if let Some(layer) = &measured.layer {
+                let device = devices.name(layer.device.0, layer.device.1);
+                let labels = [("device", device)];
+                family.sample_after(&measured.cadvisor_labels, &labels, value(layer) as f64);
+            }
+        }
+    }
 }
 
 /// Writes one family with a sample per running container.
@@ -279,6 +333,11 @@ mod tests {
 
     /// Scrapes one container whose init process is the fixture tree's pid.
     fn scrape_fixture(tree: &str, pid: u32) -> String {
+        scrape_fixture_with(tree, pid, false)
+    }
+
+    /// Like [`scrape_fixture`], with CPU usage per CPU when `per_cpu_usage`.
+    fn scrape_fixture_with(tree: &str, pid: u32, per_cpu_usage: bool) -> String {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(tree);
@@ -298,6 +357,8 @@ mod tests {
             include: NamePatterns::default(),
             exclude: NamePatterns::default(),
             labels: LabelAllowList::from(vec!["team".to_owned()]),
+            per_cpu_usage,
+            layers: Default::default(),
         };
         let collector = ContainerCollector::new(inventory, settings, root.join("sys"));
         let mut out = Exposition::new(Format::Text004);
@@ -314,6 +375,7 @@ mod tests {
         for line in [
             format!("container_cpu_usage_seconds_total{{{labels},cpu=\"total\"}} 1813.529462"),
             format!("container_memory_working_set_bytes{{{labels}}} 63889408"),
+            format!("container_memory_max_usage_bytes{{{labels}}} 83886080"),
             format!("container_spec_memory_limit_bytes{{{labels}}} 134217728"),
             format!("container_spec_cpu_quota{{{labels}}} 150000"),
             format!("container_fs_writes_bytes_total{{{labels},device=\"/dev/sdb\"}} 314773504"),
@@ -326,6 +388,33 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
         assert!(!text.contains("interface=\"lo\""));
+    }
+
+    #[test]
+    fn per_cpu_usage_replaces_the_total_on_v1_when_asked_for() {
+        let labels = "id=\"/docker/e2726244f643fcd628082a5aa247420d05f75d594127d16cd05bb5e77097bece\",container_label_team=\"blue\",image=\"busybox\",name=\"web\"";
+        let usage = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("container_cpu_usage_seconds_total{"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            usage(&scrape_fixture("cgroup-v1", 19838)),
+            [format!(
+                "container_cpu_usage_seconds_total{{{labels},cpu=\"total\"}} 0.339095722"
+            )]
+        );
+        assert_eq!(
+            usage(&scrape_fixture_with("cgroup-v1", 19838, true)),
+            [
+                format!("container_cpu_usage_seconds_total{{{labels},cpu=\"cpu00\"}} 0.2"),
+                format!("container_cpu_usage_seconds_total{{{labels},cpu=\"cpu01\"}} 0.139095722"),
+            ]
+        );
+        // cgroup v2 has no per-CPU figures: the total stays.
+        let v2 = usage(&scrape_fixture_with("cgroup-v2", 4242, true));
+        assert!(v2.len() == 1 && v2[0].contains("cpu=\"total\""), "{v2:?}");
     }
 
     #[test]

@@ -4,6 +4,8 @@ use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum, ImageSummary,
 };
 
+use std::path::PathBuf;
+
 use super::inventory::{ContainerInfo, ContainerState, Health, ImageInfo};
 
 /// The inventory's view of an inspected container, or `None` when Docker left out its id.
@@ -37,6 +39,10 @@ pub(crate) fn container_info(response: ContainerInspectResponse) -> Option<Conta
     };
     let config = response.config.unwrap_or_default();
     let network_mode = response.host_config.and_then(|h| h.network_mode);
+    // overlay2 (Docker's default) and fuse-overlayfs name the upper directory; other drivers
+    // (btrfs, zfs, vfs) do not, and their containers get no writable-layer figures.
+    let writable_layer =
+        (response.graph_driver).and_then(|driver| driver.data.get("UpperDir").map(PathBuf::from));
     Some(ContainerInfo {
         name: response
             .name
@@ -56,6 +62,7 @@ pub(crate) fn container_info(response: ContainerInspectResponse) -> Option<Conta
         health,
         pid,
         host_network: network_mode.as_deref() == Some("host"),
+        writable_layer,
     })
 }
 

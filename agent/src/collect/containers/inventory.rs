@@ -2,6 +2,7 @@
 //! scrape without a call to Docker.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// A container's lifecycle state, as Docker names it.
@@ -97,6 +98,9 @@ pub(crate) struct ContainerInfo {
     pub pid: Option<u32>,
     /// Whether it shares the host's network namespace (its interfaces are the host's).
     pub host_network: bool,
+    /// The container's writable layer (overlay's upper directory), when the storage driver
+    /// names one.
+    pub writable_layer: Option<PathBuf>,
 }
 
 /// One image in Docker's local store.
@@ -238,6 +242,7 @@ pub(crate) mod tests {
             health: None,
             pid: Some(1),
             host_network: false,
+            writable_layer: None,
         }
     }
 

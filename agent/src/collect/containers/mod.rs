@@ -15,9 +15,11 @@ mod families;
 mod inspect;
 mod inventory;
 mod netns;
+mod writable_layer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use regex::RegexSet;
 
@@ -42,6 +44,13 @@ pub struct ContainersConfig {
     pub include: NamePatterns,
     /// Containers whose name matches one of these regular expressions are left out.
     pub exclude: NamePatterns,
+    /// `container_cpu_usage_seconds_total` per CPU (`cpu="cpu00"`, ...) instead of one
+    /// `cpu="total"` series, where the cgroups give it (v1): off by default, since it multiplies
+    /// that family's series by the number of CPUs.
+    pub per_cpu_usage: bool,
+    /// Seconds between two measurements of each container's writable layer
+    /// (`container_fs_usage_bytes`); 0 turns them off.
+    pub fs_usage_interval_seconds: u64,
 }
 
 impl Default for ContainersConfig {
@@ -52,6 +61,8 @@ impl Default for ContainersConfig {
             labels: LabelAllowList::default(),
             include: NamePatterns::default(),
             exclude: NamePatterns::default(),
+            per_cpu_usage: false,
+            fs_usage_interval_seconds: 60,
         }
     }
 }
@@ -69,10 +80,16 @@ impl ContainersConfig {
             include: self.include.clone(),
             exclude: self.exclude.clone(),
             labels: self.labels.clone(),
+            per_cpu_usage: self.per_cpu_usage,
+            layers: writable_layer::LayerUsages::default(),
         };
+        let layer_task = (self.fs_usage_interval_seconds > 0).then(|| {
+            let interval = Duration::from_secs(self.fs_usage_interval_seconds);
+            (settings.layers.clone(), interval)
+        });
         tracing::debug!(hierarchy = ?settings.hierarchy, "container cgroups");
         let collector = ContainerCollector::new(inventory.clone(), settings, sys_root.to_owned());
-        let discovery = Discovery::new(self.docker_socket.clone(), inventory);
+        let discovery = Discovery::new(self.docker_socket.clone(), inventory, layer_task);
         (collector, discovery)
     }
 }

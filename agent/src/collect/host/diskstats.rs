@@ -1,6 +1,6 @@
 //! Block device I/O counters from `/proc/diskstats`, as node_exporter's `diskstats` collector.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use procfs::{DiskStat, DiskStats, FromBufRead as _};
 
@@ -11,7 +11,20 @@ use crate::expose::{Exposition, MetricType};
 
 /// node_exporter's default: partitions, RAM disks, loop and floppy devices are left out.
 pub(super) const DEFAULT_DEVICES_EXCLUDE: &str =
-    r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+    r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+
+/// Where udev keeps what it learnt of each device (`b<major>:<minor>`), node_exporter's default.
+pub(super) const UDEV_DATA: &str = "/run/udev/data";
+
+/// The `node_disk_info` labels taken from udev's data, with their udev property: node_exporter
+/// writes them empty when udev has no data (a container, a host without udev).
+const UDEV_LABELS: [(&str, &str); 5] = [
+    ("path", "ID_PATH"),
+    ("wwn", "ID_WWN"),
+    ("model", "ID_MODEL"),
+    ("serial", "ID_SERIAL_SHORT"),
+    ("revision", "ID_REVISION"),
+];
 
 /// The kernel counts sectors of 512 bytes in /proc/diskstats, whatever the device's block size.
 const SECTOR_BYTES: f64 = 512.0;
@@ -128,15 +141,30 @@ const FAMILIES: [(&str, &str, MetricType, Field); 17] = [
 /// `node_disk_*{device}` for each block device not excluded.
 pub(super) struct Diskstats {
     diskstats: KeptFile,
+    udev_data: PathBuf,
     filter: DeviceFilterConfig,
 }
 
 impl Diskstats {
-    pub(super) fn new(proc_root: &Path, filter: DeviceFilterConfig) -> Self {
+    pub(super) fn new(proc_root: &Path, udev_data: &Path, filter: DeviceFilterConfig) -> Self {
         Diskstats {
             diskstats: KeptFile::new(proc_root.join("diskstats")),
+            udev_data: udev_data.to_owned(),
             filter,
         }
+    }
+
+    /// The udev-derived `node_disk_info` label values of a device, empty where unknown.
+    fn udev_values(&self, major: &str, minor: &str) -> [String; UDEV_LABELS.len()] {
+        let path = self.udev_data.join(format!("b{major}:{minor}"));
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        UDEV_LABELS.map(|(_, property)| {
+            let value = text.lines().find_map(|line| {
+                let (key, value) = line.strip_prefix("E:")?.split_once('=')?;
+                (key == property).then_some(value)
+            });
+            value.unwrap_or_default().to_owned()
+        })
     }
 }
 
@@ -157,10 +185,19 @@ impl Collector for Diskstats {
         );
         for disk in &disks {
             let (major, minor) = (disk.major.to_string(), disk.minor.to_string());
-            family.sample(
-                &[("device", &disk.name), ("major", &major), ("minor", &minor)],
-                1.0,
+            let udev = self.udev_values(&major, &minor);
+            let mut labels = vec![
+                ("device", disk.name.as_str()),
+                ("major", &major),
+                ("minor", &minor),
+            ];
+            labels.extend(
+                UDEV_LABELS
+                    .iter()
+                    .zip(&udev)
+                    .map(|((name, _), value)| (*name, value.as_str())),
             );
+            family.sample(&labels, 1.0);
         }
         for (name, help, kind, field) in FAMILIES {
             if disks.iter().all(|d| field(d).is_none()) {
@@ -184,8 +221,20 @@ mod tests {
 
     #[test]
     fn whole_disks_are_reported_in_bytes_and_seconds() {
-        let disks = Diskstats::new(&fixture("proc"), HostConfig::default().diskstats);
+        let udev = fixture("run/udev/data");
+        let disks = Diskstats::new(&fixture("proc"), &udev, HostConfig::default().diskstats);
         let text = scrape_one(&disks);
+        assert!(
+            text.contains(
+                "node_disk_info{device=\"vda\",major=\"254\",minor=\"0\",path=\"pci-0000:00:05.0\",\
+             wwn=\"\",model=\"\",serial=\"osprey-disk-1\",revision=\"\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",path=\"\",wwn=\"\",model=\"\",\
+             serial=\"\",revision=\"\"} 1\n"
+        ), "{text}");
         // vda: 800000 sectors read, 2500 ms writing, 3000 ms doing I/O, 60 flushes.
         assert!(text.contains("node_disk_read_bytes_total{device=\"vda\"} 409600000\n"));
         assert!(text.contains("node_disk_write_time_seconds_total{device=\"vda\"} 2.5\n"));

@@ -3,6 +3,8 @@
 //! Each file is one node_exporter collector. They read from the configured `proc_root` and
 //! `sys_root`, so unit tests run them against the fixture trees in `agent/tests/fixtures/`.
 
+mod arp;
+mod conntrack;
 mod cpu;
 mod diskstats;
 mod entropy;
@@ -17,9 +19,14 @@ mod netstat;
 mod pressure;
 mod processes;
 mod sockstat;
+mod softnet;
 mod stat;
 mod statvfs;
+mod systemd;
+mod textfile;
 mod time;
+mod timex;
+mod udp_queues;
 mod uname;
 mod vmstat;
 
@@ -32,6 +39,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::{CollectError, Collector};
 use crate::config::AgentConfig;
+pub use systemd::SystemdConfig;
+pub use textfile::TextfileConfig;
 
 /// The `[host]` section of the agent's configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +54,10 @@ pub struct HostConfig {
     pub diskstats: DeviceFilterConfig,
     /// Which network devices are reported.
     pub netdev: DeviceFilterConfig,
+    /// Where the textfile collector finds its `*.prom` files.
+    pub textfile: TextfileConfig,
+    /// The systemd collector (off by default).
+    pub systemd: SystemdConfig,
 }
 
 impl Default for HostConfig {
@@ -58,6 +71,8 @@ impl Default for HostConfig {
             netdev: DeviceFilterConfig {
                 devices_exclude: Pattern::new(netdev::DEFAULT_DEVICES_EXCLUDE),
             },
+            textfile: TextfileConfig::default(),
+            systemd: SystemdConfig::default(),
         }
     }
 }
@@ -74,6 +89,9 @@ impl HostConfig {
         if !(seconds > 0.0 && seconds <= 3600.0) {
             return Err(HostConfigError::StatvfsTimeout { seconds });
         }
+        if let Err(error) = self.systemd.patterns() {
+            return Err(HostConfigError::SystemdPattern { error });
+        }
         Ok(())
     }
 }
@@ -87,6 +105,12 @@ pub enum HostConfigError {
     UnknownCollector {
         /// The name given.
         name: String,
+    },
+    /// A systemd unit pattern is not a valid regular expression.
+    #[error("[host.systemd] unit_include or unit_exclude: {error}")]
+    SystemdPattern {
+        /// What is wrong with it.
+        error: regex::Error,
     },
     /// The statvfs timeout is not a usable duration.
     #[error("[host.filesystem] statvfs_timeout_seconds: {seconds} is not between 0 and 3600")]
@@ -131,6 +155,8 @@ impl<'de> Deserialize<'de> for Pattern {
 
 /// Names of every host collector, in scrape order.
 pub const NAMES: &[&str] = &[
+    "arp",
+    "conntrack",
     "cpu",
     "diskstats",
     "entropy",
@@ -145,20 +171,31 @@ pub const NAMES: &[&str] = &[
     "pressure",
     "processes",
     "sockstat",
+    "softnet",
     "stat",
+    "textfile",
     "time",
+    "timex",
+    "udp_queues",
     "uname",
     "vmstat",
 ];
 
-/// Builds the enabled host collectors from the configuration.
+/// Builds the enabled host collectors from the configuration. The systemd collector, when
+/// enabled, makes its D-Bus calls on the current tokio runtime: call this from within one.
 pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
     let proc_root = &config.proc_root;
     let sys_root = &config.sys_root;
     let host = &config.host;
     let all: Vec<Box<dyn Collector>> = vec![
+        Box::new(arp::Arp::new(proc_root)),
+        Box::new(conntrack::Conntrack::new(proc_root)),
         Box::new(cpu::Cpu::new(proc_root)),
-        Box::new(diskstats::Diskstats::new(proc_root, host.diskstats.clone())),
+        Box::new(diskstats::Diskstats::new(
+            proc_root,
+            Path::new(diskstats::UDEV_DATA),
+            host.diskstats.clone(),
+        )),
         Box::new(entropy::Entropy::new(proc_root)),
         Box::new(filefd::Filefd::new(proc_root)),
         Box::new(filesystem::Filesystem::new(
@@ -169,19 +206,33 @@ pub fn collectors(config: &AgentConfig) -> Vec<Box<dyn Collector>> {
         Box::new(loadavg::Loadavg::new(proc_root)),
         Box::new(meminfo::Meminfo::new(proc_root)),
         Box::new(netclass::Netclass::new(sys_root, host.netdev.clone())),
-        Box::new(netdev::Netdev::new(proc_root, host.netdev.clone())),
+        Box::new(netdev::Netdev::new(
+            proc_root,
+            sys_root,
+            host.netdev.clone(),
+        )),
         Box::new(netstat::Netstat::new(proc_root)),
         Box::new(pressure::Pressure::new(proc_root)),
         Box::new(processes::Processes::new(proc_root)),
         Box::new(sockstat::Sockstat::new(proc_root)),
+        Box::new(softnet::Softnet::new(proc_root)),
         Box::new(stat::Stat::new(proc_root)),
+        Box::new(textfile::Textfile::new(&host.textfile)),
         Box::new(time::Time),
+        Box::new(timex::Timex),
+        Box::new(udp_queues::UdpQueues::new(proc_root)),
         Box::new(uname::Uname::new()),
         Box::new(vmstat::Vmstat::new(proc_root)),
     ];
-    all.into_iter()
+    let mut enabled: Vec<Box<dyn Collector>> = all
+        .into_iter()
         .filter(|c| !host.disable.iter().any(|name| name == c.name()))
-        .collect()
+        .collect();
+    if host.systemd.enabled {
+        let runtime = tokio::runtime::Handle::current();
+        enabled.push(Box::new(systemd::Systemd::new(&host.systemd, runtime)));
+    }
+    enabled
 }
 
 /// A parse error for `path`.
@@ -198,6 +249,14 @@ fn number(path: &Path, field: Option<&str>) -> Result<f64, CollectError> {
     field
         .parse::<f64>()
         .map_err(|_| parse_error(path, format!("not a number: {field:?}")))
+}
+
+/// Parses one hexadecimal field (as in softnet_stat, nf_conntrack statistics and socket tables).
+fn hexadecimal(path: &Path, field: Option<&str>) -> Result<f64, CollectError> {
+    let field = field.ok_or_else(|| parse_error(path, "missing field"))?;
+    u64::from_str_radix(field, 16)
+        .map(|value| value as f64)
+        .map_err(|_| parse_error(path, format!("not a hexadecimal number: {field:?}")))
 }
 
 /// The fixture trees the unit tests read, in `agent/tests/fixtures/`.

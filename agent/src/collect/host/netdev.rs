@@ -1,6 +1,9 @@
-//! Network device counters from `/proc/net/dev`, as node_exporter's `netdev` collector.
+//! Network device counters from `/proc/net/dev` and each device's `rx_nohandler` in sysfs, as
+//! node_exporter's `netdev` collector.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use super::DeviceFilterConfig;
 use crate::collect::kept_file::KeptFile;
@@ -36,14 +39,45 @@ const STATISTICS: [&str; COUNTERS] = [
 /// `node_network_{receive,transmit}_*_total{device}` for each device not excluded.
 pub(super) struct Netdev {
     dev: KeptFile,
+    class_net: PathBuf,
     filter: DeviceFilterConfig,
+    /// `statistics/rx_nohandler` of each device seen at the last scrape: /proc/net/dev has no
+    /// column for it (node_exporter reads it over netlink).
+    nohandler: Mutex<HashMap<String, KeptFile>>,
 }
 
 impl Netdev {
-    pub(super) fn new(proc_root: &Path, filter: DeviceFilterConfig) -> Self {
+    pub(super) fn new(proc_root: &Path, sys_root: &Path, filter: DeviceFilterConfig) -> Self {
         Netdev {
             dev: KeptFile::new(proc_root.join("net/dev")),
+            class_net: sys_root.join("class/net"),
             filter,
+            nohandler: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes `node_network_receive_nohandler_total` for the devices (sorted) whose sysfs
+    /// counter can be read, forgetting the files of devices that are gone.
+    fn write_nohandler(&self, devices: &[(String, [u64; COUNTERS])], out: &mut Exposition) {
+        let mut files = self
+            .nohandler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        files.retain(|name, _| devices.iter().any(|(device, _)| device == name));
+        let mut family = out.family(
+            "node_network_receive_nohandler_total",
+            "Network device statistic receive_nohandler.",
+            MetricType::Counter,
+        );
+        let mut buf = Vec::new();
+        for (device, _) in devices {
+            let file = files.entry(device.clone()).or_insert_with(|| {
+                KeptFile::new(self.class_net.join(device).join("statistics/rx_nohandler"))
+            });
+            // Devices without the attribute (older kernels) simply have no sample.
+            if let Ok(value) = file.read_u64(&mut buf) {
+                family.sample(&[("device", device)], value as f64);
+            }
         }
     }
 }
@@ -80,6 +114,7 @@ impl Collector for Netdev {
                 family.sample(&[("device", device)], counters[column] as f64);
             }
         }
+        self.write_nohandler(&devices, out);
         Ok(())
     }
 }
@@ -91,8 +126,14 @@ mod tests {
 
     #[test]
     fn counters_per_device_without_docker_bridges_and_veths() {
-        let text = scrape_one(&Netdev::new(&fixture("proc"), HostConfig::default().netdev));
+        let text = scrape_one(&Netdev::new(
+            &fixture("proc"),
+            &fixture("sys"),
+            HostConfig::default().netdev,
+        ));
         assert!(text.contains("node_network_receive_bytes_total{device=\"eth0\"} 98765432\n"));
+        assert!(text.contains("node_network_receive_nohandler_total{device=\"eth0\"} 5\n"));
+        assert!(text.contains("node_network_receive_nohandler_total{device=\"lo\"} 0\n"));
         assert!(text.contains("node_network_transmit_carrier_total{device=\"eth0\"} 11\n"));
         assert!(text.contains("node_network_receive_packets_total{device=\"lo\"} 789\n"));
         assert!(!text.contains("veth1a2b"));
@@ -102,7 +143,11 @@ mod tests {
     #[test]
     fn the_exclusion_is_configurable() {
         let config: HostConfig = toml::from_str("[netdev]\ndevices_exclude = \"^lo$\"").unwrap();
-        let text = scrape_one(&Netdev::new(&fixture("proc"), config.netdev));
+        let text = scrape_one(&Netdev::new(
+            &fixture("proc"),
+            &fixture("sys"),
+            config.netdev,
+        ));
         assert!(text.contains("{device=\"veth1a2b\"}"));
         assert!(!text.contains("{device=\"lo\"}"));
     }
