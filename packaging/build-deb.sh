@@ -10,7 +10,7 @@ Usage: packaging/build-deb.sh [--profile PROFILE] [--no-build] [--compression TY
 Builds osprey-agent and osprey-collector with cargo and packages them, with their debug
 symbols split into -dbgsym packages, as OUTPUT_DIR/*.deb (default target/debian/).
 
-  --profile PROFILE  cargo profile to build and package (default release; ci is faster)
+  --profile PROFILE  cargo profile to build and package (default dist; ci builds faster)
   --no-build         package the binaries already built in the profile's target directory
   --compression TYPE dpkg-deb's compression: xz (default, smallest), zstd (fastest; needs
                      dpkg 1.21.18 or later to install, as in Debian 12) or gzip
@@ -18,7 +18,7 @@ symbols split into -dbgsym packages, as OUTPUT_DIR/*.deb (default target/debian/
 EOF
 }
 
-profile=release
+profile=dist
 build=yes
 compression=xz
 out=

@@ -42,6 +42,19 @@ fn packages_run_under_systemd() {
         curl(&container, "http://127.0.0.1:9717/metrics")
     });
     assert!(metrics.contains("node_cpu_seconds_total"), "{metrics}");
+    // Every collector works inside the unit's sandbox (timex's adjtimex included).
+    let failed: Vec<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("node_scrape_collector_success{") && line.ends_with(" 0"))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "collectors failing under the unit: {failed:?}"
+    );
+    assert!(
+        metrics.contains("node_scrape_collector_success{collector=\"timex\"} 1"),
+        "{metrics}"
+    );
     assert_sandboxed(&container, "osprey-agent", "osprey-agent");
     assert_sandboxed(&container, "osprey-collector", "osprey");
     let collector = main_pid(&container, "osprey-collector");

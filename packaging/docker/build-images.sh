@@ -5,7 +5,7 @@
 # configuration. Then writes this host's settings for compose.yml (see README.md).
 #
 # usage: build-images.sh [--profile P] [--binaries DIR] [--tag TAG] [--settings DIR]
-#   --profile P     cargo profile the binaries are built with (default release)
+#   --profile P     cargo profile the binaries are built with (default dist)
 #   --binaries DIR  take osprey-agent and osprey-collector from DIR instead of building them
 #   --tag TAG       the images' tag (default the binaries' version, and `latest` as well)
 #   --settings DIR  where .env and targets/node.yml go (default this script's directory,
@@ -14,7 +14,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-profile=release
+profile=dist
 binaries=
 tag=
 settings=$here

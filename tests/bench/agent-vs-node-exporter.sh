@@ -6,13 +6,14 @@
 # Usage: tests/bench/agent-vs-node-exporter.sh [SCRAPES]     (default 300)
 # OSPREY_AGENT_ARGS="--no-containers" passes extra arguments to the agent (e.g. to leave out the
 # containers of a Docker host, which node_exporter does not measure).
-# Needs: a release build (cargo build --release -p osprey-agent), prometheus-node-exporter, python3.
+# Needs: the agent as packaged (cargo build --profile dist -p osprey-agent), prometheus-node-exporter,
+# python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scrapes="${1:-300}"
-agent="${OSPREY_AGENT:-target/release/osprey-agent}"
+agent="${OSPREY_AGENT:-target/dist/osprey-agent}"
 node_exporter="${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}"
-[ -x "$agent" ] || { echo "missing $agent: run cargo build --release -p osprey-agent" >&2; exit 1; }
+[ -x "$agent" ] || { echo "missing $agent: run cargo build --profile dist -p osprey-agent" >&2; exit 1; }
 [ -x "$node_exporter" ] || { echo "missing $node_exporter: run tests/install-deps.sh" >&2; exit 1; }
 
 exec python3 - "$agent" "$node_exporter" "$scrapes" <<'PY'

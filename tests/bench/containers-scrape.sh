@@ -59,8 +59,8 @@ fi
 
 agent_binary=${OSPREY_AGENT:-}
 if [ -z "$agent_binary" ]; then
-  cargo build --release -q -p osprey-agent
-  agent_binary=./target/release/osprey-agent
+  cargo build --profile dist -q -p osprey-agent
+  agent_binary=./target/dist/osprey-agent
 fi
 "$agent_binary" --listen "127.0.0.1:$port" 2>/tmp/osprey-bench-agent.log &
 agent=$!
