@@ -195,6 +195,17 @@ fn v2_path(membership: &str) -> Option<String> {
         .find_map(|line| line.strip_prefix("0::").map(str::to_owned))
 }
 
+/// Opens the cgroup tree recorded under `agent/tests/fixtures/{name}` for the container process
+/// `pid`, per-CPU usage on; gives the reader and the container's id.
+#[cfg(test)]
+pub(super) fn open_recorded(name: &str, pid: u32) -> (CgroupReader, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let hierarchy = Hierarchy::detect(&root.join("sys"));
+    CgroupReader::open(&hierarchy, &root.join("proc"), pid, true, &mut Vec::new()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,7 +229,7 @@ fn read_blkio(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::containers::cgroup::{CgroupReader, Hierarchy};
+    use crate::collect::containers::cgroup::{CgroupReader, open_recorded};
 
     /// Recorded with tests/fixtures/record-cgroup-v1.sh from a container run as
     /// `docker run --memory 64m --cpus 0.5 --device-write-bps /dev/vda:1gb` that wrote 8 MiB with
@@ -238,21 +238,8 @@ mod tests {
     /// consistent with the recorded ones.
     const FIXTURE_PID: u32 = 19838;
 
-    fn fixture() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup-v1")
-    }
-
     fn open_fixture() -> (CgroupReader, String) {
-        let root = fixture();
-        let hierarchy = Hierarchy::detect(&root.join("sys"));
-        CgroupReader::open(
-            &hierarchy,
-            &root.join("proc"),
-            FIXTURE_PID,
-            true,
-            &mut Vec::new(),
-        )
-        .unwrap()
+        open_recorded("cgroup-v1", FIXTURE_PID)
     }
 
     #[test]

@@ -168,10 +168,8 @@ fn read_io_stat(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::collect::containers::cgroup::{CgroupReader, Hierarchy};
+    use crate::collect::containers::cgroup::{CgroupReader, open_recorded};
 
     /// Written by hand in the formats of the kernel's Documentation/admin-guide/cgroup-v2.rst,
     /// laid out as the systemd cgroup driver places a container
@@ -180,21 +178,8 @@ mod tests {
     const FIXTURE_ID: &str = "/system.slice/docker-\
         3f4e1b2c9d8a7f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a1908aa11.scope";
 
-    fn fixture() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup-v2")
-    }
-
     fn open_fixture() -> (CgroupReader, String) {
-        let root = fixture();
-        let hierarchy = Hierarchy::detect(&root.join("sys"));
-        CgroupReader::open(
-            &hierarchy,
-            &root.join("proc"),
-            FIXTURE_PID,
-            true,
-            &mut Vec::new(),
-        )
-        .unwrap()
+        open_recorded("cgroup-v2", FIXTURE_PID)
     }
 
     #[test]

@@ -69,18 +69,8 @@ fn read_comment(comment: &str, families: &mut Vec<ParsedFamily>) -> Result<(), S
         return Ok(());
     };
     check_metric_name(name)?;
-    let index = match families.iter().position(|f| f.name == name) {
-        Some(index) => index,
-        None => {
-            families.push(ParsedFamily {
-                name: name.to_owned(),
-                help: None,
-                kind: MetricType::Untyped,
-                samples: Vec::new(),
-            });
-            families.len() - 1
-        }
-    };
+    let index = families.iter().position(|f| f.name == name);
+    let index = index.unwrap_or_else(|| push_untyped(families, name));
     let family = &mut families[index];
     if keyword == "HELP" {
         if family.help.is_some() {
@@ -118,16 +108,19 @@ fn family_of<'f>(families: &'f mut Vec<ParsedFamily>, name: &str) -> &'f mut Par
                             || suffix == "_bucket" && family.kind == MetricType::Histogram
                     })
     });
-    let index = index.unwrap_or_else(|| {
-        families.push(ParsedFamily {
-            name: name.to_owned(),
-            help: None,
-            kind: MetricType::Untyped,
-            samples: Vec::new(),
-        });
-        families.len() - 1
-    });
+    let index = index.unwrap_or_else(|| push_untyped(families, name));
     &mut families[index]
+}
+
+/// Adds an untyped family named `name` with no help and no samples; returns its index.
+fn push_untyped(families: &mut Vec<ParsedFamily>, name: &str) -> usize {
+    families.push(ParsedFamily {
+        name: name.to_owned(),
+        help: None,
+        kind: MetricType::Untyped,
+        samples: Vec::new(),
+    });
+    families.len() - 1
 }
 
 /// Reads `name{label="value",...} value`; a timestamp is refused, as node_exporter refuses it.
