@@ -89,11 +89,10 @@ async fn receive(
         Err(error) => {
             receiver.log_refusal(&error, status);
             // A server-side failure is told in the log, not to the sender.
-            let reason = match status.is_server_error() {
-                true => {
-                    "the samples could not be stored now; the collector's log says why".to_owned()
-                }
-                false => error.to_string(),
+            let reason = if status.is_server_error() {
+                "the samples could not be stored now; the collector's log says why".to_owned()
+            } else {
+                error.to_string()
             };
             (status, format!("{reason}\n")).into_response()
         }
