@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use osprey_agent::expose::{escape_into, write_value};
 
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{Label, Labels, METRIC_NAME};
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -14,9 +14,24 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Appends one sample line, `name{label="value",...} value [timestamp]`, with label values
 /// escaped as the format requires and the braces left out when there are no labels.
 pub fn write_sample(out: &mut String, labels: &Labels, value: f64, timestamp_ms: Option<i64>) {
-    out.push_str(labels.metric_name().unwrap_or_default());
+    let name = labels.metric_name().unwrap_or_default();
+    let others = labels.iter().filter(|l| l.name != METRIC_NAME);
+    write_line(out, name, others, value, timestamp_ms);
+}
+
+/// Appends one sample line of metric `name` with `labels` in the order given, empty values
+/// written too (`instance=""` says a series has no instance, where leaving it out would let
+/// a scraper add its own).
+pub fn write_line<'a>(
+    out: &mut String,
+    name: &str,
+    labels: impl IntoIterator<Item = Label<'a>>,
+    value: f64,
+    timestamp_ms: Option<i64>,
+) {
+    out.push_str(name);
     let mut separator = '{';
-    for label in labels.iter().filter(|l| l.name != METRIC_NAME) {
+    for label in labels {
         out.push(separator);
         separator = ',';
         out.push_str(label.name);

@@ -11,6 +11,7 @@ pub mod import;
 pub mod labels;
 pub mod notify;
 pub mod promql;
+pub mod remote_write;
 pub mod rules;
 pub mod scrape;
 pub mod server;

@@ -15,7 +15,9 @@ use crate::api::protocol_errors::JsonErrorListener;
 use crate::api::tsdb_admin::TsdbAdminState;
 use crate::api::{ApiState, AppState, MetadataSource};
 use crate::config::{Config, ConfigErrors};
+use crate::labels::Labels;
 use crate::promql::Engine;
+use crate::remote_write::Receiver;
 use crate::scrape::{ApplyError, ScrapeManager};
 use crate::tsdb::{Appendable, Querier, Storage, StorageError, StorageOptions};
 use osprey_web::self_metrics::{register_build_info, register_process_metrics};
@@ -109,6 +111,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         alerting_stopped,
     )
     .await?;
+    let external_labels = Labels::from_pairs(&config.global.external_labels);
     let manager = ScrapeManager::new(storage.clone() as Arc<dyn Appendable>);
     manager.apply(config, &base_dir).await?;
     manager.spawn_file_watcher(FILE_SD_POLL);
@@ -123,11 +126,14 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     });
     tokio::spawn(reload_on_sighup(reloader.clone()));
     let ready = Arc::new(AtomicBool::new(true));
+    let remote_write = Arc::new(Receiver::new(storage.clone() as Arc<dyn Appendable>));
+    let mut registry = self_metrics(&manager, &reload_status, &storage, &alerting);
+    remote_write.register_metrics(&mut registry);
     let lifecycle = LifecycleState {
         ready,
         storage: storage.clone() as Arc<dyn Appendable>,
         reloader,
-        registry: Arc::new(self_metrics(&manager, &reload_status, &storage, &alerting)),
+        registry: Arc::new(registry),
     };
     let tsdb = TsdbAdminState {
         storage: storage.clone(),
@@ -138,6 +144,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             engine,
             metadata: storage as Arc<dyn MetadataSource>,
         },
+        external_labels,
+        remote_write,
         scrape: manager.clone(),
         lifecycle,
         rules: alerting.rules.clone(),

@@ -26,6 +26,8 @@ pub use state::{ApiState, AppState, MetadataSource, NoMetadata};
 pub fn app(state: AppState) -> Router {
     let AppState {
         query,
+        external_labels,
+        remote_write,
         scrape,
         lifecycle,
         rules,
@@ -34,7 +36,11 @@ pub fn app(state: AppState) -> Router {
         security,
     } = state;
     let routes = Router::new()
-        .merge(federate::router(query.engine.querier().clone()))
+        .merge(federate::router(
+            query.engine.querier().clone(),
+            &external_labels,
+        ))
+        .merge(crate::remote_write::router(remote_write))
         .merge(prometheus::router(query.clone()))
         .merge(export::router(query))
         .merge(targets::router(scrape))

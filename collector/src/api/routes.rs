@@ -49,6 +49,7 @@ pub const ROUTES: &[Route] = &[
     (Verb::Put, "/-/reload", Access::Admin),
     (Verb::Get, "/metrics", Access::Read),
     (Verb::Get, "/federate", Access::Read),
+    (Verb::Post, "/api/v1/write", Access::Admin),
     (Verb::Get, "/api/v1/targets", Access::Read),
     (Verb::Get, "/api/v1/query", Access::Read),
     (Verb::Post, "/api/v1/query", Access::Read),

@@ -7,8 +7,10 @@ use osprey_web::Security;
 
 use super::lifecycle::LifecycleState;
 use super::tsdb_admin::TsdbAdminState;
+use crate::labels::Labels;
 use crate::notify::Notifier;
 use crate::promql::Engine;
+use crate::remote_write::Receiver;
 use crate::rules::RuleManager;
 use crate::scrape::ScrapeManager;
 use crate::tsdb::Metadata;
@@ -32,6 +34,10 @@ impl MetadataSource for NoMetadata {}
 pub struct AppState {
     /// The query API's engine and metadata; the engine's store also serves `/federate`.
     pub query: ApiState,
+    /// The configuration's `external_labels`, which `/federate` adds to the series it serves.
+    pub external_labels: Labels,
+    /// Stores remote-write pushes (`POST /api/v1/write`).
+    pub remote_write: Arc<Receiver>,
     /// The scrape loops, for `/api/v1/targets`.
     pub scrape: Arc<ScrapeManager>,
     /// Health, readiness, reloads and the collector's own metrics.

@@ -12,6 +12,7 @@ pub mod relabel;
 mod scrape_loop;
 pub mod target;
 
+pub(crate) use ingest::MAX_AHEAD_MS;
 pub use ingest::{
     IngestError, IngestFailure, IngestOutcome, IngestRules, LabelLimitError, LabelLimits,
     SeriesCache,

@@ -13,6 +13,7 @@ use osprey_collector::api::tsdb_admin::TsdbAdminState;
 use osprey_collector::api::{ApiState, AppState, app};
 use osprey_collector::notify::{Notifier, parse_alertmanager_config};
 use osprey_collector::promql::{Engine, EngineConfig};
+use osprey_collector::remote_write::Receiver;
 use osprey_collector::rules::{RuleDeps, RuleManager};
 use osprey_collector::scrape::ScrapeManager;
 use osprey_collector::tsdb::{Appendable, Querier, Storage, StorageOptions};
@@ -71,6 +72,8 @@ impl TestState {
         );
         let state = AppState {
             query: ApiState::new(Engine::new(store.clone() as Arc<dyn Querier>, config)),
+            external_labels: Default::default(),
+            remote_write: Arc::new(Receiver::new(store.clone() as Arc<dyn Appendable>)),
             lifecycle: LifecycleState {
                 ready: Arc::new(AtomicBool::new(true)),
                 storage: store.clone() as Arc<dyn Appendable>,

@@ -18,10 +18,11 @@ use super::relabel::{LabelMap, Relabel, relabel};
 use known::KnownSeries;
 pub use label_limits::{LabelLimitError, LabelLimits};
 
-/// How far ahead of the scrape a sample's own timestamp may be. The store measures retention
-/// back from its newest sample, so one sample stamped years ahead would age out everything
-/// else; ten minutes is more than any working clock is off by.
-const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+/// How far ahead of the scrape (or of the clock, for a remote-write push) a sample's own
+/// timestamp may be. The store measures retention back from its newest sample, so one sample
+/// stamped years ahead would age out everything else; ten minutes is more than any working
+/// clock is off by.
+pub(crate) const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
 
 /// How a job turns scraped series into stored ones.
 #[derive(Debug, Clone, Default)]
