@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::scrape::MAX_AHEAD_MS;
 use crate::scrape::parse::MetricType;
-use crate::tsdb::{AppendError, Appendable, Appender, Metadata, Sample, SeriesLimit, SeriesRef};
+use crate::tsdb::{AppendError, Appendable, Appender, Metadata, Sample, SeriesLimit};
 use crate::vocab::{is_label_name, is_metric_name};
 
 use super::proto;
@@ -151,12 +151,9 @@ impl Batch {
     /// checks and its commit is dropped by the store and not counted.
     pub fn append_to(&self, storage: &dyn Appendable) -> Result<u64, WriteError> {
         let mut app = storage.appender(SOURCE);
-        match self.append_all(app.as_mut()) {
-            Ok(()) => {}
-            Err(error) => {
-                app.rollback();
-                return Err(error);
-            }
+        if let Err(error) = self.append_all(app.as_mut()) {
+            app.rollback();
+            return Err(error);
         }
         let committed = app.commit().map_err(stored)?;
         Ok(self.samples().saturating_sub(committed.out_of_order))
@@ -171,7 +168,7 @@ impl Batch {
                 .append(labels, first.t, first.v)
                 .map_err(|error| refused(error, labels, first.t))?;
             for sample in rest {
-                append_next(app, series, labels, *sample)
+                app.append_ref_or_labels(series, labels, sample.t, sample.v)
                     .map_err(|e| refused(e, labels, sample.t))?;
             }
         }
@@ -179,20 +176,6 @@ impl Batch {
             app.set_metadata(metric, metadata.clone());
         }
         Ok(())
-    }
-}
-
-/// Appends a sample after the first of its series by handle; a handle a deletion ended since
-/// is replaced by appending by labels.
-fn append_next(
-    app: &mut dyn Appender,
-    series: SeriesRef,
-    labels: &Labels,
-    sample: Sample,
-) -> Result<(), AppendError> {
-    match app.append_ref(series, sample.t, sample.v) {
-        Err(AppendError::UnknownRef) => app.append(labels, sample.t, sample.v).map(|_| ()),
-        other => other,
     }
 }
 

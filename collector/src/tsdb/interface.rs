@@ -173,6 +173,21 @@ pub trait Appender {
     /// exact repeat of the newest sample is dropped silently).
     fn append_ref(&mut self, series: SeriesRef, t: i64, v: f64) -> Result<(), AppendError>;
 
+    /// Appends a sample to a series known by its handle, or by its labels when a deletion has
+    /// ended the handle since (the series then starts again).
+    fn append_ref_or_labels(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<(), AppendError> {
+        match self.append_ref(series, t, v) {
+            Err(AppendError::UnknownRef) => self.append(labels, t, v).map(|_| ()),
+            other => other,
+        }
+    }
+
     /// Records HELP/TYPE/UNIT for a metric family name.
     fn set_metadata(&mut self, metric: &str, metadata: Metadata);
 

@@ -430,11 +430,7 @@ pub fn append_stale(
     labels: &Labels,
     t: i64,
 ) -> Result<(), AppendError> {
-    let stale = f64::from_bits(STALE_NAN_BITS);
-    match app.append_ref(series, t, stale) {
-        Err(AppendError::UnknownRef) => app.append(labels, t, stale).map(|_| ()),
-        other => other,
-    }
+    app.append_ref_or_labels(series, labels, t, f64::from_bits(STALE_NAN_BITS))
 }
 
 /// The stored labels of a scraped series, or `None` if metric relabelling drops it. The pairs
