@@ -113,48 +113,18 @@ impl Collectors {
 
 /// The agent's own families, kept in a registry and appended to every scrape: its build, each
 /// collector's duration and success on the scrape (under Osprey's names and under
-/// node_exporter's, which dashboards built for node_exporter chart), and the `process_*` family.
+/// node_exporter's, which dashboards built for node_exporter chart: one family registered
+/// under both), and the `process_*` family.
 struct SelfMetrics {
     registry: Registry,
-    outcomes: [OutcomeFamilies; 2],
+    durations: Family<CollectorLabel, Gauge<f64, AtomicU64>>,
+    successes: Family<CollectorLabel, Gauge>,
 }
 
 /// The `collector` label of the per-collector families.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CollectorLabel {
     collector: &'static str,
-}
-
-/// A pair of per-collector families: how long each collector took and whether it succeeded.
-struct OutcomeFamilies {
-    durations: Family<CollectorLabel, Gauge<f64, AtomicU64>>,
-    successes: Family<CollectorLabel, Gauge>,
-}
-
-impl OutcomeFamilies {
-    /// Registers `<prefix>_duration_seconds` and `<prefix>_success` with the given help texts.
-    fn register(
-        registry: &mut Registry,
-        prefix: &str,
-        duration_help: &str,
-        success_help: &str,
-    ) -> Self {
-        let families = OutcomeFamilies {
-            durations: Family::default(),
-            successes: Family::default(),
-        };
-        registry.register(
-            format!("{prefix}_duration_seconds"),
-            duration_help,
-            families.durations.clone(),
-        );
-        registry.register(
-            format!("{prefix}_success"),
-            success_help,
-            families.successes.clone(),
-        );
-        families
-    }
 }
 
 impl SelfMetrics {
@@ -165,32 +135,41 @@ impl SelfMetrics {
             "osprey_agent",
             "A metric with a constant '1' value labeled by version of the osprey agent",
         );
-        let outcomes = [
-            OutcomeFamilies::register(
-                &mut registry,
+        let durations = Family::<CollectorLabel, Gauge<f64, AtomicU64>>::default();
+        let successes = Family::<CollectorLabel, Gauge>::default();
+        for (prefix, duration_help, success_help) in [
+            (
                 "osprey_agent_collector",
                 "Time a collector took on this scrape",
                 "Whether a collector succeeded on this scrape (1) or failed (0)",
             ),
-            OutcomeFamilies::register(
-                &mut registry,
+            (
                 "node_scrape_collector",
                 "node_exporter: Duration of a collector scrape",
                 "node_exporter: Whether a collector succeeded",
             ),
-        ];
+        ] {
+            registry.register(
+                format!("{prefix}_duration_seconds"),
+                duration_help,
+                durations.clone(),
+            );
+            registry.register(format!("{prefix}_success"), success_help, successes.clone());
+        }
         self_metrics::register_process_metrics(&mut registry);
-        SelfMetrics { registry, outcomes }
+        SelfMetrics {
+            registry,
+            durations,
+            successes,
+        }
     }
 
     /// Records this scrape's outcomes and appends the families to `out`.
     fn write(&self, out: &mut Exposition, outcomes: &[(&'static str, f64, bool)]) {
         for &(collector, seconds, ok) in outcomes {
             let label = CollectorLabel { collector };
-            for families in &self.outcomes {
-                families.durations.get_or_create(&label).set(seconds);
-                families.successes.get_or_create(&label).set(i64::from(ok));
-            }
+            self.durations.get_or_create(&label).set(seconds);
+            self.successes.get_or_create(&label).set(i64::from(ok));
         }
         if let Err(error) = out.write_registry(&self.registry) {
             tracing::warn!(%error, "cannot write the agent's own metrics");
