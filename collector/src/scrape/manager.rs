@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use prometheus_client::registry::Registry;
 
-use crate::config::{Config, Scheme, ScrapeConfig, StaticConfig};
+use crate::config::{Config, RelabelAction, Scheme, ScrapeConfig, StaticConfig};
 use crate::tsdb::Appendable;
 
 use super::fetch::Auth;
@@ -326,7 +326,7 @@ fn build_job(
     };
     let relabel = Relabel::compile_all(&job.relabel_configs).map_err(regex_error)?;
     let metric_relabel = Relabel::compile_all(&job.metric_relabel_configs).map_err(regex_error)?;
-    let tls_key = format!("{:?}", job.tls_config);
+    let tls_key = client_key(job);
     let client = match clients.get(&tls_key) {
         Some(client) => client.clone(),
         None => {
@@ -403,6 +403,7 @@ fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
             &job.bearer_token,
             &job.bearer_token_file,
             &job.tls_config,
+            plain_http_only(job),
             metric_relabel,
             (
                 job.sample_limit,
@@ -417,11 +418,28 @@ fn settings_key(config: &Config, job: &ScrapeConfig) -> String {
     )
 }
 
+/// What decides a job's HTTP client: jobs with the same key share one.
+fn client_key(job: &ScrapeConfig) -> String {
+    format!("{:?}", (plain_http_only(job), &job.tls_config))
+}
+
+/// Whether every scrape of `job` is plain HTTP: its scheme is `http`, it has no TLS settings
+/// and no relabelling can set `__scheme__` (to `https`) on a target. Only such a job's client
+/// goes without certificate roots, and clients are shared and kept by this as well.
+fn plain_http_only(job: &ScrapeConfig) -> bool {
+    job.scheme == Scheme::Http
+        && job.tls_config.is_none()
+        && !job.relabel_configs.iter().any(|rule| {
+            rule.action == RelabelAction::Labelmap
+                || rule.target_label.as_deref() == Some("__scheme__")
+        })
+}
+
 fn build_client(job: &ScrapeConfig) -> Result<reqwest::Client, ClientError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("osprey-collector/", env!("CARGO_PKG_VERSION")))
         .no_proxy();
-    if job.scheme == Scheme::Http && job.tls_config.is_none() {
+    if plain_http_only(job) {
         // A plain-HTTP job needs no certificate roots; not loading the system's lets the
         // collector start on a machine without any (no ca-certificates package).
         builder = builder.tls_certs_only([]);
@@ -459,4 +477,32 @@ fn read_tls_file(field: &'static str, path: &Path) -> Result<Vec<u8>, ClientErro
         path: path.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn jobs(scrape_configs: &str) -> Vec<ScrapeConfig> {
+        let text = format!("scrape_configs:\n{scrape_configs}");
+        Config::parse(&text, Path::new("test.yml"))
+            .unwrap()
+            .scrape_configs
+    }
+
+    #[test]
+    fn only_jobs_that_cannot_reach_https_go_without_certificate_roots() {
+        let jobs = jobs(
+            "  - job_name: plain\n\
+             \x20 - job_name: https\n    scheme: https\n\
+             \x20 - job_name: relabelled\n    relabel_configs:\n\
+             \x20     - {target_label: __scheme__, replacement: https}\n",
+        );
+        let plain: Vec<bool> = jobs.iter().map(plain_http_only).collect();
+        assert_eq!(plain, [true, false, false]);
+        // Clients are shared by this key, so the https job cannot get the plain one's.
+        assert_ne!(client_key(&jobs[0]), client_key(&jobs[1]));
+    }
 }
