@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::alerting::{self, AlertingSource, AlertingSummary};
-use crate::config::{Checked, Config, LOCAL_AGENT_JOB};
+use crate::config::{Checked, Config, LOCAL_AGENT_JOB, base_dir_of};
 
 /// The verdict on one configuration file.
 #[derive(Debug, Clone)]
@@ -41,13 +41,10 @@ pub fn check_config(file: &Path) -> Verdict {
         );
     }
     let mut problems: Vec<String> = warnings.iter().map(|w| format!("warning: {w}")).collect();
-    let base_dir = match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let base_dir = base_dir_of(file);
     let source = AlertingSource {
         config: &config,
-        base_dir,
+        base_dir: &base_dir,
         single_node: false,
     };
     let alerting = match alerting::check(source) {

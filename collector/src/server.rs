@@ -14,7 +14,7 @@ use crate::api::lifecycle::{LifecycleState, ReloadError, ReloadStatus, Reloader}
 use crate::api::protocol_errors::JsonErrorListener;
 use crate::api::tsdb_admin::TsdbAdminState;
 use crate::api::{ApiState, AppState, MetadataSource};
-use crate::config::{Config, ConfigErrors};
+use crate::config::{Config, ConfigErrors, base_dir_of};
 use crate::labels::Labels;
 use crate::promql::Engine;
 use crate::remote_write::Receiver;
@@ -244,13 +244,6 @@ fn loopback_if_unspecified(ip: std::net::IpAddr) -> std::net::IpAddr {
         Ipv4Addr::LOCALHOST.into()
     } else {
         ip
-    }
-}
-
-fn base_dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
     }
 }
 

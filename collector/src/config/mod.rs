@@ -186,6 +186,15 @@ impl ConfigError {
     }
 }
 
+/// The directory relative paths in the configuration file `path` resolve against: the file's
+/// own (`.` for a bare file name).
+pub fn base_dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl Config {
     /// Reads and validates the file at `path`; warnings are logged.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {

@@ -2,9 +2,9 @@
 //! at the field it is about.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{Config, ConfigError, RelabelAction, RelabelConfig, ScrapeConfig};
+use super::{Config, ConfigError, RelabelAction, RelabelConfig, ScrapeConfig, base_dir_of};
 use crate::vocab::{Document, YamlPath, expand_glob, is_label_name};
 
 /// What the checks found: errors refuse the configuration, warnings do not.
@@ -96,10 +96,7 @@ pub(super) fn validate(config: &Config, document: &Document, file: &Path) -> Fin
 /// A rule file that cannot be read is an error at its line; a glob matching nothing, a
 /// warning (Prometheus accepts it too).
 fn check_rule_files(config: &Config, report: &mut Report<'_>) {
-    let base_dir = match report.file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let base_dir = base_dir_of(report.file);
     let list = YamlPath::default().key("rule_files");
     for (index, pattern) in config.rule_files.iter().enumerate() {
         let field = list.index(index);
