@@ -187,15 +187,7 @@ impl Systemd {
     }
 
     async fn connect_and_read(&self) -> zbus::Result<Reading> {
-        let connection = self.connection().await?;
-        let reading = self.read(&connection).await;
-        if reading.is_err() {
-            *self
-                .connection
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = None;
-        }
-        reading
+        self.read(&self.connection().await?).await
     }
 }
 
@@ -292,6 +284,13 @@ impl Collector for Systemd {
         let reading = self
             .runtime
             .block_on(async { tokio::time::timeout(TIMEOUT, self.connect_and_read()).await });
+        if !matches!(reading, Ok(Ok(_))) {
+            // A failed or silent bus connection is made again on the next scrape.
+            *self
+                .connection
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
         let failure = |message: String| CollectError::Read {
             path: self.address.clone(),
             source: std::io::Error::other(message),
@@ -302,13 +301,7 @@ impl Collector for Systemd {
                 Ok(())
             }
             Ok(Err(error)) => Err(failure(format!("D-Bus: {error}"))),
-            Err(_) => {
-                *self
-                    .connection
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
-                Err(failure(format!("systemd did not answer in {TIMEOUT:?}")))
-            }
+            Err(_) => Err(failure(format!("systemd did not answer in {TIMEOUT:?}"))),
         }
     }
 }
