@@ -63,7 +63,11 @@ impl Netdev {
             .nohandler
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        files.retain(|name, _| devices.iter().any(|(device, _)| device == name));
+        files.retain(|name, _| {
+            devices
+                .binary_search_by(|(device, _)| device.as_str().cmp(name))
+                .is_ok()
+        });
         let mut family = out.family(
             "node_network_receive_nohandler_total",
             "Network device statistic receive_nohandler.",
